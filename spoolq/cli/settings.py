@@ -1,0 +1,34 @@
+"""What every command needs to know: where the spool root and configuration are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from spoolq.config import Config, find_config, load_config
+from spoolq.errors import ConfigError
+from spoolq.root import SpoolRoot
+
+
+@dataclass
+class Settings:
+    """Resolved lazily, so that ``--help`` works without any configuration."""
+
+    root_option: str | None
+    config_option: str | None
+    _config: Config | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(find_config(self.config_option))
+        return self._config
+
+    def root(self) -> SpoolRoot:
+        """The spool root: ``--root``, then ``SPOOLQ_ROOT``, then the configuration."""
+        config = self.config
+        path = self.root_option or config.root
+        if not path:
+            raise ConfigError(
+                "no spool root: give --root, set SPOOLQ_ROOT, or set 'root' in the configuration file"
+            )
+        return SpoolRoot(path, durable=config.durable, granularity=config.granularity)

@@ -1,0 +1,142 @@
+"""The on-disk message format: the JSON envelope of the EMI messaging tools.
+
+Format version 1 (the only one) is exactly what Python ``messaging.message``
+and Perl ``Messaging::Message`` write with ``serialize()``: a UTF-8 JSON object
+with the optional keys
+
+``header``    object of string to string (spoolq's fields: :mod:`spoolq.message`)
+``body``      string
+``text``      ``true`` when the body is text, absent or ``false`` for binary
+``encoding``  ``+``-joined transformations applied to the body, undone in the
+              order ``base64``, then ``zlib``, then ``utf8``
+
+Anything that is not such an object is still a message: its bytes are the body
+(this is what APEL SSM spools carry).  A file that *looks* like an envelope (a
+JSON object whose keys are envelope keys, or text starting ``{"header"`` ...)
+but is not a valid one raises :class:`MalformedMessage`, never silently turns
+into a raw body.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import zlib
+
+from spoolq.errors import MalformedMessage
+from spoolq.message import Message
+
+FORMAT_VERSION = 1
+ENVELOPE_KEYS = frozenset({"header", "body", "text", "encoding"})
+_LOOKS_LIKE_ENVELOPE = re.compile(rb'\A\s*\{\s*("(header|body|text|encoding)"\s*:|\})')
+_PRINTABLE_ASCII = re.compile(rb"\A[\x20-\x7e\t\r\n]*\Z")
+_ZLIB_WORTH_IT = 255  # below this, the messaging tools never compress either
+
+
+def encode(message: Message, compress: bool = False) -> bytes:
+    """Serialise ``message`` as the messaging tools would.
+
+    A text body is stored as is; a binary body is base64-encoded unless it is
+    plain printable ASCII (as the messaging tools do).  With ``compress`` a
+    body of 255 bytes or more is zlib-compressed when that saves 10 %.
+    """
+    obj: dict = {}
+    if message.header:
+        obj["header"] = dict(message.header)
+    body = message.body
+    if body:
+        encoding: list[str] = []
+        raw = body.encode("utf-8") if isinstance(body, str) else body
+        if compress and len(raw) >= _ZLIB_WORTH_IT:
+            packed = zlib.compress(raw)
+            if len(packed) < 0.9 * len(raw):
+                if isinstance(body, str):
+                    encoding.append("utf8")
+                encoding += ["zlib", "base64"]
+                body = packed
+        if isinstance(body, str):
+            obj["body"] = body
+            obj["text"] = True
+        else:
+            if encoding or not _is_plain_ascii(body):
+                if "base64" not in encoding:
+                    encoding.append("base64")
+                obj["body"] = base64.b64encode(body).decode("ascii")
+            else:
+                obj["body"] = body.decode("ascii")
+            if isinstance(message.body, str):
+                obj["text"] = True
+        if encoding:
+            obj["encoding"] = "+".join(encoding)
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def decode(data: bytes, where: str | None = None) -> Message:
+    """Parse element bytes into a :class:`Message`.
+
+    Raw (non-envelope) bytes become the body: text if they are valid UTF-8,
+    binary otherwise.  ``where`` names the element in any error raised.
+    """
+    if not _LOOKS_LIKE_ENVELOPE.match(data):
+        return Message(_as_text_if_utf8(data))
+    try:
+        obj = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedMessage(f"envelope is not valid JSON: {exc}", where) from None
+    if not isinstance(obj, dict) or not set(obj) <= ENVELOPE_KEYS:
+        if isinstance(obj, dict) and set(obj) & ENVELOPE_KEYS:
+            extra = sorted(set(obj) - ENVELOPE_KEYS)
+            raise MalformedMessage(f"envelope has unknown keys {extra}", where)
+        return Message(_as_text_if_utf8(data))
+    return _from_object(obj, where)
+
+
+def _from_object(obj: dict, where: str | None) -> Message:
+    header = obj.get("header", {})
+    if not isinstance(header, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in header.items()
+    ):
+        raise MalformedMessage("envelope 'header' must be an object of strings", where)
+    body = obj.get("body", "")
+    if not isinstance(body, str):
+        raise MalformedMessage("envelope 'body' must be a string", where)
+    text = obj.get("text", False)
+    if not isinstance(text, bool):
+        raise MalformedMessage("envelope 'text' must be true or false", where)
+    encoding = obj.get("encoding") or ""
+    if not isinstance(encoding, str):
+        raise MalformedMessage("envelope 'encoding' must be a string", where)
+    steps = [step for step in encoding.split("+") if step]
+    unknown = sorted(set(steps) - {"base64", "zlib", "utf8"})
+    if unknown:
+        raise MalformedMessage(f"envelope encoding {'+'.join(unknown)} is not supported", where)
+    data: str | bytes = body
+    try:
+        if steps:
+            data = body.encode("utf-8")
+        if "base64" in steps:
+            data = base64.b64decode(data, validate=True)
+        if "zlib" in steps:
+            data = zlib.decompress(data)
+        if "utf8" in steps:
+            data = data.decode("utf-8")
+        if isinstance(data, bytes) and text:
+            data = data.decode("utf-8")
+        elif isinstance(data, str) and not text:
+            data = data.encode("utf-8")
+    except (binascii.Error, zlib.error, UnicodeError) as exc:
+        raise MalformedMessage(f"envelope body does not decode as {encoding!r}: {exc}", where) from None
+    return Message(data, header)
+
+
+def _is_plain_ascii(data: bytes) -> bool:
+    return _PRINTABLE_ASCII.match(data) is not None
+
+
+def _as_text_if_utf8(data: bytes) -> str | bytes:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data

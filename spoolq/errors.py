@@ -1,0 +1,54 @@
+"""The one root of every error spoolq raises, and the families under it.
+
+A caller that wants to handle "anything spoolq said no to" catches
+:class:`SpoolqError`; the CLI turns each family into one line on stderr and a
+named exit code.  Every message says what went wrong, where, and (when there is
+something to do) what to do.
+"""
+
+from __future__ import annotations
+
+
+class SpoolqError(Exception):
+    """Root of all spoolq errors."""
+
+
+class ConfigError(SpoolqError):
+    """A configuration file or option is invalid; the text names file and key."""
+
+
+class SpoolError(SpoolqError):
+    """A spool could not be opened, read or written."""
+
+
+class SpoolWriteError(SpoolError):
+    """An element could not be written (permissions, full disk, not a directory).
+
+    Nothing half-written is ever left visible when this is raised: the temporary
+    file, if one was created, has been removed again.
+    """
+
+
+class ElementNotFound(SpoolError):
+    """The named element does not exist (any more) in the spool."""
+
+
+class NotLocked(SpoolError):
+    """An operation that needs the element's lock was attempted without it."""
+
+
+class MessageError(SpoolqError):
+    """A message could not be built or serialised."""
+
+
+class MalformedMessage(MessageError):
+    """Bytes that claim to be an envelope are not a valid one.
+
+    ``where`` names the element (``spool/dir/name``) when known, so that the
+    consumer can park it with this exact reason.
+    """
+
+    def __init__(self, reason: str, where: str | None = None):
+        self.reason = reason
+        self.where = where
+        super().__init__(f"{where}: {reason}" if where else reason)

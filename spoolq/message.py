@@ -1,0 +1,150 @@
+"""The message: a header of strings and a body, immutable once built.
+
+spoolq's own fields live in the header under fixed names (see :data:`HEADERS`)
+so that any program that can write the on-disk envelope (see
+:mod:`spoolq.envelope`) can speak to any component.  A body whose
+``content-type`` is ``application/json`` is decoded on demand with
+:meth:`Message.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from spoolq.errors import MalformedMessage, MessageError
+
+#: Header names spoolq itself reads and writes.
+TYPE = "type"
+VERSION = "version"
+MESSAGE_ID = "message-id"
+CORRELATION_ID = "correlation-id"
+REPLY_TO = "reply-to"
+SENDER = "sender"
+TIMESTAMP = "timestamp"
+CONTENT_TYPE = "content-type"
+HEADERS = (TYPE, VERSION, MESSAGE_ID, CORRELATION_ID, REPLY_TO, SENDER, TIMESTAMP, CONTENT_TYPE)
+
+JSON_CONTENT_TYPE = "application/json"
+
+
+def default_sender() -> str:
+    """Who we are, for the ``sender`` header: ``host:pid`` unless overridden."""
+    return os.environ.get("SPOOLQ_SENDER") or f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message.  ``body`` is ``str`` for a text body, ``bytes`` for binary.
+
+    The header is a plain mapping of strings to strings; it is copied on
+    construction so that a message never changes behind its reader's back.
+    """
+
+    body: str | bytes = ""
+    header: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.body, (str, bytes)):
+            raise MessageError(f"message body must be str or bytes, not {type(self.body).__name__}")
+        header = dict(self.header)
+        for key, value in header.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise MessageError(f"header {key!r} must map a string to a string, got {value!r}")
+        object.__setattr__(self, "header", header)
+
+    # -- construction ---------------------------------------------------------------
+
+    @classmethod
+    def new(
+        cls,
+        type: str | None = None,
+        body: Any = "",
+        /,
+        **headers: str,
+    ) -> Message:
+        """A fresh message with a new id, a timestamp and our sender name.
+
+        A body that is neither ``str`` nor ``bytes`` is serialised as JSON and
+        the content type set accordingly.  Keyword arguments become headers,
+        with ``_`` spelled ``-`` (``reply_to="pe_reply"`` sets ``reply-to``).
+        """
+        header = {
+            MESSAGE_ID: uuid.uuid4().hex,
+            TIMESTAMP: f"{time.time():.6f}",
+            SENDER: default_sender(),
+        }
+        if type is not None:
+            header[TYPE] = type
+        if not isinstance(body, (str, bytes)):
+            body = json.dumps(body, separators=(",", ":"), sort_keys=True)
+            header[CONTENT_TYPE] = JSON_CONTENT_TYPE
+        for key, value in headers.items():
+            if value is not None:
+                header[key.replace("_", "-")] = str(value)
+        return cls(body, header)
+
+    def reply(self, type: str | None = None, body: Any = "", /, **headers: str) -> Message:
+        """A new message answering this one: its ``correlation-id`` is our id."""
+        headers.setdefault("correlation_id", self.message_id)
+        return Message.new(type, body, **headers)
+
+    def with_header(self, **headers: str | None) -> Message:
+        """A copy with headers set (``None`` removes one); ``_`` spells ``-``."""
+        header = dict(self.header)
+        for key, value in headers.items():
+            key = key.replace("_", "-")
+            if value is None:
+                header.pop(key, None)
+            else:
+                header[key] = str(value)
+        return replace(self, header=header)
+
+    # -- reading --------------------------------------------------------------------
+
+    @property
+    def text(self) -> bool:
+        return isinstance(self.body, str)
+
+    @property
+    def type(self) -> str | None:
+        return self.header.get(TYPE)
+
+    @property
+    def message_id(self) -> str | None:
+        return self.header.get(MESSAGE_ID)
+
+    @property
+    def correlation_id(self) -> str | None:
+        return self.header.get(CORRELATION_ID)
+
+    @property
+    def reply_to(self) -> str | None:
+        return self.header.get(REPLY_TO)
+
+    @property
+    def content_type(self) -> str | None:
+        return self.header.get(CONTENT_TYPE)
+
+    @property
+    def body_bytes(self) -> bytes:
+        return self.body.encode("utf-8") if isinstance(self.body, str) else self.body
+
+    def json(self) -> Any:
+        """The body decoded as JSON; raises :class:`MalformedMessage` if it is not."""
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MalformedMessage(f"body is not valid JSON: {exc}") from None
+
+    def payload(self) -> Any:
+        """What a handler usually wants: decoded JSON for a JSON body, else the body."""
+        if (self.content_type or "").split(";")[0].strip() == JSON_CONTENT_TYPE:
+            return self.json()
+        return self.body

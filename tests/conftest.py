@@ -1,0 +1,62 @@
+"""Shared fixtures: real directories, the CLI run as a user runs it, no leaked threads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads():
+    """Fail a test that leaves a thread running behind it."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    for thread in leaked:
+        thread.join(timeout=5)
+    leaked = [t for t in leaked if t.is_alive()]
+    assert not leaked, f"test leaked threads: {leaked}"
+
+
+@pytest.fixture
+def root_dir(tmp_path: Path) -> Path:
+    """An empty directory to use as a spool root."""
+    path = tmp_path / "root"
+    path.mkdir()
+    return path
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("SPOOLQ_ROOT", None)
+    env.pop("SPOOLQ_CONFIG", None)
+    env.update(extra)
+    return env
+
+
+def run_cli(*args: str, input: bytes | str | None = None, cwd=None, env=None, timeout=60):
+    """Run ``spoolq ARGS`` in a subprocess, as a user would; return the CompletedProcess."""
+    if isinstance(input, str):
+        input = input.encode()
+    return subprocess.run(
+        [sys.executable, "-m", "spoolq", *args],
+        input=input,
+        capture_output=True,
+        cwd=cwd,
+        env=env or cli_env(),
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def cli():
+    """``cli("ls", "pe")`` runs the spoolq command in a subprocess."""
+    return run_cli
