@@ -36,11 +36,13 @@ def serve(root_dir: Path, tmp_path: Path):
     assert component.join(10)
 
 
-def drop(spool, name: str, data: bytes) -> Path:
+def drop(spool, name: str, data: bytes, sparse_size: int = 0) -> Path:
     """Write an element the way any program may: temporary, then rename."""
     directory = Path(spool.path) / "10000000"
     directory.mkdir(exist_ok=True)
     (directory / (name + ".tmp")).write_bytes(data)
+    if sparse_size:
+        os.truncate(directory / (name + ".tmp"), sparse_size)  # sparse: cheap to make
     os.rename(directory / (name + ".tmp"), directory / name)
     return directory / name
 
@@ -74,9 +76,7 @@ def test_binary_garbage_is_handled_as_a_raw_bytes_body(serve):
 
 def test_element_over_max_size_is_parked_unread_and_kept(serve, root_dir):
     root, spool, log = serve
-    big = drop(spool, "10000000000003", b"")
-    with open(big, "r+b") as handle:
-        handle.truncate(5 << 20)  # 5 MB, sparse: cheap to make
+    big = drop(spool, "10000000000003", b"", sparse_size=5 << 20)
     wait_for(lambda: parked_reasons(root), what="the oversize element parked")
     (reason,) = parked_reasons(root)
     assert "exceeds max_size 1048576" in reason
@@ -109,3 +109,18 @@ def test_name_that_is_not_14_hex_digits_is_ignored_and_logged_once(serve, caplog
     assert (Path(spool.path) / "10000000" / "not-an-element").exists()
     assert caplog.text.count("not-an-element") == 1
     assert parked_reasons(root) == []
+
+
+def test_100_mb_element_over_the_default_limit_is_parked_unread(root_dir, tmp_path):
+    root = SpoolRoot(root_dir, granularity=1)
+    config = ComponentConfig(name="pe", spool="pe", handler="noop")  # default max_size: 64 MiB
+    component = Component(config, root)
+    component.start()
+    try:
+        assert component.ready.wait(10)
+        drop(root.spool("pe"), "10000000000005", b"", sparse_size=100 << 20)
+        wait_for(lambda: parked_reasons(root), what="the 100 MB element parked")
+        assert "exceeds max_size 67108864" in parked_reasons(root)[0]
+    finally:
+        component.drain()
+        assert component.join(10)
