@@ -26,6 +26,8 @@ from spoolq.spool import Spool
 from spoolq.watcher import Emitter, Signal
 
 log = logging.getLogger("spoolq.component")
+BACKLOG = 4  # names waiting for a worker above which the dispatcher lets events gather
+BACKLOG_PAUSE = 0.005  # seconds it then waits before reading events again
 
 
 class Dispatcher:
@@ -85,6 +87,11 @@ class Dispatcher:
             self._release_due()
             if not self.ready.is_set() and any(s.kind == "rescan" for s in signals):
                 self.ready.set()
+            if self.work.qsize() > BACKLOG:
+                # The workers have a backlog: nothing is gained by noticing new elements at
+                # once, and every wake (each lock our workers take is an inotify event) costs
+                # them the interpreter lock.  Let events gather for a moment.
+                time.sleep(BACKLOG_PAUSE)
 
     def stop(self) -> None:
         self.running = False
