@@ -33,6 +33,7 @@ class Verdict:
 
     claimed: bool
     reason: str = ""
+    parked: bool = False
 
 
 TAKEN = Verdict(False, "gone or locked by another worker")
@@ -73,7 +74,7 @@ def _park_symlink(spool: Spool, root: SpoolRoot, name: str, path: str) -> Verdic
     parking.park(root, spool.name, os.fsencode(target), reason, element=name)
     spool.remove(name)  # unlinks the link and its lock, never the target
     log.error("%s/%s: parked: %s", spool.path, name, reason)
-    return Verdict(False, reason)
+    return Verdict(False, reason, parked=True)
 
 
 def _park_oversize(spool: Spool, root: SpoolRoot, name: str, size: int, limit: int) -> Verdict:
@@ -88,4 +89,4 @@ def _park_oversize(spool: Spool, root: SpoolRoot, name: str, size: int, limit: i
     except FileNotFoundError:
         pass
     log.error("%s/%s: parked: %s", spool.path, name, reason)
-    return Verdict(False, reason)
+    return Verdict(False, reason, parked=True)

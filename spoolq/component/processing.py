@@ -85,6 +85,7 @@ class Processor:
         self.stopped = stopped
         self.in_flight: set[str] = set()  # names whose locks the refresher keeps fresh
         self._labels = {"component": config.name}
+        self._skipped: set[str] = set()  # names ignored (not regular files), logged once
 
     def process(self, name: str) -> Answered | None:
         """Claim and handle ``name``.
@@ -98,8 +99,11 @@ class Processor:
         try:
             verdict = intake.take(self.spool, self.root, name, self.config.max_size)
             if not verdict.claimed:
-                if verdict is not intake.TAKEN and verdict.reason.startswith(("symlink", "element of")):
+                if verdict.parked:
                     self.metrics.inc(PARKED, **self._labels)
+                elif verdict is not intake.TAKEN and name not in self._skipped:
+                    self._skipped.add(name)  # left alone: say so once, not at every rescan
+                    log.warning("%s/%s: ignored: %s", self.spool.path, name, verdict.reason)
                 return None
             self.in_flight.add(name)
             answered, deferred = self._handle_claim(Claim(self.spool, name))
