@@ -130,8 +130,8 @@ def test_100_mb_element_over_the_default_limit_is_parked_unread(root_dir, tmp_pa
 def test_directory_with_an_element_name_is_ignored_and_logged(serve, caplog):
     root, spool, log = serve
     caplog.set_level(logging.WARNING, logger="spoolq.component")
-    directory = Path(spool.path) / "10000000"
-    directory.mkdir(exist_ok=True)
-    (directory / "10000000000006").mkdir()
+    staged = Path(spool.path) / "staging"  # built aside, then moved in whole: listed at once
+    (staged / "10000000000006").mkdir(parents=True)
+    os.rename(staged, Path(spool.path) / "10000001")
     wait_for(lambda: "not a regular file" in caplog.text, what="the odd directory logged")
     still_serving(root, spool, log)
