@@ -65,7 +65,12 @@ def main(ctx: click.Context, root: str | None, config_path: str | None) -> None:
 
 
 def _register() -> None:
-    from spoolq.cli import spool_commands  # noqa: F401  (commands register themselves)
+    from spoolq.cli import (  # noqa: F401  (commands register themselves)
+        parked_commands,
+        spool_commands,
+        stats_command,
+        tail_command,
+    )
 
 
 _register()
