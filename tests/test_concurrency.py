@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+from pathlib import Path
 
 import pytest
 
@@ -52,7 +53,7 @@ def test_no_message_is_lost_or_consumed_twice(tmp_path):
     for process in consumers:
         process.join(30)
         assert process.exitcode == 0
-    consumed = [line for out in outs for line in open(out).read().splitlines()]
+    consumed = [line for out in outs for line in Path(out).read_text().splitlines()]
     expected = {f"{p}:{i}" for p in range(PRODUCERS) for i in range(PER_PRODUCER)}
     assert len(consumed) == len(expected), "a message was consumed twice or lost"
     assert set(consumed) == expected
