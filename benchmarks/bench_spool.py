@@ -47,6 +47,9 @@ def best_rate(run: Callable[[str], int], make_dir: Callable[[], str], repeats: i
     best = 0.0
     for _ in range(repeats):
         path = make_dir()
+        # Flush what earlier runs left dirty, so that no run pays for another's
+        # writeback (a durable put_many's syncfs would otherwise).
+        os.sync()
         start = time.perf_counter()
         count = run(path)
         best = max(best, count / (time.perf_counter() - start))
@@ -213,12 +216,12 @@ def bench_filesystem(label: str, parent: str, n: int, n_durable: int, repeats: i
 
     print(" consume (claim, read, ack)")
     rates = {}
-    for name, consume in (("bare read/unlink", bare_consume), ("python-dirq", dirq_consume), ("spoolq", spoolq_consume)):
+    for name, consume in (("bare", bare_consume), ("dirq", dirq_consume), ("spoolq", spoolq_consume)):
         run = filled(n, consume)
         rates[name] = best_rate(run, run.make_and_fill(make_dir), repeats)
-    row("bare read/unlink", rates["bare read/unlink"], {})
-    row("python-dirq lock/get/remove", rates["python-dirq"], {"bare": rates["bare read/unlink"]})
-    row("spoolq claims/read/ack", rates["spoolq"], {"bare": rates["bare read/unlink"], "dirq": rates["python-dirq"]})
+    row("bare read/unlink", rates["bare"], {})
+    row("python-dirq lock/get/remove", rates["dirq"], {"bare": rates["bare"]})
+    row("spoolq claims/read/ack", rates["spoolq"], {"bare": rates["bare"], "dirq": rates["dirq"]})
 
     print(" put, durable (fsync element and directory)")
     bare_d = best_rate(bare_put(n_durable, True), make_dir, repeats)
@@ -231,7 +234,7 @@ def bench_filesystem(label: str, parent: str, n: int, n_durable: int, repeats: i
 
     if parent.startswith("/dev/shm"):
         TARGETS.append(("tmpfs: non-durable put vs python-dirq", ours / dirq, 1.5))
-        TARGETS.append(("tmpfs: consume vs python-dirq", rates["spoolq"] / rates["python-dirq"], 1.2))
+        TARGETS.append(("tmpfs: consume vs python-dirq", rates["spoolq"] / rates["dirq"], 1.2))
     else:
         TARGETS.append(("disk: durable put_many vs durable put", many_d / ours_d, 5.0))
 
@@ -250,7 +253,8 @@ def bench_listing(parent: str, sizes: list[int], repeats: int) -> None:
         first = first or (ours, dirq)
         print(f"  {n:>9,}  {ours:>13.3f}  {dirq:>11.3f}")
     growth_ours, growth_dirq = ours / first[0], dirq / first[1]
-    print(f"  growth {sizes[0]:,} -> {sizes[-1]:,}: spoolq {growth_ours:.2f} x, python-dirq {growth_dirq:.2f} x")
+    span = f"{sizes[0]:,} -> {sizes[-1]:,}"
+    print(f"  growth {span}: spoolq {growth_ours:.2f} x, python-dirq {growth_dirq:.2f} x")
     TARGETS.append((f"tmpfs: listing cost growth {sizes[0]:,} -> {sizes[-1]:,} (at most)", growth_ours, 1.5))
 
 
@@ -264,7 +268,11 @@ def main() -> int:
     started = time.perf_counter()
     print(f"spoolq spool benchmark: {len(PAYLOAD)}-byte envelopes, best of {repeats}")
     bench_filesystem("tmpfs", "/dev/shm", n, n_durable * 5, repeats)
-    bench_filesystem("root disk", tempfile.mkdtemp(prefix="spoolq-bench-", dir=args.disk_dir), n, n_durable, repeats)
+    disk = tempfile.mkdtemp(prefix="spoolq-bench-", dir=args.disk_dir)
+    try:
+        bench_filesystem("root disk", disk, n, n_durable, repeats)
+    finally:
+        shutil.rmtree(disk, ignore_errors=True)
     bench_listing("/dev/shm", sizes, repeats)
     print("\ntargets")
     missed = 0
