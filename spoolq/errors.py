@@ -52,3 +52,11 @@ class MalformedMessage(MessageError):
         self.reason = reason
         self.where = where
         super().__init__(f"{where}: {reason}" if where else reason)
+
+
+class HandlerError(SpoolqError):
+    """A handler could not be found, loaded or run as configured."""
+
+
+class HandlerNotFound(HandlerError, ConfigError):
+    """A handler name names no built-in handler and no importable ``module:attr``."""

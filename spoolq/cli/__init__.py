@@ -70,6 +70,7 @@ def _register() -> None:
         spool_commands,
         stats_command,
         tail_command,
+        watch_commands,
     )
 
 
