@@ -69,7 +69,7 @@ def stderr_is_journal() -> bool:
 
 
 def configure_logging(json: bool | None = None, level: str | None = None) -> None:
-    """Send the ``spoolq`` loggers to stderr in the chosen format (idempotent).
+    """Send all logging to stderr in the chosen format (idempotent).
 
     ``None`` takes the value from the environment (``SPOOLQ_LOG_JSON=1``,
     ``SPOOLQ_LOG_LEVEL=debug``), else plain/journald lines at ``info``.
@@ -86,12 +86,14 @@ def configure_logging(json: bool | None = None, level: str | None = None) -> Non
         handler.setFormatter(JournalFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("spoolq")
+    handler.spoolq_configured = True  # marks ours, so that a second call replaces it
+    # The root logger: handler plugins and libraries log through the same stream.
+    logger = logging.getLogger()
     for old in list(logger.handlers):
-        logger.removeHandler(old)
+        if getattr(old, "spoolq_configured", False):
+            logger.removeHandler(old)
     logger.addHandler(handler)
     logger.setLevel(level.upper())
-    logger.propagate = False
 
 
 def environment_for_children(json: bool, level: str) -> dict[str, str]:

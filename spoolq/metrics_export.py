@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from spoolq.root import SpoolRoot
@@ -44,13 +45,13 @@ def escape_label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def spool_families(root: SpoolRoot) -> list[Family]:
-    """The figures of every spool and parked area under ``root``."""
+def spool_families(root: SpoolRoot, names: Sequence[str] = ()) -> list[Family]:
+    """The figures of the spools ``names`` (default: every spool) and their parked areas."""
     messages = Family("spoolq_spool_messages", "Messages in the spool, by state.", "gauge")
     size = Family("spoolq_spool_bytes", "Bytes of the messages in the spool.", "gauge")
     oldest = Family("spoolq_spool_oldest_age_seconds", "Age of the oldest message in the spool.", "gauge")
     parked = Family("spoolq_parked_messages", "Messages parked from the spool.", "gauge")
-    for name in root.spool_names():
+    for name in names or root.spool_names():
         stats = root.spool(name, create=False).stats()
         label = f'spool="{escape_label(name)}"'
         messages.samples.append(f'spoolq_spool_messages{{{label},state="ready"}} {stats.ready}')
@@ -58,6 +59,8 @@ def spool_families(root: SpoolRoot) -> list[Family]:
         size.samples.append(f"spoolq_spool_bytes{{{label}}} {stats.bytes}")
         oldest.samples.append(f"spoolq_spool_oldest_age_seconds{{{label}}} {stats.oldest_age or 0:.3f}")
     for name in root.parked_names():
+        if names and name not in names:
+            continue
         count = root.parked(name, create=False).count()
         parked.samples.append(f'spoolq_parked_messages{{spool="{escape_label(name)}"}} {count}')
     return [messages, size, oldest, parked]
@@ -129,9 +132,9 @@ def render(families: list[Family]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def prometheus_stats(root: SpoolRoot, metrics_dir: str | None = None) -> str:
-    """The whole ``spoolq stats --prom`` text."""
+def prometheus_stats(root: SpoolRoot, metrics_dir: str | None = None, names: Sequence[str] = ()) -> str:
+    """The whole ``spoolq stats --prom`` text (spools ``names``, default all)."""
     directory = metrics_dir or os.path.join(root.path, METRICS_DIR)
     families, problems = component_families(directory)
-    text = render(merge(spool_families(root) + families))
+    text = render(merge(spool_families(root, names) + families))
     return text + "".join(p + "\n" for p in problems)

@@ -99,3 +99,8 @@ def test_metrics_dir_from_configuration(root, tmp_path):
 def test_parse_rejects_a_line_that_is_not_a_sample():
     with pytest.raises(ValueError, match="line 2"):
         parse_text("a 1\nb{ 2\n")
+
+
+def test_named_spools_only(root):
+    text = prometheus_stats(root, names=["archive"])
+    assert 'spool="archive"' in text and 'spool="pe"' not in text
