@@ -67,6 +67,7 @@ def main(ctx: click.Context, root: str | None, config_path: str | None) -> None:
 def _register() -> None:
     from spoolq.cli import (  # noqa: F401  (commands register themselves)
         parked_commands,
+        run_commands,
         spool_commands,
         stats_command,
         tail_command,
