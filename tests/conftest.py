@@ -60,3 +60,16 @@ def run_cli(*args: str, input: bytes | str | None = None, cwd=None, env=None, ti
 def cli():
     """``cli("ls", "pe")`` runs the spoolq command in a subprocess."""
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory):
+    """A real RabbitMQ node with STOMP on 127.0.0.1, started once per session (tests/broker.py)."""
+    from tests.broker import Broker
+
+    node = Broker(tmp_path_factory.mktemp("rabbitmq"))
+    try:
+        node.start()
+        yield node
+    finally:
+        node.close()
