@@ -52,3 +52,19 @@ class MalformedMessage(MessageError):
         self.reason = reason
         self.where = where
         super().__init__(f"{where}: {reason}" if where else reason)
+
+
+class ShipError(SpoolqError):
+    """Relaying messages through a broker failed (see the subclasses)."""
+
+
+class BrokerUnavailable(ShipError):
+    """No broker of the failover list accepted a connection within the timeout."""
+
+
+class SecurityError(ShipError):
+    """A message's signature, encryption or signer failed the checks; the text says which."""
+
+
+class MessageTooLarge(ShipError):
+    """A message is larger than the configured limit and was not sent."""
