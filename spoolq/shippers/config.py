@@ -129,7 +129,9 @@ def load_shipping(path: str | None) -> ShippingConfig:
     if node is not None and (not isinstance(node, str) or not node or "@" in node):
         raise ConfigError(f"{path}: key 'node' must be a non-empty name without '@'")
     brokers = {n: _broker(path, n, t) for n, t in _tables(path, data, "brokers").items()}
-    destinations = {n: _destination(path, n, t, brokers) for n, t in _tables(path, data, "destinations").items()}
+    destinations = {
+        n: _destination(path, n, t, brokers) for n, t in _tables(path, data, "destinations").items()
+    }
     shippers = {n: _shipper(path, n, t, destinations) for n, t in _tables(path, data, "shippers").items()}
     security = _security(path, data.get("security", {}))
     return ShippingConfig(path, node, brokers, destinations, shippers, security)

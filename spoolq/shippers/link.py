@@ -41,8 +41,8 @@ class _Listener(stomp.ConnectionListener):
             self.link.receipts_changed.notify_all()
 
     def on_error(self, frame) -> None:
-        self.link.error = frame.headers.get("message", "") + " " + (frame.body or b"")[:200].decode(
-            "utf-8", "replace"
+        self.link.error = (
+            frame.headers.get("message", "") + " " + (frame.body or b"")[:200].decode("utf-8", "replace")
         )
         log.warning("broker %s: error frame: %s", self.link.where, self.link.error)
 
