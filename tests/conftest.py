@@ -73,3 +73,9 @@ def broker(tmp_path_factory):
         yield node
     finally:
         node.close()
+
+
+@pytest.fixture(autouse=True)
+def _broker_passcode(monkeypatch):
+    """The test broker's passcode reaches configurations through the environment, never a file."""
+    monkeypatch.setenv("SPOOLQ_TEST_PASSCODE", "guest")
