@@ -68,6 +68,7 @@ def _register() -> None:
     from spoolq.cli import (  # noqa: F401  (commands register themselves)
         parked_commands,
         run_commands,
+        ship_commands,
         spool_commands,
         stats_command,
         tail_command,
