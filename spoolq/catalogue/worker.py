@@ -107,7 +107,7 @@ def status_query(part: str | None, *, reply_to: str) -> Message:
     return build(MWC_STATUS, {"part": part}, reply_to=reply_to)
 
 
-def reply(request: Message, status: list[str], body: dict[str, Any]) -> Message:
-    """The ``MWR_*`` reply to worker command ``request``."""
-    type_ = REPLY_OF[canonical(request.type)]
+def reply(request: Message, status: list[str], body: dict[str, Any], *, progress: bool = False) -> Message:
+    """The ``MWR_*`` reply to worker command ``request`` (``MWR_STATUS`` when ``progress``)."""
+    type_ = MWR_STATUS if progress else REPLY_OF[canonical(request.type)]
     return build_reply(request, type_, {"status": status, **body})

@@ -58,11 +58,8 @@ class MigrationWorker(Handler):
     def _announce(self, message: Message, part: str, total: int, context: Context) -> None:
         """Tell the dispatcher at once (not at the end) who works on ``part`` and where to ask."""
         self._set_progress(part, "working", total)
-        notice = worker.reply(
-            message,
-            OK,
-            {"worker": self.worker_id, "part": part, "state": "started", "spool": self.status_spool},
-        )
+        started = {"worker": self.worker_id, "part": part, "state": "started", "spool": self.status_spool}
+        notice = worker.reply(message, OK, started, progress=True)
         context.root.spool(message.reply_to or "md_reply").put(notice)
 
     def _set_progress(self, part: str | None, state: str, total: int) -> None:
