@@ -114,15 +114,14 @@ def run_demo(
     try:
         expected = _write_files(mover, files, report, say)
         report.seconds["write"] = time.monotonic() - started
-        archived = lambda: sum(1 for f in expected if filedb.locate(paths["archive"], f)) == len(expected)  # noqa: E731
-        _wait_with_progress(archived, paths["archive"], len(expected), tick, say)
+        _wait_with_progress(paths["archive"], len(expected), tick, say)
         report.seconds["archive"] = time.monotonic() - started
         purged_ids = _purge(root, mover, expected, report, tick)
-        _stage_back(root, mover, expected, purged_ids, report, tick)
+        staged_ids = _stage_back(root, mover, expected, purged_ids, report, tick)
         report.seconds["total"] = time.monotonic() - started
     finally:
         stop_all(servers)
-    _verify(paths, expected, report)
+    _verify(paths, expected, (set(expected) - set(purged_ids)) | set(staged_ids), report)
     report.messages = dict(handled_counts(servers))
     report.packing_seconds = sum(s.handler.packing_seconds for s in servers if s.spool_name == "mw")
     return report
@@ -138,19 +137,21 @@ def _write_files(mover: DiskMover, count: int, report: DemoReport, say) -> dict[
         expected[file_id] = data
         report.bytes += len(data)
     report.files = count
-    say(f"wrote {count} files ({report.bytes} bytes) into the cache")
+    say(f"wrote {count} files ({report.bytes} bytes) into the cache\n")
     return expected
 
 
-def _wait_with_progress(done, archive: str, total: int, tick, say) -> None:
+def _wait_with_progress(archive: str, total: int, tick, say) -> None:
+    """Until every file has its archive record (records are written after the container)."""
+    records = os.path.join(archive, filedb.FILES_DIR)
+    shown = [-1]
+
     def progress() -> bool:
-        count = (
-            len(os.listdir(os.path.join(archive, filedb.FILES_DIR)))
-            if os.path.isdir(os.path.join(archive, filedb.FILES_DIR))
-            else 0
-        )
-        say(f"\rarchived {count}/{total} files")
-        return done()
+        count = len(os.listdir(records)) if os.path.isdir(records) else 0
+        if count != shown[0]:
+            say(f"\rarchived {count}/{total} files")
+            shown[0] = count
+        return count >= total
 
     wait_until(progress, 90, tick, "the files to be archived")
     say("\n")
@@ -166,7 +167,7 @@ def _purge(root: SpoolRoot, mover: DiskMover, expected: dict, report: DemoReport
     return ids
 
 
-def _stage_back(root, mover: DiskMover, expected: dict, purged: list[str], report: DemoReport, tick) -> None:
+def _stage_back(root, mover: DiskMover, expected, purged: list[str], report: DemoReport, tick) -> list[str]:
     wanted = purged[:: max(1, len(purged) // 100)]
     for file_id in wanted:
         if mover.read(file_id, "", reply_spool="demo_reads") is not None:
@@ -174,10 +175,14 @@ def _stage_back(root, mover: DiskMover, expected: dict, purged: list[str], repor
     reads = root.spool("demo_reads")
     wait_until(lambda: reads.count() >= len(wanted), 60, tick, "the staged files")
     report.staged = len(wanted)
+    return wanted
 
 
-def _verify(paths: dict, expected: dict, report: DemoReport) -> None:
-    """Every byte, from the cache when cached, and from its container in every case."""
+def _verify(paths: dict, expected: dict, cached_ids: set[str], report: DemoReport) -> None:
+    """Every byte, from its container in every case, and from the cache when cached.
+
+    ``cached_ids`` must be in the cache (never purged, or staged back).
+    """
     containers = set()
     for file_id, data in expected.items():
         record = filedb.locate(paths["archive"], file_id)
@@ -189,8 +194,13 @@ def _verify(paths: dict, expected: dict, report: DemoReport) -> None:
             if tar.extractfile(record["member"]).read() != data:
                 report.corrupted.append(f"{file_id}: archived copy differs")
         cached = os.path.join(paths["cache"], *_cache_parts(file_id))
-        if os.path.exists(cached) and open(cached, "rb").read() != data:
-            report.corrupted.append(f"{file_id}: cached copy differs")
+        try:
+            with open(cached, "rb") as handle:
+                if handle.read() != data:
+                    report.corrupted.append(f"{file_id}: cached copy differs")
+        except FileNotFoundError:
+            if file_id in cached_ids:
+                report.lost.append(f"{file_id}: should be in the cache")
     report.containers = len(containers)
 
 
