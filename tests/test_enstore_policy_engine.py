@@ -130,7 +130,8 @@ def test_a_failed_stage_answers_the_reader_with_the_error(root):
     engine = start(root, stage_delay=0)
     miss = events.cache_missed(missed_ticket("F0", "c.tar", 1), reply_to="dm")
     (_, command), = feed(engine, root, miss).outbox
-    failed = dispatcher.reply(command, ["CRC_MISMATCH", "1 of 1"], [{"id": "F0", "error": "checksum mismatch"}])
+    files = [{"id": "F0", "error": "checksum mismatch"}]
+    failed = dispatcher.reply(command, ["CRC_MISMATCH", "1 of 1"], files)
     (spool, answer), = feed(engine, root, failed).outbox
     assert answer.payload()["status"] == ["STAGE_FAILED", "checksum mismatch"]
     assert answer.correlation_id == miss.message_id

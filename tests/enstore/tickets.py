@@ -5,7 +5,7 @@ from __future__ import annotations
 from spoolq.enstore.cachefs import conventional_entry
 
 
-def written_ticket(file_id: str = "000E00000000000000095D5220", cache: str = "/tmp/cache", size: int = 10) -> dict:
+def written_ticket(file_id: str = "000E00000000000000095D5220", cache: str = "/mnt/cache", size: int = 10):
     return {
         "cache": {
             "arch": {"id": "cdf", "type": "enstore"},
