@@ -58,7 +58,7 @@ def test_a_group_is_sent_on_a_tick_once_old_enough(root):
     engine = start(root, max_age=0.05)
     assert feed(engine, root, events.cache_written(written_ticket("F0"))).outbox == []
     time.sleep(0.1)
-    (spool, command), = feed(engine, root, timer.tick()).outbox
+    ((spool, command),) = feed(engine, root, timer.tick()).outbox
     assert command.type == "MDC_ARCHIVE"
 
 
@@ -72,7 +72,7 @@ def test_a_duplicate_cache_written_is_archived_once(root):
     engine = start(root, max_files=2)
     feed(engine, root, events.cache_written(written_ticket("F0")))
     assert feed(engine, root, events.cache_written(written_ticket("F0"))).outbox == []
-    (_, command), = feed(engine, root, events.cache_written(written_ticket("F1"))).outbox
+    ((_, command),) = feed(engine, root, events.cache_written(written_ticket("F1"))).outbox
     files = [{"id": "F0", "container": "c.tar"}, {"id": "F1", "container": "c.tar"}]
     feed(engine, root, dispatcher.reply(command, OK, files))
     assert feed(engine, root, events.cache_written(written_ticket("F0"))).outbox == []
@@ -83,14 +83,14 @@ def test_a_duplicate_cache_written_is_archived_once(root):
 def test_pending_groups_survive_a_restart(root):
     feed(start(root), root, events.cache_written(written_ticket("F0")))
     feed(start(root), root, events.cache_written(written_ticket("F1")))
-    (_, command), = feed(start(root), root, events.cache_written(written_ticket("F2"))).outbox
+    ((_, command),) = feed(start(root), root, events.cache_written(written_ticket("F2"))).outbox
     assert len(dispatcher.read_command(command)) == 3
 
 
 def test_failed_files_go_back_to_their_group(root):
     engine = start(root, max_files=2)
     feed(engine, root, events.cache_written(written_ticket("F0")))
-    (_, command), = feed(engine, root, events.cache_written(written_ticket("F1"))).outbox
+    ((_, command),) = feed(engine, root, events.cache_written(written_ticket("F1"))).outbox
     files = [{"id": "F0", "container": "c.tar"}, {"id": "F1", "error": "not in cache"}]
     feed(engine, root, dispatcher.reply(command, ["NOT_IN_CACHE", "1 file"], files))
     state = engine.state.load()
@@ -118,10 +118,10 @@ def test_misses_of_one_container_make_one_stage_and_release_the_readers(root):
     outbox = [item for miss in misses for item in feed(engine, root, miss).outbox]
     time.sleep(0.1)
     outbox += feed(engine, root, timer.tick()).outbox
-    (spool, command), = outbox
+    ((spool, command),) = outbox
     assert [t["file"]["id"] for t in dispatcher.read_command(command)] == ["F0", "F1", "F2"]
     staged = written_ticket("F1")
-    (reply_spool, answer), = feed(engine, root, events.cache_staged(staged)).outbox
+    ((reply_spool, answer),) = feed(engine, root, events.cache_staged(staged)).outbox
     assert (reply_spool, answer.type, answer.correlation_id) == ("dm", "CACHE_STAGED", misses[1].message_id)
     assert answer.payload()["status"] == ["ok", ""]
 
@@ -129,10 +129,10 @@ def test_misses_of_one_container_make_one_stage_and_release_the_readers(root):
 def test_a_failed_stage_answers_the_reader_with_the_error(root):
     engine = start(root, stage_delay=0)
     miss = events.cache_missed(missed_ticket("F0", "c.tar", 1), reply_to="dm")
-    (_, command), = feed(engine, root, miss).outbox
+    ((_, command),) = feed(engine, root, miss).outbox
     files = [{"id": "F0", "error": "checksum mismatch"}]
     failed = dispatcher.reply(command, ["CRC_MISMATCH", "1 of 1"], files)
-    (spool, answer), = feed(engine, root, failed).outbox
+    ((spool, answer),) = feed(engine, root, failed).outbox
     assert answer.payload()["status"] == ["STAGE_FAILED", "checksum mismatch"]
     assert answer.correlation_id == miss.message_id
 
