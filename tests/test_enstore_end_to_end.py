@@ -167,10 +167,7 @@ def test_worker_killed_mid_archive_the_part_is_dispatched_again(site):
         site.start_engine(max_files=10)
         site.start_dispatcher(silence=0.5)
         contents = write_files(site, 10)
-        partial = lambda: (
-            [n for n in os.listdir(site.archive) if ".tmp-" in n] if os.path.isdir(site.archive) else []
-        )  # noqa: E731
-        site.wait(lambda: bool(partial()), what="the first worker to start copying")
+        site.wait(lambda: bool(partial_containers(site)), what="the first worker to start copying")
         os.killpg(doomed.pid, signal.SIGKILL)  # the worker and its copy command
         doomed.wait()
         site.start_worker("w2")
