@@ -60,3 +60,19 @@ class HandlerError(SpoolqError):
 
 class HandlerNotFound(HandlerError, ConfigError):
     """A handler name names no built-in handler and no importable ``module:attr``."""
+
+
+class ShipError(SpoolqError):
+    """Relaying messages through a broker failed (see the subclasses)."""
+
+
+class BrokerUnavailable(ShipError):
+    """No broker of the failover list accepted a connection within the timeout."""
+
+
+class SecurityError(ShipError):
+    """A message's signature, encryption or signer failed the checks; the text says which."""
+
+
+class MessageTooLarge(ShipError):
+    """A message is larger than the configured limit and was not sent."""
