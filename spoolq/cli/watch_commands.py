@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import signal
-import sys
 import threading
 
 import click
 
+from spoolq.child_process import report_ready
 from spoolq.cli import main
+from spoolq.cli.daemon_options import log_options
 from spoolq.cli.settings import Settings
 from spoolq.config import ComponentConfig, RetryPolicy
 from spoolq.errors import ConfigError
+from spoolq.logs import configure_logging
+from spoolq.metrics import write_atomically
+from spoolq.metrics_export import METRICS_DIR
 
 log = logging.getLogger("spoolq.watch")
+METRICS_EVERY = 1.0  # seconds between looks at the signal flags, readiness and metrics
 
 
 @main.command()
@@ -58,15 +64,14 @@ log = logging.getLogger("spoolq.watch")
 @click.option("--max-size", type=click.IntRange(1), help="Bytes; larger elements are parked unread.")
 @click.option("--lock-timeout", type=click.FloatRange(0.3), help="Seconds after which a claim is stale.")
 @click.option("--name", help="Component name (metrics, default reply spool) [the spool name].")
-@click.option(
-    "--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default="INFO", show_default=True
-)
+@log_options
 @click.pass_obj
 def watch(
     settings: Settings,
     spool: str | None,
     component_name: str | None,
     log_level: str,
+    log_json: bool,
     poll_interval: float,
     rescan_interval: float,
     **overrides,
@@ -74,12 +79,12 @@ def watch(
     """Handle messages of SPOOL the moment they land, until SIGTERM or SIGINT."""
     from spoolq.component import Component
 
-    _configure_logging(log_level)
+    configure_logging(json=log_json, level=log_level)
     config = _component_config(settings, spool, component_name, overrides)
-    component = Component(
-        config, settings.root(), rescan_interval=rescan_interval, poll_interval=poll_interval
-    )
-    _serve(component)
+    root = settings.root()
+    component = Component(config, root, rescan_interval=rescan_interval, poll_interval=poll_interval)
+    metrics_dir = settings.config.metrics_dir or os.path.join(root.path, METRICS_DIR)
+    _serve(component, MetricsFile(metrics_dir, component))
 
 
 def _component_config(
@@ -120,7 +125,28 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
     return options
 
 
-def _serve(component) -> None:
+class MetricsFile:
+    """The component's metrics as ``METRICS_DIR/<component>.prom``, rewritten only on change."""
+
+    def __init__(self, directory: str, component):
+        self.path = os.path.join(directory, f"{component.config.name}.prom")
+        self.component = component
+        self._written = None
+
+    def write(self) -> None:
+        text = self.component.metrics.render()
+        if text == self._written:
+            return  # an idle component writes nothing
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            write_atomically(self.path, text)
+            self._written = text
+        except OSError as exc:
+            log.error("%s: cannot write metrics: %s", self.path, exc.strerror or exc)
+
+
+def _serve(component, metrics_file: MetricsFile) -> None:
+    """Run ``component`` until signalled; report readiness and keep the metrics file current."""
     signals = {"count": 0}
     woken = threading.Event()
 
@@ -131,20 +157,23 @@ def _serve(component) -> None:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         component.start()
-        draining = False
+        draining = reported = False
         while True:
-            woken.wait(1.0)  # a signal interrupts this at once
+            woken.wait(METRICS_EVERY if reported else 0.01)  # a signal interrupts this at once
             woken.clear()
+            if not reported and component.ready.is_set():
+                reported = True
+                report_ready()  # to the supervisor, when there is one
+            metrics_file.write()
             if signals["count"] >= 2:
                 component.stop()
-                log.warning(
-                    "%s: stopped at once; claims in flight are retried when stale", component.config.name
-                )
+                log.warning("%s: stopped; claims in flight are retried when stale", component.config.name)
                 return
             if signals["count"] == 1 and not draining:
                 draining = True
                 component.drain()
             if draining and component.join(timeout=0):
+                metrics_file.write()
                 log.info("%s: drained", component.config.name)
                 return
             if not draining and not component.running:
@@ -152,12 +181,3 @@ def _serve(component) -> None:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-
-
-def _configure_logging(level: str) -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
-    root.setLevel(level)
