@@ -197,6 +197,7 @@ def main() -> None:
     parser.add_argument("--dir", default="/dev/shm" if os.path.isdir("/dev/shm") else None)
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--samples", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="bench_watch.") as scratch:
         base = Path(scratch)
@@ -209,9 +210,12 @@ def main() -> None:
         ):
             p50, p99 = percentiles(delays)
             print(f"  {label:26s} p50 {p50:8.3f} ms   p99 {p99:8.3f} ms")
-        raw = throughput_raw(base, args.count)
-        handled = throughput_component(base, args.count)
-        print(f"throughput ({args.count} messages):")
+        # Alternate the two, best of each: a shared machine's noise hits both alike.
+        raw = handled = 0.0
+        for round_ in range(args.rounds):
+            raw = max(raw, throughput_raw(base / f"r{round_}", args.count))
+            handled = max(handled, throughput_component(base / f"c{round_}", args.count))
+        print(f"throughput ({args.count} messages, best of {args.rounds} alternating rounds):")
         print(f"  raw consume loop (lock, read, remove)  {raw:9.0f} msg/s")
         print(f"  component, echo handler + one reply    {handled:9.0f} msg/s   ratio {handled / raw:.2f}")
         used = idle_cpu(base)
