@@ -107,3 +107,19 @@ def test_polling_emitter_rescans_every_interval(tmp_path: Path):
         assert collect(emitter, lambda s: s, timeout=3) == [Signal("rescan")]
     finally:
         emitter.close()
+
+
+def test_queue_overflow_resyncs_watches_and_rescans_everything(tmp_path: Path):
+    """The kernel drops events past max_queued_events; its overflow event means: look at everything."""
+    from inotify_simple import Event, flags
+
+    emitter = InotifyEmitter(str(tmp_path))
+    try:
+        emitter.wait(0)
+        emitter._inotify.rm_watch(emitter._root_wd)  # as if the directory's event was lost
+        (tmp_path / "30000000").mkdir()
+        emitter._interpret(Event(wd=-1, mask=flags.Q_OVERFLOW, cookie=0, name=""))
+        assert emitter.wait(0) == [Signal("rescan")]
+        assert "30000000" in emitter._directories.values()
+    finally:
+        emitter.close()

@@ -11,7 +11,7 @@ from watch_helpers import wait_for
 
 from spoolq.component import Component
 from spoolq.config import ComponentConfig
-from spoolq.errors import HandlerNotFound
+from spoolq.errors import HandlerError, HandlerNotFound
 from spoolq.handlers.echo import EchoHandler
 from spoolq.handlers.registry import FunctionHandler, HandlerTable, load_handler
 from spoolq.message import Message
@@ -81,3 +81,19 @@ def test_panda_plugin_runs_unchanged_and_its_result_goes_to_out_queue(
         component.drain()
         assert component.join(10)
     sys.modules.pop("shout_plugin", None)
+
+
+def test_handler_setup_failure_is_one_clear_error(root_dir: Path, tmp_path: Path, monkeypatch):
+    (tmp_path / "broken_plugin.py").write_text(
+        "class Broken:\n    def initialize(self):\n        raise RuntimeError('no database')\n"
+        "    def process(self, msg):\n        return None\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = ComponentConfig(
+        name="p", spool="p", handler="panda", options={"module": "broken_plugin", "name": "Broken"}
+    )
+    component = Component(config, SpoolRoot(root_dir))
+    with pytest.raises(HandlerError, match="handler setup failed: RuntimeError\\('no database'\\)"):
+        component.start()
+    assert component.join(1)
+    sys.modules.pop("broken_plugin", None)

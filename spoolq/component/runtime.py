@@ -28,6 +28,7 @@ import time
 from spoolq.component.dispatcher import Dispatcher
 from spoolq.component.processing import Processor, describe_metrics
 from spoolq.config import ComponentConfig
+from spoolq.errors import HandlerError, SpoolqError
 from spoolq.handlers.base import Context
 from spoolq.handlers.registry import HandlerTable
 from spoolq.metrics import Metrics
@@ -75,6 +76,12 @@ class Component:
 
     def start(self) -> None:
         """Set up the handlers, place the watches and start every thread."""
+        try:
+            self.table.setup(Context(self.config.name, self.config.spool, self.root, self.config.options))
+        except SpoolqError:
+            raise
+        except Exception as exc:  # a plugin's own failure: one clear line for the operator
+            raise HandlerError(f"component {self.config.name}: handler setup failed: {exc!r}") from exc
         emitter = make_emitter(
             self.spool.path,
             poll=self.config.poll,
@@ -85,7 +92,6 @@ class Component:
         self._dispatcher = Dispatcher(
             self.spool, emitter, self._work, purge_interval=purge_every, lock_timeout=self.config.lock_timeout
         )
-        self.table.setup(Context(self.config.name, self.config.spool, self.root, self.config.options))
         processor = Processor(
             self.config, self.root, self.table, self._dispatcher, self.metrics, self._stopped
         )
