@@ -23,11 +23,10 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Iterable
-from dataclasses import dataclass
 
 from spoolq import parking
 from spoolq.component import intake, retry
+from spoolq.component.answers import HANDLED, LATENCY, PARKED, RETRIED, Answered, as_messages
 from spoolq.component.dispatcher import Dispatcher
 from spoolq.config import ComponentConfig
 from spoolq.errors import MalformedMessage, SpoolqError
@@ -39,29 +38,6 @@ from spoolq.root import SpoolRoot
 from spoolq.spool import Claim
 
 log = logging.getLogger("spoolq.component")
-
-HANDLED = "spoolq_messages_handled_total"
-RETRIED = "spoolq_messages_retried_total"
-PARKED = "spoolq_messages_parked_total"
-LATENCY = "spoolq_handle_seconds"
-
-
-def describe_metrics(metrics: Metrics) -> None:
-    metrics.describe(HANDLED, "counter", "Messages handled and removed from their spool.")
-    metrics.describe(RETRIED, "counter", "Messages written back for a later attempt.")
-    metrics.describe(PARKED, "counter", "Messages parked (rejected, malformed, oversize, no handler).")
-    metrics.describe(LATENCY, "summary", "Seconds spent in the handler per message.")
-
-
-@dataclass(frozen=True)
-class Answered:
-    """A message its handler has answered; the output waits for :meth:`Processor.commit`."""
-
-    claim: Claim
-    data: bytes
-    message: Message
-    attempt: int
-    output: list[tuple[str, Message]]  # (spool name, message): replies first, then the outbox
 
 
 class Processor:
@@ -140,7 +116,7 @@ class Processor:
         context = Context(self.config.name, self.config.spool, self.root, self.config.options, attempt, log)
         started = time.perf_counter()
         try:
-            replies = _as_list(handler.handle(message, context))
+            replies = as_messages(handler.handle(message, context))
         except Retry as request:
             self._retry(claim, data, message, attempt, request.reason, request.delay)
         except Reject as verdict:
@@ -224,15 +200,3 @@ class Processor:
         claim.ack()
         self.metrics.inc(PARKED, **self._labels)
         log.error("%s: parked: %s", claim.where, reason.strip().splitlines()[-1] if reason.strip() else "")
-
-
-def _as_list(result: None | Message | Iterable[Message]) -> list[Message]:
-    if result is None:
-        return []
-    if isinstance(result, Message):
-        return [result]
-    replies = list(result)
-    for reply in replies:
-        if not isinstance(reply, Message):
-            raise TypeError(f"a handler returned {type(reply).__name__}, not a Message")
-    return replies

@@ -25,8 +25,10 @@ import queue
 import threading
 import time
 
+from spoolq.component.answers import describe_metrics
 from spoolq.component.dispatcher import Dispatcher
-from spoolq.component.processing import Processor, describe_metrics
+from spoolq.component.processing import Processor
+from spoolq.component.workers import STOP, serve_batch
 from spoolq.config import ComponentConfig
 from spoolq.errors import HandlerError, SpoolqError
 from spoolq.handlers.base import Context
@@ -36,9 +38,6 @@ from spoolq.root import SpoolRoot
 from spoolq.watcher import make_emitter
 
 log = logging.getLogger("spoolq.component")
-_STOP = None  # sentinel on the work queue: a worker that takes it ends
-BATCH_SIZE = 64  # at most this many answered messages share one commit
-BATCH_SECONDS = 0.002  # and a batch stays open no longer than this
 
 
 class Component:
@@ -158,7 +157,7 @@ class Component:
         if self._dropbox is not None:
             self._dropbox.stop()
         for _ in self._workers:
-            self._work.put(_STOP)
+            self._work.put(STOP)
 
     def _run_dispatcher(self) -> None:
         assert self._dispatcher is not None
@@ -180,47 +179,13 @@ class Component:
 
     def _run_worker(self) -> None:
         try:
-            while self._serve_batch():
+            while serve_batch(self._work, self._processor, self._dispatcher, self._draining):
                 pass
         finally:
             with self._count_lock:
                 self._live_workers -= 1
                 if self._live_workers == 0:
                     self._workers_ended.set()
-
-    def _serve_batch(self) -> bool:
-        """Handle one message, and more while they are at hand; ``False`` once told to end.
-
-        Group commit: while further names wait in the queue (and for at most
-        BATCH_SECONDS or BATCH_SIZE messages), handle them before writing, so
-        that one flush per target spool covers them all.  Names are taken one
-        at a time, so a slow handler never hoards work other workers could do.
-        """
-        name = self._work.get()
-        if name is _STOP:
-            return False
-        answered = []
-        started = time.monotonic()
-        go_on = True
-        while True:
-            if self._draining.is_set():
-                self._dispatcher.done(name)  # not claimed: whoever runs next takes it
-            else:
-                result = self._processor.process(name)
-                if result is not None:
-                    answered.append(result)
-            if len(answered) >= BATCH_SIZE or time.monotonic() - started > BATCH_SECONDS:
-                break
-            try:
-                name = self._work.get_nowait()
-            except queue.Empty:
-                break
-            if name is _STOP:
-                go_on = False
-                break
-        if answered:
-            self._processor.commit(answered)
-        return go_on
 
     def _refresh_locks(self) -> None:
         interval = self.config.lock_timeout / 3

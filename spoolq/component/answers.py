@@ -1,0 +1,46 @@
+"""What a handled message leaves behind: its answer record, and the counters it moves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from spoolq.message import Message
+from spoolq.metrics import Metrics
+from spoolq.spool import Claim
+
+HANDLED = "spoolq_messages_handled_total"
+RETRIED = "spoolq_messages_retried_total"
+PARKED = "spoolq_messages_parked_total"
+LATENCY = "spoolq_handle_seconds"
+
+
+def describe_metrics(metrics: Metrics) -> None:
+    metrics.describe(HANDLED, "counter", "Messages handled and removed from their spool.")
+    metrics.describe(RETRIED, "counter", "Messages written back for a later attempt.")
+    metrics.describe(PARKED, "counter", "Messages parked (rejected, malformed, oversize, no handler).")
+    metrics.describe(LATENCY, "summary", "Seconds spent in the handler per message.")
+
+
+@dataclass(frozen=True)
+class Answered:
+    """A message its handler has answered; its output waits for ``Processor.commit``."""
+
+    claim: Claim
+    data: bytes
+    message: Message
+    attempt: int
+    output: list[tuple[str, Message]]  # (spool name, message): replies first, then the outbox
+
+
+def as_messages(result: None | Message | Iterable[Message]) -> list[Message]:
+    """What ``handle`` returned, as a list of messages (``TypeError`` for anything else)."""
+    if result is None:
+        return []
+    if isinstance(result, Message):
+        return [result]
+    replies = list(result)
+    for reply in replies:
+        if not isinstance(reply, Message):
+            raise TypeError(f"a handler returned {type(reply).__name__}, not a Message")
+    return replies
