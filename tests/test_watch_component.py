@@ -216,3 +216,14 @@ def test_module_class_handler_and_metrics(root, running):
     wait_for(lambda: component.metrics.value("spoolq_messages_handled_total", component="pe") == 20)
     assert Counting.calls == 20
     assert 'spoolq_messages_handled_total{component="pe"} 20' in component.metrics.render()
+
+
+def test_reply_to_an_invalid_spool_name_parks_that_message_only(root, running):
+    running()
+    root.spool("pe").put(Message.new("PING", "lost", reply_to="../etc"))
+    good = Message.new("PING", "fine")
+    root.spool("pe").put(good)
+    wait_for(lambda: list(parking.iter_parked(root, "pe")) and replies(root), what="park and reply")
+    (parked,) = parking.iter_parked(root, "pe")
+    assert "cannot deliver the handler's output" in parked.reason and "'../etc'" in parked.reason
+    assert [r.correlation_id for r in replies(root)] == [good.message_id]

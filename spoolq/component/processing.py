@@ -29,12 +29,12 @@ from spoolq.component import intake, retry
 from spoolq.component.answers import HANDLED, LATENCY, PARKED, RETRIED, Answered, as_messages
 from spoolq.component.dispatcher import Dispatcher
 from spoolq.config import ComponentConfig
-from spoolq.errors import MalformedMessage, SpoolqError
+from spoolq.errors import MalformedMessage, SpoolError, SpoolqError
 from spoolq.handlers.base import Context, Reject, Retry
 from spoolq.handlers.registry import HandlerTable
 from spoolq.message import CORRELATION_ID, Message
 from spoolq.metrics import Metrics
-from spoolq.root import SpoolRoot
+from spoolq.root import SpoolRoot, check_spool_name
 from spoolq.spool import Claim
 
 log = logging.getLogger("spoolq.component")
@@ -125,9 +125,14 @@ class Processor:
             self._retry(claim, data, message, attempt, traceback.format_exc(), None)
         else:
             self.metrics.observe(LATENCY, time.perf_counter() - started, **self._labels)
-            return Answered(
-                claim, data, message, attempt, self._addressed(claim, message, replies) + list(context.outbox)
-            ), False
+            output = self._addressed(claim, message, replies) + list(context.outbox)
+            try:
+                for spool_name, _ in output:
+                    check_spool_name(spool_name)  # one bad address must not fail a whole batch
+            except SpoolError as exc:
+                self._park(claim, data, f"cannot deliver the handler's output: {exc}", attempt)
+                return None, False
+            return Answered(claim, data, message, attempt, output), False
         return None, False
 
     def _addressed(self, claim: Claim, message: Message, replies: list[Message]) -> list[tuple[str, Message]]:
