@@ -227,3 +227,12 @@ def test_reply_to_an_invalid_spool_name_parks_that_message_only(root, running):
     (parked,) = parking.iter_parked(root, "pe")
     assert "cannot deliver the handler's output" in parked.reason and "'../etc'" in parked.reason
     assert [r.correlation_id for r in replies(root)] == [good.message_id]
+
+
+def test_reply_to_a_component_on_another_node_goes_to_outgoing(root, running):
+    running()
+    request = Message.new("PING", "far", reply_to="client@node1")
+    root.spool("pe").put(request)
+    wait_for(lambda: replies(root, "outgoing"), what="the reply in the outgoing spool")
+    (reply,) = replies(root, "outgoing")
+    assert reply.header["to"] == "client@node1" and reply.correlation_id == request.message_id

@@ -35,6 +35,7 @@ from spoolq.handlers.registry import HandlerTable
 from spoolq.message import CORRELATION_ID, Message
 from spoolq.metrics import Metrics
 from spoolq.root import SpoolRoot, check_spool_name
+from spoolq.routing import Router, RoutingError
 from spoolq.spool import Claim
 
 log = logging.getLogger("spoolq.component")
@@ -61,6 +62,7 @@ class Processor:
         self.stopped = stopped
         self.in_flight: set[str] = set()  # names whose locks the refresher keeps fresh
         self._labels = {"component": config.name}
+        self._router = Router(None)  # no node of our own: every COMPONENT@NODE is shipped
         self._skipped: set[str] = set()  # names ignored (not regular files), logged once
 
     def process(self, name: str) -> Answered | None:
@@ -125,28 +127,44 @@ class Processor:
             self._retry(claim, data, message, attempt, traceback.format_exc(), None)
         else:
             self.metrics.observe(LATENCY, time.perf_counter() - started, **self._labels)
-            output = self._addressed(claim, message, replies) + list(context.outbox)
             try:
+                output = self._addressed(claim, message, replies) + self._routed(context.outbox)
                 for spool_name, _ in output:
                     check_spool_name(spool_name)  # one bad address must not fail a whole batch
-            except SpoolError as exc:
+            except (SpoolError, RoutingError) as exc:
                 self._park(claim, data, f"cannot deliver the handler's output: {exc}", attempt)
                 return None, False
             return Answered(claim, data, message, attempt, output), False
         return None, False
 
     def _addressed(self, claim: Claim, message: Message, replies: list[Message]) -> list[tuple[str, Message]]:
-        target = message.reply_to or self.config.reply_spool or f"{self.config.name}_reply"
+        """Each output message with the spool it goes to on this node.
+
+        Replies go to the request's ``reply-to``, else the component's reply
+        spool; they carry the request's id as ``correlation-id``.  An address
+        ``COMPONENT@NODE`` (in ``reply-to`` or given to ``context.emit``) goes to
+        the ``outgoing`` spool with a ``to`` header, for ``spoolq ship`` to relay
+        (see :mod:`spoolq.routing`).
+        """
+        default = self.config.reply_spool or f"{self.config.name}_reply"
         correlation = message.message_id or f"{self.config.spool}/{claim.name}"
-        return [
-            (
-                target,
-                reply
-                if CORRELATION_ID in reply.header
-                else reply.with_header(**{CORRELATION_ID: correlation}),
-            )
-            for reply in replies
-        ]
+        output = []
+        for reply in replies:
+            if CORRELATION_ID not in reply.header:
+                reply = reply.with_header(**{CORRELATION_ID: correlation})
+            reply = Router.reply_address(message, reply)
+            output.append((self._router.route(reply, default), reply))
+        return output
+
+    def _routed(self, outbox: list[tuple[str, Message]]) -> list[tuple[str, Message]]:
+        """``context.emit`` targets: a plain spool name, or ``COMPONENT@NODE`` via ``outgoing``."""
+        routed = []
+        for target, emitted in outbox:
+            if "@" in target:
+                emitted = emitted.with_header(to=target)
+                target = self._router.route(emitted)
+            routed.append((target, emitted))
+        return routed
 
     def commit(self, batch: list[Answered]) -> None:
         """Write the output of ``batch`` (one flush per target spool), then remove the inputs.
