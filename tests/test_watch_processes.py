@@ -123,3 +123,11 @@ def test_watch_without_a_spool_is_one_clear_error(cli, root_dir):
     assert result.stderr.decode().startswith("spoolq: error: give a SPOOL")
     result = cli("--root", str(root_dir), "watch", "pe", "--handler", "no.such:thing")
     assert result.returncode == 4 and "cannot import module 'no.such'" in result.stderr.decode()
+
+
+def test_poll_mode_serves_the_spool_without_inotify(root_dir, tmp_path, watchers):
+    log = tmp_path / "seen"
+    watchers("pe", "--handler", RECORD, "-o", f"record={log}", "--poll", "--poll-interval", "0.05")
+    request = Message.new("JOB", "polled")
+    SpoolRoot(root_dir).spool("pe").put(request)
+    wait_for(lambda: recorded(log) == [request.message_id], what="the polled message handled")
