@@ -236,3 +236,16 @@ def test_reply_to_a_component_on_another_node_goes_to_outgoing(root, running):
     wait_for(lambda: replies(root, "outgoing"), what="the reply in the outgoing spool")
     (reply,) = replies(root, "outgoing")
     assert reply.header["to"] == "client@node1" and reply.correlation_id == request.message_id
+
+
+def test_reply_to_a_component_on_this_node_stays_local(root):
+    component = Component(ComponentConfig(name="pe", spool="pe", handler="echo"), root, node="node2")
+    component.start()
+    try:
+        assert component.ready.wait(10)
+        root.spool("pe").put(Message.new("PING", "near", reply_to="client@node2"))
+        wait_for(lambda: replies(root, "client"), what="the reply in the local spool client")
+        assert replies(root, "outgoing") == []
+    finally:
+        component.drain()
+        assert component.join(10)

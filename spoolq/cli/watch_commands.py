@@ -82,7 +82,13 @@ def watch(
     configure_logging(json=log_json, level=log_level)
     config = _component_config(settings, spool, component_name, overrides)
     root = settings.root()
-    component = Component(config, root, rescan_interval=rescan_interval, poll_interval=poll_interval)
+    component = Component(
+        config,
+        root,
+        rescan_interval=rescan_interval,
+        poll_interval=poll_interval,
+        node=settings.config.node,
+    )
     metrics_dir = settings.config.metrics_dir or os.path.join(root.path, METRICS_DIR)
     _serve(component, MetricsFile(metrics_dir, component))
 

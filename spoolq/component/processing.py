@@ -52,6 +52,7 @@ class Processor:
         dispatcher: Dispatcher,
         metrics: Metrics,
         stopped: threading.Event,
+        node: str | None = None,
     ):
         self.config = config
         self.root = root
@@ -62,7 +63,7 @@ class Processor:
         self.stopped = stopped
         self.in_flight: set[str] = set()  # names whose locks the refresher keeps fresh
         self._labels = {"component": config.name}
-        self._router = Router(None)  # no node of our own: every COMPONENT@NODE is shipped
+        self._router = Router(node)  # COMPONENT@<another node> goes to the outgoing spool
         self._skipped: set[str] = set()  # names ignored (not regular files), logged once
 
     def process(self, name: str) -> Answered | None:
@@ -143,8 +144,9 @@ class Processor:
         Replies go to the request's ``reply-to``, else the component's reply
         spool; they carry the request's id as ``correlation-id``.  An address
         ``COMPONENT@NODE`` (in ``reply-to`` or given to ``context.emit``) goes to
-        the ``outgoing`` spool with a ``to`` header, for ``spoolq ship`` to relay
-        (see :mod:`spoolq.routing`).
+        the spool ``COMPONENT`` when NODE is this node, else to the ``outgoing``
+        spool with a ``to`` header, for ``spoolq ship`` to relay (see
+        :mod:`spoolq.routing`).
         """
         default = self.config.reply_spool or f"{self.config.name}_reply"
         correlation = message.message_id or f"{self.config.spool}/{claim.name}"

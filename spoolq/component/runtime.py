@@ -2,7 +2,8 @@
 
 API (small and stable; ``spoolq watch`` and ``spoolq run`` use only this)::
 
-    component = Component(config, root)   # loads the handlers (HandlerNotFound, ConfigError)
+    component = Component(config, root)   # loads the handlers (HandlerNotFound, ConfigError);
+                                          # keywords: metrics, rescan_interval, poll_interval, node
     component.start()                     # watches, first scan, workers; returns at once
     component.ready.wait()                # watches in place and first scan done
     component.drain()                     # finish in-flight messages, claim nothing new
@@ -51,6 +52,7 @@ class Component:
         metrics: Metrics | None = None,
         rescan_interval: float = 30.0,
         poll_interval: float = 1.0,
+        node: str | None = None,
     ):
         self.config = config
         self.root = root
@@ -59,6 +61,7 @@ class Component:
         describe_metrics(self.metrics)
         self.rescan_interval = rescan_interval
         self.poll_interval = poll_interval
+        self.node = node  # this node's name in COMPONENT@NODE addresses (None: all are remote)
         self.table = HandlerTable(config.handler, config.types, config.options)
         self.ready = threading.Event()
         self._work: queue.SimpleQueue[str | None] = queue.SimpleQueue()
@@ -92,7 +95,7 @@ class Component:
             self.spool, emitter, self._work, purge_interval=purge_every, lock_timeout=self.config.lock_timeout
         )
         processor = Processor(
-            self.config, self.root, self.table, self._dispatcher, self.metrics, self._stopped
+            self.config, self.root, self.table, self._dispatcher, self.metrics, self._stopped, self.node
         )
         self._processor = processor
         self._spawn("dispatcher", self._run_dispatcher)
