@@ -111,7 +111,13 @@ class Spool:
         """Add one message; return its element name ``dir/elt``."""
         data = message if type(message) is bytes else _serialise(message)
         directory, temporary = self._write_temporary(data, sync=self.durable)
-        name = self._publish(directory, temporary)
+        # Publish under the temporary's own name: fresh from our namer, so almost always free.
+        elt = temporary[-len(layout.TEMPORARY_SUFFIX) - 14 : -len(layout.TEMPORARY_SUFFIX)]
+        try:
+            layout.publish(temporary, f"{self.path}/{directory}/{elt}")
+            name = f"{directory}/{elt}"
+        except OSError:
+            name = self._publish(directory, temporary)  # taken, or an error to report
         if self.durable:
             self._sync_directory(f"{self.path}/{directory}")
         return name
