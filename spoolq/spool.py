@@ -7,12 +7,15 @@ reason (figures: ``benchmarks/bench_spool.py``, ``docs/foundation.md``):
 * ``put``: dirq neither fsyncs nor gives up on a create error other than a
   missing directory (it loops forever on EACCES, ENOSPC, ENOTDIR), and it is
   slower than a path of bare system calls: one ``time.time()``, one name for
-  the temporary and the element, one ``write``, one ``renameat2``.
+  the temporary and the element, one ``write``, one ``renameat2``
+  (measured on tmpfs: 1.4 x to 1.7 x dirq's ``add``, about 0.8 x a bare
+  open/write/rename loop).
 * ``lock`` and consuming (``Claim``): the same two system calls as dirq
   (``link`` to ``.lck``, then ``utime`` so that the lock's age is the lock
   time), without its per-call string building and error wrapping; a claim
   reads its element with one ``read`` and removes it without re-checking a
-  lock it holds.  dirq's consume path was not 1.2 x faster-able otherwise.
+  lock it holds.  Replacing dirq's lock is what lifts consuming from about
+  1.0 x to 1.3 x dirq's lock/get/remove on tmpfs (measured).
 * listing and counting: dirq pops from the front of a list (cost per element
   grows with the queue) and fails when a concurrent purge removes a directory.
 * ``remove``: dirq deletes the element before finding it was not locked.
