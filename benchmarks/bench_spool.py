@@ -295,7 +295,8 @@ def main() -> int:
     bench_filesystem("tmpfs", "/dev/shm", n, n_durable * 5, repeats)
     disk = tempfile.mkdtemp(prefix=".bench-", dir=args.disk_dir)
     try:
-        bench_filesystem("root disk", disk, n, n_durable, repeats)
+        # Fewer elements and turns on the disk: a busy neighbour can make it 10 x slower.
+        bench_filesystem("root disk", disk, n // 2, n_durable, max(1, repeats - 2))
     finally:
         shutil.rmtree(disk, ignore_errors=True)
     bench_listing("/dev/shm", sizes, repeats)
