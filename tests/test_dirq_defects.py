@@ -55,7 +55,7 @@ def visible_files(path) -> list[str]:
 
 def test_put_without_permission_raises_instead_of_looping():
     # Tests run as root, whom file modes do not stop: the writer drops to nobody.
-    base = tempfile.mkdtemp(dir="/tmp")
+    base = tempfile.mkdtemp()  # not under tmp_path: its parents are closed to other users
     try:
         os.chmod(base, 0o755)
         spool = Spool(os.path.join(base, "q"), granularity=10**6)
