@@ -7,65 +7,38 @@ reason (figures: ``benchmarks/bench_spool.py``, ``docs/foundation.md``):
 * ``put``: dirq neither fsyncs nor gives up on a create error other than a
   missing directory (it loops forever on EACCES, ENOSPC, ENOTDIR), and it is
   slower than a path of bare system calls: one ``time.time()``, one name for
-  the temporary and the element, one ``write``, one ``renameat2``.
+  the temporary and the element, one ``write``, one ``renameat2``
+  (measured on tmpfs: 1.4 x to 1.7 x dirq's ``add``, about 0.8 x a bare
+  open/write/rename loop).
 * ``lock`` and consuming (``Claim``): the same two system calls as dirq
   (``link`` to ``.lck``, then ``utime`` so that the lock's age is the lock
   time), without its per-call string building and error wrapping; a claim
   reads its element with one ``read`` and removes it without re-checking a
-  lock it holds.  dirq's consume path was not 1.2 x faster-able otherwise.
+  lock it holds.  Together these lifted consuming from 1.0 x to about 1.3 x
+  dirq's lock/get/remove on tmpfs (measured before and after).
 * listing and counting: dirq pops from the front of a list (cost per element
   grows with the queue) and fails when a concurrent purge removes a directory.
 * ``remove``: dirq deletes the element before finding it was not locked.
 * ``purge``: dirq's fails on the same concurrent-removal race.
+
+The system calls on one element live in :mod:`spoolq.element`, a held element
+in :mod:`spoolq.claim`, ``stats`` and ``purge`` in :mod:`spoolq.housekeeping`.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import random
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 from dirq.QueueSimple import QueueSimple
 
-from spoolq import envelope, layout
+from spoolq import element, envelope, housekeeping, layout
+from spoolq.claim import Claim
 from spoolq.errors import ElementNotFound, NotLocked, SpoolError, SpoolWriteError
+from spoolq.housekeeping import PurgeReport, SpoolStats
 from spoolq.message import Message
-
-_WRITE_ERRORS = {
-    errno.EACCES: "permission denied; check the owner and mode of the spool directory",
-    errno.EPERM: "operation not permitted; check the owner and mode of the spool directory",
-    errno.ENOSPC: "no space left on device; free space or move the spool",
-    errno.EDQUOT: "disk quota exceeded; free space or raise the quota",
-    errno.ENOTDIR: "a path component is not a directory; the spool layout is damaged",
-    errno.EROFS: "the filesystem is read-only",
-    errno.EIO: "input/output error from the disk",
-}
-
-_O_WRITE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-_O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
-
-
-@dataclass(frozen=True)
-class SpoolStats:
-    """What ``spoolq stats`` shows of one spool."""
-
-    ready: int
-    locked: int
-    temporary: int
-    bytes: int
-    oldest_age: float | None  # seconds since the oldest element was added
-
-
-@dataclass(frozen=True)
-class PurgeReport:
-    """What a purge did."""
-
-    unlocked: int
-    temporaries_removed: int
-    directories_removed: int
 
 
 class Spool:
@@ -93,7 +66,7 @@ class Spool:
         try:
             self._dirq = QueueSimple(self.path, umask=umask, granularity=granularity)
         except OSError as exc:
-            raise _write_error(self.path, exc) from None
+            raise element.write_error(self.path, exc) from None
         self._namer = layout.ElementNamer(random.randrange(16))
         self._directory = ""  # the current intermediate directory, recomputed when its time is up
         self._directory_end = 0.0
@@ -111,7 +84,13 @@ class Spool:
         """Add one message; return its element name ``dir/elt``."""
         data = message if type(message) is bytes else _serialise(message)
         directory, temporary = self._write_temporary(data, sync=self.durable)
-        name = self._publish(directory, temporary)
+        # Publish under the temporary's own name: fresh from our namer, so almost always free.
+        elt = temporary[-len(layout.TEMPORARY_SUFFIX) - 14 : -len(layout.TEMPORARY_SUFFIX)]
+        try:
+            layout.publish(temporary, f"{self.path}/{directory}/{elt}")
+            name = f"{directory}/{elt}"
+        except OSError:
+            name = self._publish(directory, temporary)  # taken, or an error to report
         if self.durable:
             self._sync_directory(f"{self.path}/{directory}")
         return name
@@ -125,7 +104,7 @@ class Spool:
         """
         pending = [self._write_temporary(_serialise(m), sync=False) for m in messages]
         if self.durable and pending:
-            _sync_filesystem_of(os.path.join(self.path, pending[0][0]), [t for _, t in pending])
+            element.sync_filesystem_of(os.path.join(self.path, pending[0][0]), [t for _, t in pending])
         names = [self._publish(directory, temporary) for directory, temporary in pending]
         if self.durable:
             for directory in sorted({d for d, _ in pending}):
@@ -139,7 +118,7 @@ class Spool:
         try:
             name = self._publish(directory, os.fspath(path))
         except OSError as exc:
-            raise _write_error(os.fspath(path), exc) from None
+            raise element.write_error(os.fspath(path), exc) from None
         if self.durable:
             self._sync_directory(os.path.join(self.path, directory))
         return name
@@ -153,7 +132,7 @@ class Spool:
         for _attempt in range(3):
             temporary = f"{self.path}/{directory}/{self._namer.next(now)}{layout.TEMPORARY_SUFFIX}"
             try:
-                fd = os.open(temporary, _O_WRITE, 0o666)
+                fd = os.open(temporary, element.O_WRITE, 0o666)
             except FileNotFoundError:
                 # A new intermediate directory (or a purge removed it): make it, retry.
                 self._make_directory(directory)
@@ -161,7 +140,7 @@ class Spool:
             except FileExistsError:
                 continue
             except OSError as exc:
-                raise _write_error(temporary, exc) from None
+                raise element.write_error(temporary, exc) from None
             try:
                 written = os.write(fd, data)
                 if written < len(data):
@@ -172,8 +151,8 @@ class Spool:
                     os.fsync(fd)
             except OSError as exc:
                 os.close(fd)
-                _unlink_quietly(temporary)
-                raise _write_error(temporary, exc) from None
+                element.unlink_quietly(temporary)
+                raise element.write_error(temporary, exc) from None
             os.close(fd)
             return directory, temporary
         raise SpoolWriteError(f"{self.path}/{directory}: cannot create an element after 3 attempts")
@@ -185,7 +164,7 @@ class Spool:
         except FileExistsError:
             return
         except OSError as exc:
-            raise _write_error(full, exc) from None
+            raise element.write_error(full, exc) from None
         if self.durable:
             self._sync_directory(self.path)
 
@@ -206,8 +185,8 @@ class Spool:
                 elt = self._namer.next()  # another writer chose this name in the same microsecond
             except OSError as exc:
                 if ours:  # never delete an adopted file that could not be moved in
-                    _unlink_quietly(temporary)
-                raise _write_error(base + elt, exc) from None
+                    element.unlink_quietly(temporary)
+                raise element.write_error(base + elt, exc) from None
 
     def _sync_directory(self, path: str) -> None:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -260,30 +239,8 @@ class Spool:
         return self.count()
 
     def stats(self) -> SpoolStats:
-        ready = locked = temporary = size = 0
-        oldest: float | None = None
-        for directory in self.directories():
-            try:
-                entries = list(os.scandir(f"{self.path}/{directory}"))
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            names = {e.name for e in entries}
-            for entry in entries:
-                if layout.is_element_name(entry.name):
-                    if entry.name + layout.LOCKED_SUFFIX in names:
-                        locked += 1
-                    else:
-                        ready += 1
-                    try:
-                        size += entry.stat().st_size
-                    except FileNotFoundError:
-                        continue
-                    born = layout.element_time(entry.name)
-                    oldest = born if oldest is None else min(oldest, born)
-                elif entry.name.endswith(layout.TEMPORARY_SUFFIX):
-                    temporary += 1
-        age = None if oldest is None else max(0.0, time.time() - oldest)
-        return SpoolStats(ready, locked, temporary, size, age)
+        """Ready, locked and temporary elements, bytes, and the oldest element's age."""
+        return housekeeping.spool_stats(self)
 
     # -- one element ----------------------------------------------------------------
 
@@ -300,7 +257,7 @@ class Spool:
 
     def lock(self, name: str) -> bool:
         """Take the element's lock; ``False`` if another holds it or it is gone."""
-        return _lock(self.path_of(name))
+        return element.lock(self.path_of(name))
 
     def unlock(self, name: str) -> bool:
         """Release a lock; ``False`` if it was not held."""
@@ -316,7 +273,7 @@ class Spool:
 
     def read(self, name: str) -> bytes:
         """The bytes of an element (locked or not)."""
-        return _read(self.path_of(name))
+        return element.read(self.path_of(name))
 
     def get(self, name: str) -> Message:
         """The element decoded as a message; :class:`MalformedMessage` names it."""
@@ -328,12 +285,12 @@ class Spool:
         lock = path + layout.LOCKED_SUFFIX
         if not os.path.exists(lock):
             raise NotLocked(f"{path}: refusing to remove an element that is not locked; lock it first")
-        _remove_locked(path)
+        element.remove_locked(path)
 
     def claim(self, name: str) -> Claim | None:
         """Lock ``name`` and return a :class:`Claim`, or ``None`` if taken or gone."""
         path = self.path_of(name)
-        return Claim(self, name, path) if _lock(path) else None
+        return Claim(self, name, path) if element.lock(path) else None
 
     def claims(self) -> Iterator[Claim]:
         """Claim every element that can be claimed, oldest first (one pass)."""
@@ -347,127 +304,9 @@ class Spool:
     def purge(self, max_temp_age: float = 300, max_lock_age: float = 600) -> PurgeReport:
         """Unlock stale locks, drop stale temporaries, remove empty directories.
 
-        An age of 0 disables that part.  The newest directory is kept even when
-        empty, because a writer may be about to use it.
+        An age of 0 disables that part; see :func:`spoolq.housekeeping.purge`.
         """
-        now = time.time()
-        unlocked = temporaries = removed = 0
-        directories = self.directories()
-        for directory in directories:
-            base = f"{self.path}/{directory}"
-            try:
-                entries = os.listdir(base)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            for entry in entries:
-                if entry.endswith(layout.LOCKED_SUFFIX):
-                    limit = max_lock_age
-                elif entry.endswith(layout.TEMPORARY_SUFFIX):
-                    limit = max_temp_age
-                else:
-                    continue
-                if not limit:
-                    continue
-                try:
-                    if now - os.stat(f"{base}/{entry}").st_mtime < limit:
-                        continue
-                    os.unlink(f"{base}/{entry}")
-                except FileNotFoundError:
-                    continue
-                if entry.endswith(layout.LOCKED_SUFFIX):
-                    unlocked += 1
-                else:
-                    temporaries += 1
-        for directory in directories[:-1]:
-            try:
-                os.rmdir(f"{self.path}/{directory}")
-                removed += 1
-            except OSError:
-                continue  # not empty, or already gone
-        return PurgeReport(unlocked, temporaries, removed)
-
-
-class Claim:
-    """A locked element, held by us until :meth:`ack` or :meth:`release`."""
-
-    __slots__ = ("spool", "name", "path", "_data")
-
-    def __init__(self, spool: Spool, name: str, path: str | None = None):
-        self.spool = spool
-        self.name = name
-        self.path = path or spool.path_of(name)
-        self._data: bytes | None = None
-
-    def __repr__(self) -> str:
-        return f"Claim({self.spool.path!r}, {self.name!r})"
-
-    @property
-    def where(self) -> str:
-        return self.path
-
-    def read(self) -> bytes:
-        if self._data is None:
-            self._data = _read(self.path)
-        return self._data
-
-    def message(self) -> Message:
-        return envelope.decode(self.read(), where=self.where)
-
-    def touch(self) -> None:
-        self.spool.touch(self.name)
-
-    def ack(self) -> None:
-        """Done with it: remove the element (we hold its lock, so no re-check)."""
-        _remove_locked(self.path)
-
-    def release(self) -> None:
-        """Not done: unlock so that it is handed out again."""
-        self.spool.unlock(self.name)
-
-
-def _lock(path: str) -> bool:
-    """dirq's lock, byte for byte: hard link ``.lck``, then utime so its age is now."""
-    lock = path + layout.LOCKED_SUFFIX
-    try:
-        os.link(path, lock)
-    except (FileExistsError, FileNotFoundError):
-        return False
-    try:
-        os.utime(path)
-    except FileNotFoundError:
-        # RACE: another consumer locked and removed the element while we linked.
-        _unlink_quietly(lock)
-        return False
-    return True
-
-
-def _remove_locked(path: str) -> None:
-    """Remove an element and then its lock (in dirq's order: never unlocked while present)."""
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    _unlink_quietly(path + layout.LOCKED_SUFFIX)
-
-
-_READ_SIZE = 1 << 16
-
-
-def _read(path: str) -> bytes:
-    try:
-        fd = os.open(path, _O_READ)
-    except FileNotFoundError:
-        raise ElementNotFound(f"{path}: no such element") from None
-    try:
-        data = os.read(fd, _READ_SIZE)
-        if len(data) < _READ_SIZE:
-            return data  # a short read of a regular file is its end: one system call saved
-        chunks = [data]
-        while chunk := os.read(fd, _READ_SIZE):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+        return housekeeping.purge(self, max_temp_age, max_lock_age)
 
 
 def _serialise(message: Message | bytes | str) -> bytes:
@@ -478,35 +317,3 @@ def _serialise(message: Message | bytes | str) -> bytes:
     if isinstance(message, (bytes, bytearray, memoryview)):
         return bytes(message)
     raise TypeError(f"cannot spool a {type(message).__name__}; give a Message, bytes or str")
-
-
-def _write_error(path: str, exc: OSError) -> SpoolWriteError:
-    hint = _WRITE_ERRORS.get(exc.errno or 0, exc.strerror or str(exc))
-    return SpoolWriteError(f"{path}: cannot write: {hint} [{errno.errorcode.get(exc.errno or 0, exc.errno)}]")
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-_syncfs = getattr(layout._libc, "syncfs", None)
-
-
-def _sync_filesystem_of(path: str, files: list[str]) -> None:
-    """Flush written data: one ``syncfs`` if the kernel offers it, else fsync each file."""
-    if _syncfs is not None:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            if _syncfs(fd) == 0:
-                return
-        finally:
-            os.close(fd)
-    for file in files:
-        fd = os.open(file, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

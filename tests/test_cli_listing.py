@@ -1,5 +1,6 @@
 """`spoolq ls` and `spoolq stats`, as text and as JSON lines."""
 
+import base64
 import json
 
 import pytest
@@ -89,3 +90,13 @@ def test_root_from_environment(cli, root):
 
     result = cli("stats", "--json", "md", env=cli_env(SPOOLQ_ROOT=root.path))
     assert json_lines(result)[0]["spool"] == "md"
+
+
+def test_show_parked_gives_the_reason_and_the_original(cli, root):
+    [record] = json_lines(cli("--root", root.path, "ls", "--parked", "--json", "pe"))
+    shown = json.loads(cli("--root", root.path, "show", "--parked", "--json", "pe", record["id"]).stdout)
+    assert shown["header"]["parked-reason"] == "handler raised ValueError"
+    assert (shown["text"], shown["encoding"]) == (False, "base64")  # a parked original is kept as bytes
+    assert base64.b64decode(shown["body"]) == b"raw original"
+    result = cli("--root", root.path, "show", "--parked", "md", record["id"])
+    assert result.returncode == exit_codes.NOT_FOUND

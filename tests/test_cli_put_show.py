@@ -59,6 +59,7 @@ def test_put_raw_stores_the_bytes_alone(q):
         (("put", "pe", "x", "--file", "/nonexistent/file"), exit_codes.USAGE),
         (("put", "pe", "--file", "/nonexistent/file"), exit_codes.NOT_FOUND),
         (("put",), exit_codes.USAGE),
+        (("put", "--raw", "-t", "T", "pe", "x"), exit_codes.USAGE),
     ],
 )
 def test_put_errors_are_one_line_with_their_exit_code(q, args, code):

@@ -55,12 +55,13 @@ def visible_files(path) -> list[str]:
 
 def test_put_without_permission_raises_instead_of_looping():
     # Tests run as root, whom file modes do not stop: the writer drops to nobody.
-    base = tempfile.mkdtemp(dir="/tmp")
+    base = tempfile.mkdtemp()  # not under tmp_path: its parents are closed to other users
     try:
         os.chmod(base, 0o755)
         spool = Spool(os.path.join(base, "q"), granularity=10**6)
-        os.mkdir(os.path.join(spool.path, layout.directory_name(time.time(), 10**6)))
-        result = run_python(PUT_EXPECTING_ERROR.format(prelude=f"os.setuid({NOBODY})", path=spool.path))
+        os.mkdir(os.path.join(spool.path, layout.directory_name(time.time(), 10**6)), 0o555)
+        prelude = f"os.setuid({NOBODY})" if os.geteuid() == 0 else ""
+        result = run_python(PUT_EXPECTING_ERROR.format(prelude=prelude, path=spool.path))
         assert result.stdout.startswith("SpoolWriteError:"), result.stdout + result.stderr
         assert "permission denied" in result.stdout and "EACCES" in result.stdout
         assert spool.count() == 0 and spool.stats().temporary == 0
@@ -91,9 +92,23 @@ def tiny_tmpfs(tmp_path):
 
 def test_full_disk_raises_and_leaves_nothing_half_written(tiny_tmpfs):
     spool = Spool(tiny_tmpfs / "q")
-    result = run_python(PUT_EXPECTING_ERROR.format(prelude="", path=spool.path).replace("100", "200_000"))
+    result = run_python(PUT_EXPECTING_ERROR.replace("* 100", "* 200_000").format(prelude="", path=spool.path))
     assert result.stdout.startswith("SpoolWriteError:"), result.stdout + result.stderr
     assert "no space left" in result.stdout
+    assert visible_files(spool.path) == []
+
+
+def test_a_write_cut_short_leaves_nothing_visible(tmp_path):
+    # Works without mount rights: a file size limit cuts the write short (EFBIG).
+    spool = Spool(tmp_path / "q")
+    prelude = (
+        "import resource, signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))"
+    )
+    code = PUT_EXPECTING_ERROR.replace("* 100", "* 5000").format(prelude=prelude, path=spool.path)
+    result = run_python(code)
+    assert result.stdout.startswith("SpoolWriteError:"), result.stdout + result.stderr
+    assert "EFBIG" in result.stdout
     assert visible_files(spool.path) == []
 
 

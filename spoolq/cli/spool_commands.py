@@ -70,6 +70,8 @@ def put(
     target = open_spool(settings.root(), spool)
     data = read_body_source(body, file)
     if raw:
+        if type_ or correlation_id or reply_to or content_type or headers:
+            fail("--raw stores the body alone: header options need an envelope", exit_codes.USAGE)
         click.echo(target.put(data))
         return
     message = Message.new(type_, data)

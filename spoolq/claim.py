@@ -1,0 +1,49 @@
+"""A claim: an element we hold locked until we ack (remove) or release it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from spoolq import element, envelope
+from spoolq.message import Message
+
+if TYPE_CHECKING:
+    from spoolq.spool import Spool
+
+
+class Claim:
+    """A locked element, held by us until :meth:`ack` or :meth:`release`."""
+
+    __slots__ = ("spool", "name", "path", "_data")
+
+    def __init__(self, spool: Spool, name: str, path: str | None = None):
+        self.spool = spool
+        self.name = name
+        self.path = path or spool.path_of(name)
+        self._data: bytes | None = None
+
+    def __repr__(self) -> str:
+        return f"Claim({self.spool.path!r}, {self.name!r})"
+
+    @property
+    def where(self) -> str:
+        return self.path
+
+    def read(self) -> bytes:
+        if self._data is None:
+            self._data = element.read(self.path)
+        return self._data
+
+    def message(self) -> Message:
+        return envelope.decode(self.read(), where=self.where)
+
+    def touch(self) -> None:
+        self.spool.touch(self.name)
+
+    def ack(self) -> None:
+        """Done with it: remove the element (we hold its lock, so no re-check)."""
+        element.remove_locked(self.path)
+
+    def release(self) -> None:
+        """Not done: unlock so that it is handed out again."""
+        self.spool.unlock(self.name)

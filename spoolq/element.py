@@ -1,0 +1,106 @@
+"""System calls on one element file, in python-dirq's exact protocol.
+
+These are the hot paths of putting and consuming, kept as bare functions over
+paths (no objects, no string building beyond the lock name) because their
+cost is what ``benchmarks/bench_spool.py`` measures.  Any program following
+dirq's protocol interoperates: lock = ``link(NAME, NAME.lck)`` then
+``utime(NAME)``; remove = ``unlink(NAME)`` then ``unlink(NAME.lck)``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from spoolq import layout
+from spoolq.errors import ElementNotFound, SpoolWriteError
+
+WRITE_ERRORS = {
+    errno.EACCES: "permission denied; check the owner and mode of the spool directory",
+    errno.EPERM: "operation not permitted; check the owner and mode of the spool directory",
+    errno.ENOSPC: "no space left on device; free space or move the spool",
+    errno.EDQUOT: "disk quota exceeded; free space or raise the quota",
+    errno.ENOTDIR: "a path component is not a directory; the spool layout is damaged",
+    errno.EROFS: "the filesystem is read-only",
+    errno.EIO: "input/output error from the disk",
+}
+
+O_WRITE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+
+
+def lock(path: str) -> bool:
+    """dirq's lock, byte for byte: hard link ``.lck``, then utime so its age is now."""
+    lock_path = path + layout.LOCKED_SUFFIX
+    try:
+        os.link(path, lock_path)
+    except (FileExistsError, FileNotFoundError):
+        return False
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        # RACE: another consumer locked and removed the element while we linked.
+        unlink_quietly(lock_path)
+        return False
+    return True
+
+
+def remove_locked(path: str) -> None:
+    """Remove an element and then its lock (in dirq's order: never unlocked while present)."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    unlink_quietly(path + layout.LOCKED_SUFFIX)
+
+
+_READ_SIZE = 1 << 16
+
+
+def read(path: str) -> bytes:
+    try:
+        fd = os.open(path, O_READ)
+    except FileNotFoundError:
+        raise ElementNotFound(f"{path}: no such element") from None
+    try:
+        data = os.read(fd, _READ_SIZE)
+        if len(data) < _READ_SIZE:
+            return data  # a short read of a regular file is its end: one system call saved
+        chunks = [data]
+        while chunk := os.read(fd, _READ_SIZE):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def write_error(path: str, exc: OSError) -> SpoolWriteError:
+    hint = WRITE_ERRORS.get(exc.errno or 0, exc.strerror or str(exc))
+    return SpoolWriteError(f"{path}: cannot write: {hint} [{errno.errorcode.get(exc.errno or 0, exc.errno)}]")
+
+
+def unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+_syncfs = getattr(layout._libc, "syncfs", None)
+
+
+def sync_filesystem_of(path: str, files: list[str]) -> None:
+    """Flush written data: one ``syncfs`` if the kernel offers it, else fsync each file."""
+    if _syncfs is not None:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            if _syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    for file in files:
+        fd = os.open(file, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,108 @@
+"""Housekeeping of a spool: the figures of ``stats`` and the cleaning of ``purge``.
+
+Both walk the intermediate directories once and tolerate a directory (or an
+element) that a concurrent purge or consumer removes underneath them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from spoolq import layout
+
+if TYPE_CHECKING:
+    from spoolq.spool import Spool
+
+
+@dataclass(frozen=True)
+class SpoolStats:
+    """What ``spoolq stats`` shows of one spool."""
+
+    ready: int
+    locked: int
+    temporary: int
+    bytes: int
+    oldest_age: float | None  # seconds since the oldest element was added
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    """What a purge did."""
+
+    unlocked: int
+    temporaries_removed: int
+    directories_removed: int
+
+
+def spool_stats(spool: Spool) -> SpoolStats:
+    """What ``spoolq stats`` shows of one spool (one pass over its directories)."""
+    ready = locked = temporary = size = 0
+    oldest: float | None = None
+    for directory in spool.directories():
+        try:
+            entries = list(os.scandir(f"{spool.path}/{directory}"))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        names = {e.name for e in entries}
+        for entry in entries:
+            if layout.is_element_name(entry.name):
+                if entry.name + layout.LOCKED_SUFFIX in names:
+                    locked += 1
+                else:
+                    ready += 1
+                try:
+                    size += entry.stat().st_size
+                except FileNotFoundError:
+                    continue
+                born = layout.element_time(entry.name)
+                oldest = born if oldest is None else min(oldest, born)
+            elif entry.name.endswith(layout.TEMPORARY_SUFFIX):
+                temporary += 1
+    age = None if oldest is None else max(0.0, time.time() - oldest)
+    return SpoolStats(ready, locked, temporary, size, age)
+
+
+def purge(spool: Spool, max_temp_age: float = 300, max_lock_age: float = 600) -> PurgeReport:
+    """Unlock stale locks, drop stale temporaries, remove empty directories.
+
+    An age of 0 disables that part.  The newest directory is kept even when
+    empty, because a writer may be about to use it.
+    """
+    now = time.time()
+    unlocked = temporaries = removed = 0
+    directories = spool.directories()
+    for directory in directories:
+        base = f"{spool.path}/{directory}"
+        try:
+            entries = os.listdir(base)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.endswith(layout.LOCKED_SUFFIX):
+                limit = max_lock_age
+            elif entry.endswith(layout.TEMPORARY_SUFFIX):
+                limit = max_temp_age
+            else:
+                continue
+            if not limit:
+                continue
+            try:
+                if now - os.stat(f"{base}/{entry}").st_mtime < limit:
+                    continue
+                os.unlink(f"{base}/{entry}")
+            except FileNotFoundError:
+                continue
+            if entry.endswith(layout.LOCKED_SUFFIX):
+                unlocked += 1
+            else:
+                temporaries += 1
+    for directory in directories[:-1]:
+        try:
+            os.rmdir(f"{spool.path}/{directory}")
+            removed += 1
+        except OSError:
+            continue  # not empty, or already gone
+    return PurgeReport(unlocked, temporaries, removed)
