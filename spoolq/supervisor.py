@@ -245,4 +245,4 @@ class Supervisor:
 
 def _globals(config: Config) -> tuple:
     """The settings every component reads: a change restarts them all."""
-    return (config.root, config.durable, config.granularity, config.metrics_dir, config.path)
+    return (config.root, config.durable, config.granularity, config.metrics_dir, config.metrics_interval)

@@ -24,6 +24,7 @@ def test_full_component_is_read_with_every_key(tmp_path):
         """
         root = "spools"
         metrics_dir = "metrics"
+        metrics_interval = 0.5
         [components.pe]
         handler = "pkg.mod:Archive"
         spool = "pe_in"
@@ -48,6 +49,7 @@ def test_full_component_is_read_with_every_key(tmp_path):
     config = load_config(path)
     assert config.root == str(tmp_path / "spools")
     assert config.metrics_dir == str(tmp_path / "metrics")
+    assert config.metrics_interval == 0.5
     assert config.components == (
         ComponentConfig(
             name="pe",
@@ -108,6 +110,7 @@ def test_annotated_example_loads():
         ("granularity = 0", "granularity", "must be >= 1"),
         ("granularity = 1.5", "granularity", "must be a whole number"),
         ("metrics_dir = 1", "metrics_dir", "must be a non-empty string"),
+        ("metrics_interval = 0", "metrics_interval", "must be >= 0.1"),
         ("[queues.x]", "queues", "unknown key"),
         ("components = 3", "components", "must be a table"),
         ("components.pe = 3", "components.pe", "must be a table"),

@@ -11,15 +11,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 import signal
-import sys
 import threading
 
 import click
 
+from spoolq.child_process import report_ready
 from spoolq.cli import main
+from spoolq.cli.daemon_options import log_options
 from spoolq.cli.settings import Settings
 from spoolq.config import ComponentConfig, RetryPolicy
 from spoolq.errors import ConfigError
+from spoolq.logs import configure_logging
+from spoolq.metrics_file import MetricsFile, metrics_path
 
 log = logging.getLogger("spoolq.watch")
 
@@ -58,15 +61,14 @@ log = logging.getLogger("spoolq.watch")
 @click.option("--max-size", type=click.IntRange(1), help="Bytes; larger elements are parked unread.")
 @click.option("--lock-timeout", type=click.FloatRange(0.3), help="Seconds after which a claim is stale.")
 @click.option("--name", help="Component name (metrics, default reply spool) [the spool name].")
-@click.option(
-    "--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default="INFO", show_default=True
-)
+@log_options
 @click.pass_obj
 def watch(
     settings: Settings,
     spool: str | None,
     component_name: str | None,
     log_level: str,
+    log_json: bool,
     poll_interval: float,
     rescan_interval: float,
     **overrides,
@@ -74,12 +76,15 @@ def watch(
     """Handle messages of SPOOL the moment they land, until SIGTERM or SIGINT."""
     from spoolq.component import Component
 
-    _configure_logging(log_level)
+    configure_logging(json=log_json, level=log_level)
     config = _component_config(settings, spool, component_name, overrides)
-    component = Component(
-        config, settings.root(), rescan_interval=rescan_interval, poll_interval=poll_interval
+    root = settings.root()
+    component = Component(config, root, rescan_interval=rescan_interval, poll_interval=poll_interval)
+    path = metrics_path(root.path, settings.config.metrics_dir, config.name)
+    metrics_file = MetricsFile(
+        component.metrics, path, component.spool, config.name, settings.config.metrics_interval
     )
-    _serve(component)
+    _serve(component, metrics_file)
 
 
 def _component_config(
@@ -120,7 +125,7 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
     return options
 
 
-def _serve(component) -> None:
+def _serve(component, metrics_file: MetricsFile) -> None:
     signals = {"count": 0}
     woken = threading.Event()
 
@@ -131,10 +136,14 @@ def _serve(component) -> None:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         component.start()
-        draining = False
+        metrics_file.start()
+        draining = reported = False
         while True:
-            woken.wait(1.0)  # a signal interrupts this at once
+            woken.wait(1.0 if reported else 0.01)  # a signal interrupts this at once
             woken.clear()
+            if not reported and component.ready.is_set():
+                reported = True
+                report_ready()  # to `spoolq run`, through $SPOOLQ_READY_FD
             if signals["count"] >= 2:
                 component.stop()
                 log.warning(
@@ -150,14 +159,6 @@ def _serve(component) -> None:
             if not draining and not component.running:
                 raise click.ClickException("the component ended unexpectedly")
     finally:
+        metrics_file.stop()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-
-
-def _configure_logging(level: str) -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
-    root.setLevel(level)

@@ -55,6 +55,7 @@ class Config:
     granularity: int = DEFAULT_GRANULARITY
     components: tuple[ComponentConfig, ...] = ()
     metrics_dir: str | None = None  # default: ROOT/.metrics
+    metrics_interval: float = 10.0  # seconds between rewrites of a component's metrics file
     brokers: dict[str, dict[str, Any]] = field(default_factory=dict)
     destinations: dict[str, dict[str, Any]] = field(default_factory=dict)
     shippers: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -6,6 +6,7 @@
     durable = true
     granularity = 60
     metrics_dir = "/var/lib/spoolq"  # default ROOT/.metrics
+    metrics_interval = 10            # seconds between metrics file writes
 
     [components.pe]                  # one table per component
     handler = "command"
@@ -33,7 +34,7 @@ from spoolq.layout import DEFAULT_GRANULARITY
 from spoolq.root import check_spool_name
 
 RAW_SECTIONS = ("brokers", "destinations", "shippers")
-TOP_KEYS = ("root", "durable", "granularity", "metrics_dir", "components", *RAW_SECTIONS)
+TOP_KEYS = ("root", "durable", "granularity", "metrics_dir", "metrics_interval", "components", *RAW_SECTIONS)
 COMPONENT_KEYS = (
     "spool",
     "handler",
@@ -76,6 +77,7 @@ def load_toml_config(path: str) -> Config:
         durable=top.boolean("durable", True),
         granularity=top.integer("granularity", DEFAULT_GRANULARITY, minimum=1),
         metrics_dir=relative_path(path, top.string("metrics_dir", None)),
+        metrics_interval=top.number("metrics_interval", 10.0, minimum=0.1),
         components=components,
         **raw,
     )
