@@ -14,3 +14,21 @@ def tagged(message: Message, context: Context) -> Message:
     if body.startswith("sleep "):
         time.sleep(float(body.split()[1]))
     return message.reply(None, f"{body} by {context.component}")
+
+
+class PandaUpper:
+    """A PanDA/JEDI-style processor plugin: initialize(), process(msg_obj), terminate()."""
+
+    def __init__(self, **params):
+        self.params = params
+        self.initialized = False
+
+    def initialize(self) -> None:
+        self.initialized = True
+
+    def process(self, msg_obj) -> dict:
+        data = msg_obj.data if isinstance(msg_obj.data, str) else msg_obj.data.decode()
+        return {"upper": data.upper(), "initialized": self.initialized, "params": self.params}
+
+    def terminate(self) -> None:
+        pass

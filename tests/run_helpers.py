@@ -27,7 +27,8 @@ class Run:
             config = tmp_path / "spoolq.toml"
             config.write_text("".join(component_table(n) for n in names))
         self.config = config
-        self.root = SpoolRoot(tmp_path / "root")
+        self.root_path = tmp_path / "root"
+        self.root = SpoolRoot(self.root_path)
         self.log_path = tmp_path / "run.log"
         self.log_file = open(self.log_path, "wb")  # noqa: SIM115  (closed in stop)
         self.process = subprocess.Popen(

@@ -11,6 +11,7 @@ from spoolq.message import Message
 from spoolq.metrics_export import parse_text, prometheus_stats
 from spoolq.parking import park
 from spoolq.root import SpoolRoot
+from tests.run_helpers import component_table, running, wait_until
 
 SAMPLE_LINE = re.compile(
     r'[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*",?)*\})? '
@@ -104,3 +105,34 @@ def test_parse_rejects_a_line_that_is_not_a_sample():
 def test_named_spools_only(root):
     text = prometheus_stats(root, names=["archive"])
     assert 'spool="archive"' in text and 'spool="pe"' not in text
+
+
+@pytest.mark.timeout(60)
+def test_components_write_metric_files_that_stats_prom_reports(tmp_path, cli):
+    config = tmp_path / "spoolq.toml"
+    config.write_text(f"metrics_interval = 0.2\n{component_table('pe')}{component_table('archive')}")
+    with running(tmp_path) as start:
+        run = start(config=config)
+        run.ask("pe")
+        run.ask("pe")
+        run.ask("archive")
+        metrics_file = run.root_path / ".metrics" / "pe.prom"
+        wait_until(lambda: 'spoolq_messages_handled_total{component="pe"} 2' in read_or_empty(metrics_file))
+        result = cli("-c", str(config), "--root", str(run.root_path), "stats", "--prom")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout.decode()
+    check_line_format(text)
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    handled = {s.labels["component"]: s.value for s in families["spoolq_messages_handled"].samples}
+    assert handled["pe"] == 2
+    depth = {s.labels["spool"]: s.value for s in families["spoolq_queue_depth"].samples}
+    assert depth == {"pe": 0, "archive": 0}
+    assert families["spoolq_handle_seconds"].type == "summary"
+    assert {s.labels["spool"] for s in families["spoolq_spool_messages"].samples} >= {"pe", "pe_reply"}
+
+
+def read_or_empty(path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
