@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from spoolq.message import Message
+from spoolq.metrics import Metrics
 from spoolq.metrics_export import parse_text, prometheus_stats
+from spoolq.metrics_file import MetricsFile, metrics_path
 from spoolq.parking import park
 from spoolq.root import SpoolRoot
 from tests.run_helpers import component_table, running, wait_until
@@ -136,3 +140,20 @@ def read_or_empty(path) -> str:
         return path.read_text()
     except FileNotFoundError:
         return ""
+
+
+def test_metrics_file_is_replaced_atomically_and_failures_are_not_fatal(root, root_dir, caplog):
+    metrics = Metrics()
+    metrics.inc("spoolq_messages_handled_total", component="pe")
+    path = metrics_path(str(root_dir), None, "pe")
+    writer = MetricsFile(metrics, path, root.spool("pe"), "pe", interval=0.05)
+    writer.start()
+    writer.stop()
+    text = Path(path).read_text()
+    assert 'spoolq_queue_depth{component="pe",spool="pe"} 2' in text
+    assert 'spoolq_messages_handled_total{component="pe"} 1' in text
+    assert [n for n in os.listdir(os.path.dirname(path)) if not n.endswith(".prom")] == []
+    blocked = MetricsFile(metrics, str(root_dir / "pe" / "not-a-dir" / "x.prom"), root.spool("pe"), "pe")
+    (root_dir / "pe" / "not-a-dir").write_text("a file")
+    assert not blocked.write()
+    assert "cannot write metrics" in caplog.text
