@@ -16,8 +16,9 @@
     [components.pe.retry]
     max_attempts = 3
 
-``[brokers.*]``, ``[destinations.*]`` and ``[shippers.*]`` are kept raw for the
-shippers.  Any other key is an error naming it (the annotated reference is
+``node``, ``[security]``, ``[brokers.*]``, ``[destinations.*]`` and
+``[shippers.*]`` are kept raw for the shippers (spoolq.shippers.config).  Any
+other key is an error naming it (the annotated reference is
 ``spoolq.example.toml`` at the top of the repository).
 """
 
@@ -34,7 +35,10 @@ from spoolq.layout import DEFAULT_GRANULARITY
 from spoolq.root import check_spool_name
 
 RAW_SECTIONS = ("brokers", "destinations", "shippers")
-TOP_KEYS = ("root", "durable", "granularity", "metrics_dir", "metrics_interval", "components", *RAW_SECTIONS)
+TOP_KEYS = (
+    *("root", "durable", "granularity", "metrics_dir", "metrics_interval", "components"),
+    *("node", "security", *RAW_SECTIONS),  # read by spoolq.shippers.config
+)
 COMPONENT_KEYS = (
     "spool",
     "handler",
@@ -79,6 +83,8 @@ def load_toml_config(path: str) -> Config:
         metrics_dir=relative_path(path, top.string("metrics_dir", None)),
         metrics_interval=top.number("metrics_interval", 10.0, minimum=0.1),
         components=components,
+        node=top.string("node", None),
+        security=dict(top.table("security", {}).data),
         **raw,
     )
 
