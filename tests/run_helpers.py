@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -78,9 +79,15 @@ class Run:
         return self.process.wait(timeout=timeout)
 
     def stop(self) -> None:
+        """Force the run to end (a second SIGTERM kills every component), then wait for it."""
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()  # the components get SIGTERM from the kernel then
+                self.process.wait()
         self.log_file.close()
 
 

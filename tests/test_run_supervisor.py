@@ -116,3 +116,21 @@ def test_ready_is_notified_over_the_socket_after_every_component(start_run, tmp_
         run.signal(signal.SIGTERM)
         assert sock.recv(4096) == b"STOPPING=1"
         assert run.wait() == 0
+
+
+def test_components_drain_when_the_supervisor_is_killed(start_run):
+    run = start_run("pe", "archive")
+    run.wait_for_log("all 2 components ready")
+    children = [run.pid_of("pe"), run.pid_of("archive")]
+    run.signal(signal.SIGKILL)
+    run.wait()
+    wait_until(lambda: not any(alive(pid) for pid in children))
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(") ")[1][0] != "Z"  # an unreaped zombie has ended
