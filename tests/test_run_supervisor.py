@@ -134,3 +134,17 @@ def alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as stat:
         return stat.read().split(") ")[1][0] != "Z"  # an unreaped zombie has ended
+
+
+def test_reload_is_notified_and_ready_again_once_new_components_are(start_run, tmp_path):
+    address = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(address)
+        sock.settimeout(15)
+        run = start_run("pe", NOTIFY_SOCKET=address)
+        assert sock.recv(4096) == b"READY=1\nSTATUS=1 components running"
+        run.config.write_text(component_table("pe") + component_table("fresh"))
+        run.signal(signal.SIGHUP)
+        assert sock.recv(4096) == b"RELOADING=1"
+        assert sock.recv(4096) == b"READY=1\nSTATUS=2 components running"
+        assert "component fresh is ready" in run.log()
