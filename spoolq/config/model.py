@@ -51,12 +51,12 @@ class Config:
 
     path: str | None
     root: str | None
+    node: str | None = None  # this node's name in COMPONENT@NODE addresses
     durable: bool = True
     granularity: int = DEFAULT_GRANULARITY
     components: tuple[ComponentConfig, ...] = ()
     metrics_dir: str | None = None  # default: ROOT/.metrics
     metrics_interval: float = 10.0  # seconds between rewrites of a component's metrics file
-    node: str | None = None  # this node's name, for COMPONENT@NODE addresses (shippers)
     security: dict[str, Any] = field(default_factory=dict)  # [security], raw (shippers)
     brokers: dict[str, dict[str, Any]] = field(default_factory=dict)
     destinations: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -3,6 +3,7 @@
 ::
 
     root = "/var/spool/spoolq"       # relative paths: to the file's directory
+    node = "node1"                   # this node's name in COMPONENT@NODE addresses
     durable = true
     granularity = 60
     metrics_dir = "/var/lib/spoolq"  # default ROOT/.metrics
@@ -78,12 +79,12 @@ def load_toml_config(path: str) -> Config:
     return Config(
         path=path,
         root=relative_path(path, top.string("root", None)),
+        node=top.string("node", None),
         durable=top.boolean("durable", True),
         granularity=top.integer("granularity", DEFAULT_GRANULARITY, minimum=1),
         metrics_dir=relative_path(path, top.string("metrics_dir", None)),
         metrics_interval=top.number("metrics_interval", 10.0, minimum=0.1),
         components=components,
-        node=top.string("node", None),
         security=dict(top.table("security", {}).data),
         **raw,
     )
