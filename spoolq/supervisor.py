@@ -235,4 +235,7 @@ class Supervisor:
 
 def _globals(config: Config) -> tuple:
     """The settings every component reads: a change restarts them all."""
-    return (config.root, config.durable, config.granularity, config.metrics_dir, config.metrics_interval)
+    return (
+        *(config.root, config.node, config.durable, config.granularity),
+        *(config.metrics_dir, config.metrics_interval),
+    )
