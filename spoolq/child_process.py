@@ -5,11 +5,13 @@ another.  The child learns the write end of a pipe from ``$SPOOLQ_READY_FD``
 and writes ``ready\\n`` to it once its watches are in place and its first scan
 is done; the supervisor reads the other end.  The child gets its own process
 group, so that a Ctrl-C in a terminal reaches the supervisor only, which then
-decides what the children get (drain first, force on the second signal).
+decides what the children get (drain first, force on the second signal); and
+if the supervisor itself dies, the kernel sends each child SIGTERM.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -19,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from spoolq.config import ComponentConfig
 
 READY_FD_ENV = "SPOOLQ_READY_FD"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 READY_LINE = b"ready\n"
 
 
@@ -52,6 +55,7 @@ class ComponentProcess:
                 pass_fds=(write_end,),
                 stdin=subprocess.DEVNULL,
                 process_group=0,
+                preexec_fn=_drain_when_orphaned(os.getpid()),
             )
         except OSError:
             os.close(read_end)
@@ -98,3 +102,19 @@ class ComponentProcess:
                 self.process.send_signal(signum)
             except ProcessLookupError:
                 pass  # exited between poll and kill; reaped on the next poll
+
+
+def _drain_when_orphaned(supervisor_pid: int):
+    """A pre-exec hook: the child gets SIGTERM (drains) if the supervisor dies, even by SIGKILL.
+
+    Runs in the child between fork and exec.  The supervisor may have died
+    before the request took effect: then the child ends at once.
+    """
+
+    def request_parent_death_signal() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != supervisor_pid:
+            os._exit(1)
+
+    return request_parent_death_signal

@@ -20,9 +20,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from spoolq.metrics_file import METRICS_DIR
 from spoolq.root import SpoolRoot
 
-METRICS_DIR = ".metrics"
 _SAMPLE = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)(\s+-?\d+)?")
 _META = re.compile(r"# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*)(?: (.*))?")
 _SUFFIXES = ("", "_total", "_created", "_bucket", "_sum", "_count", "_info")

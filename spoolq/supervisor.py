@@ -4,8 +4,7 @@ The loop owns all state; signal handlers only count or flag (and wake the loop
 through ``signal.set_wakeup_fd``):
 
 - a child that exits on its own is restarted after ``restart_delay``, doubled
-  for each further crash up to ``restart_cap``; a child that ran longer than
-  ``stable_after`` starts the count again;
+  for each further crash up to ``restart_cap`` (spoolq.restarts);
 - SIGTERM / SIGINT: every child gets SIGTERM and drains; when all have exited,
   :meth:`Supervisor.run` returns 0.  A second one: every child gets SIGKILL
   (claims in flight stay locked and are retried once stale); returns 130;
@@ -29,6 +28,7 @@ from spoolq import sdnotify
 from spoolq.child_process import ComponentProcess
 from spoolq.config import ComponentConfig, Config
 from spoolq.errors import ConfigError
+from spoolq.restarts import RestartSchedule
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +55,9 @@ class Supervisor:
         self._reload_config = reload
         self._command_for = command_for
         self._env = dict(os.environ if env is None else env)
-        self.restart_delay, self.restart_cap, self.stable_after = restart_delay, restart_cap, stable_after
+        self.restarts = RestartSchedule(restart_delay, restart_cap, stable_after)
         self.children: dict[str, ComponentProcess] = {}
         self.desired: dict[str, ComponentConfig] = {}
-        self._restart_at: dict[str, float] = {}
-        self._crashes: dict[str, int] = {}
         self._stop_signals = 0
         self._reload_requested = False
         self._draining = self._ready_announced = False
@@ -114,9 +112,7 @@ class Supervisor:
             self._wait(wake_read)
 
     def _wait(self, wake_read: int) -> None:
-        timeout = 1.0
-        if self._restart_at:
-            timeout = max(0.0, min(timeout, min(self._restart_at.values()) - time.monotonic()))
+        timeout = self.restarts.seconds_to_next(default=1.0)
         pipes = {c.ready_fd: c for c in self.children.values() if c.ready_fd is not None}
         readable, _, _ = select.select([wake_read, *pipes], [], [], timeout)
         for fd in readable:
@@ -142,7 +138,7 @@ class Supervisor:
         old, self.desired = self.desired, {c.name: c for c in config.enabled_components()}
         for name in list(old):
             if name not in self.desired:
-                self._restart_at.pop(name, None)
+                self.restarts.cancel(name)
                 if name in self.children:
                     log.info("component %s removed from the configuration: stopping it", name)
                     self.children[name].stop()
@@ -151,7 +147,7 @@ class Supervisor:
                 if everything_changed or old.get(name) != component:
                     log.info("component %s changed: restarting it", name)
                     self.children[name].stop()  # started again when it has exited
-            elif name not in self._restart_at:
+            elif not self.restarts.pending(name):
                 self._start(component)
         if not self.desired:
             log.warning("no enabled components in the configuration")
@@ -173,7 +169,7 @@ class Supervisor:
             child = ComponentProcess(component, self._command_for(component), self._env)
         except OSError as exc:
             log.error("cannot start component %s: %s", component.name, exc)
-            self._schedule_restart(component.name, 0.0)
+            self._schedule_restart(component.name, 0.0, None)
             return
         self.children[component.name] = child
         log.info("started component %s (pid %d)", component.name, child.pid)
@@ -192,10 +188,8 @@ class Supervisor:
             elif name in self.desired:
                 self._schedule_restart(name, time.monotonic() - child.started_at, status)
 
-    def _schedule_restart(self, name: str, ran_for: float, status: int | None = None) -> None:
-        crashes = 1 if ran_for >= self.stable_after else self._crashes.get(name, 0) + 1
-        self._crashes[name] = crashes
-        delay = min(self.restart_cap, self.restart_delay * 2 ** (crashes - 1))
+    def _schedule_restart(self, name: str, ran_for: float, status: int | None) -> None:
+        delay, crashes = self.restarts.crashed(name, ran_for)
         log.warning(
             "component %s exited unexpectedly (status %s); restarting in %.1f s (restart %d)",
             name,
@@ -203,16 +197,12 @@ class Supervisor:
             delay,
             crashes,
         )
-        self._restart_at[name] = time.monotonic() + delay
 
     def _start_due(self) -> None:
-        now = time.monotonic()
-        for name, due in list(self._restart_at.items()):
-            if due <= now:
-                del self._restart_at[name]
-                if name in self.desired and name not in self.children:
-                    log.info("restarting component %s", name)
-                    self._start(self.desired[name])
+        for name in self.restarts.take_due():
+            if name in self.desired and name not in self.children:
+                log.info("restarting component %s", name)
+                self._start(self.desired[name])
 
     def _announce_ready(self) -> None:
         if self._ready_announced:
@@ -226,7 +216,7 @@ class Supervisor:
 
     def _drain(self) -> None:
         self._draining = True
-        self._restart_at.clear()
+        self.restarts.clear()
         log.info("stopping: draining %d components (signal again to force)", len(self.children))
         sdnotify.notify("STOPPING=1")
         for child in self.children.values():
@@ -245,4 +235,7 @@ class Supervisor:
 
 def _globals(config: Config) -> tuple:
     """The settings every component reads: a change restarts them all."""
-    return (config.root, config.durable, config.granularity, config.metrics_dir, config.path)
+    return (
+        *(config.root, config.node, config.durable, config.granularity),
+        *(config.metrics_dir, config.metrics_interval),
+    )

@@ -24,6 +24,7 @@ def test_full_component_is_read_with_every_key(tmp_path):
         """
         root = "spools"
         metrics_dir = "metrics"
+        metrics_interval = 0.5
         [components.pe]
         handler = "pkg.mod:Archive"
         spool = "pe_in"
@@ -48,6 +49,7 @@ def test_full_component_is_read_with_every_key(tmp_path):
     config = load_config(path)
     assert config.root == str(tmp_path / "spools")
     assert config.metrics_dir == str(tmp_path / "metrics")
+    assert config.metrics_interval == 0.5
     assert config.components == (
         ComponentConfig(
             name="pe",
@@ -80,6 +82,9 @@ def test_shipper_tables_are_kept_raw(tmp_path):
     path = write(
         tmp_path,
         """
+        node = "node1"
+        [security]
+        cert = "hostcert.pem"
         [brokers.central]
         host = "127.0.0.1"
         [destinations.archive]
@@ -92,6 +97,8 @@ def test_shipper_tables_are_kept_raw(tmp_path):
     assert config.brokers == {"central": {"host": "127.0.0.1"}}
     assert config.destinations == {"archive": {"queue": "/queue/a"}}
     assert config.shippers == {"out": {"spool": "outgoing"}}
+    assert config.node == "node1"
+    assert config.security == {"cert": "hostcert.pem"}
 
 
 def test_annotated_example_loads():
@@ -108,6 +115,9 @@ def test_annotated_example_loads():
         ("granularity = 0", "granularity", "must be >= 1"),
         ("granularity = 1.5", "granularity", "must be a whole number"),
         ("metrics_dir = 1", "metrics_dir", "must be a non-empty string"),
+        ("metrics_interval = 0", "metrics_interval", "must be >= 0.1"),
+        ("node = 1", "node", "must be a non-empty string"),
+        ("security = 1", "security", "must be a table"),
         ("[queues.x]", "queues", "unknown key"),
         ("components = 3", "components", "must be a table"),
         ("components.pe = 3", "components.pe", "must be a table"),
@@ -174,3 +184,17 @@ def test_cli_reports_an_invalid_file_in_one_line(tmp_path, cli):
     assert result.stderr.decode().strip() == (
         f"spoolq: error: {path}: components.pe.workers: must be >= 1, not 0"
     )
+
+
+def test_a_shipping_configuration_is_also_a_valid_spoolq_configuration(tmp_path, monkeypatch):
+    """Both readers accept one file: the shipper tables pass through load_config untouched."""
+    from types import SimpleNamespace
+
+    from spoolq.shippers.config import load_shipping
+    from tests.shipping import write_node_config
+
+    monkeypatch.setenv("SPOOLQ_TEST_PASSCODE", "guest")
+    path = str(write_node_config(tmp_path, "node1", SimpleNamespace(stomp_port=61613)))
+    config = load_config(path)
+    assert config.node == "node1" and set(config.shippers) == {"out", "in"}
+    assert set(load_shipping(path).shippers) == {"out", "in"}

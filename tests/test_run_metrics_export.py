@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from spoolq.message import Message
+from spoolq.metrics import Metrics
 from spoolq.metrics_export import parse_text, prometheus_stats
+from spoolq.metrics_file import MetricsFile, metrics_path
 from spoolq.parking import park
 from spoolq.root import SpoolRoot
+from tests.run_helpers import component_table, running, wait_until
 
 SAMPLE_LINE = re.compile(
     r'[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*",?)*\})? '
@@ -104,3 +109,51 @@ def test_parse_rejects_a_line_that_is_not_a_sample():
 def test_named_spools_only(root):
     text = prometheus_stats(root, names=["archive"])
     assert 'spool="archive"' in text and 'spool="pe"' not in text
+
+
+@pytest.mark.timeout(60)
+def test_components_write_metric_files_that_stats_prom_reports(tmp_path, cli):
+    config = tmp_path / "spoolq.toml"
+    config.write_text(f"metrics_interval = 0.2\n{component_table('pe')}{component_table('archive')}")
+    with running(tmp_path) as start:
+        run = start(config=config)
+        run.ask("pe")
+        run.ask("pe")
+        run.ask("archive")
+        metrics_file = run.root_path / ".metrics" / "pe.prom"
+        wait_until(lambda: 'spoolq_messages_handled_total{component="pe"} 2' in read_or_empty(metrics_file))
+        result = cli("-c", str(config), "--root", str(run.root_path), "stats", "--prom")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout.decode()
+    check_line_format(text)
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    handled = {s.labels["component"]: s.value for s in families["spoolq_messages_handled"].samples}
+    assert handled["pe"] == 2
+    depth = {s.labels["spool"]: s.value for s in families["spoolq_queue_depth"].samples}
+    assert depth == {"pe": 0, "archive": 0}
+    assert families["spoolq_handle_seconds"].type == "summary"
+    assert {s.labels["spool"] for s in families["spoolq_spool_messages"].samples} >= {"pe", "pe_reply"}
+
+
+def read_or_empty(path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
+
+
+def test_metrics_file_is_replaced_atomically_and_failures_are_not_fatal(root, root_dir, caplog):
+    metrics = Metrics()
+    metrics.inc("spoolq_messages_handled_total", component="pe")
+    path = metrics_path(str(root_dir), None, "pe")
+    writer = MetricsFile(metrics, path, root.spool("pe"), "pe", interval=0.05)
+    writer.start()
+    writer.stop()
+    text = Path(path).read_text()
+    assert 'spoolq_queue_depth{component="pe",spool="pe"} 2' in text
+    assert 'spoolq_messages_handled_total{component="pe"} 1' in text
+    assert [n for n in os.listdir(os.path.dirname(path)) if not n.endswith(".prom")] == []
+    blocked = MetricsFile(metrics, str(root_dir / "pe" / "not-a-dir" / "x.prom"), root.spool("pe"), "pe")
+    (root_dir / "pe" / "not-a-dir").write_text("a file")
+    assert not blocked.write()
+    assert "cannot write metrics" in caplog.text

@@ -107,3 +107,21 @@ def test_run_without_a_configuration_file_is_one_line(cli, tmp_path):
     assert result.stderr.decode() == (
         "spoolq: error: spoolq run needs a configuration file: give --config or set SPOOLQ_CONFIG\n"
     )
+
+
+def test_components_log_in_the_format_run_was_given(tmp_path):
+    config = tmp_path / "spoolq.toml"
+    config.write_text(f'root = "{tmp_path / "root"}"\n[components.pe]\nhandler = "echo"\n')
+    log_path = tmp_path / "run.log"
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "spoolq", "-c", str(config), "run", "--log-json"],
+            stderr=log_file,
+            env=cli_env(),
+        )
+    wait_for_text(log_path, "all 1 components ready")
+    assert stop(process) == 0
+    entries = [json.loads(line) for line in log_path.read_text().splitlines()]
+    pids = {e["logger"].split(".")[1]: e["pid"] for e in entries}
+    assert pids["supervisor"] == process.pid
+    assert pids["component"] != process.pid  # the child's own lines, as JSON too

@@ -3,103 +3,21 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from spoolq.message import Message
-from spoolq.root import SpoolRoot
-from tests.conftest import REPO, cli_env
-
-SUPERVISE = REPO / "tests" / "supervised" / "supervise.py"
+from tests.run_helpers import component_table, running, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def component_table(name: str) -> str:
-    return f'[components.{name}]\nhandler = "echo"\n'
-
-
-class Run:
-    """One ``spoolq run`` process, its log file, and the spool root it serves."""
-
-    def __init__(self, tmp_path: Path, names: tuple[str, ...], **env: str):
-        self.tmp_path = tmp_path
-        self.config = tmp_path / "spoolq.toml"
-        self.write_config(*names)
-        self.root = SpoolRoot(tmp_path / "root")
-        self.log_path = tmp_path / "run.log"
-        self.log_file = open(self.log_path, "wb")  # noqa: SIM115  (closed in stop)
-        self.process = subprocess.Popen(
-            [sys.executable, str(SUPERVISE), str(self.config), self.root.path],
-            stderr=self.log_file,
-            env=cli_env(**env),
-        )
-
-    def write_config(self, *names: str, extra: str = "") -> None:
-        self.config.write_text("".join(component_table(n) for n in names) + extra)
-
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    def wait_for_log(self, pattern: str, count: int = 1, timeout: float = 15) -> list[re.Match]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = list(re.finditer(pattern, self.log()))
-            if len(found) >= count:
-                return found
-            time.sleep(0.02)
-        raise AssertionError(f"no {count} x {pattern!r} in the log:\n{self.log()}")
-
-    def pid_of(self, name: str) -> int:
-        return int(self.wait_for_log(rf"started component {name} \(pid (\d+)\)")[-1].group(1))
-
-    def ask(self, name: str, body: str = "hello", timeout: float = 15) -> Message:
-        """Put a request into spool ``name``; return the reply from ``name_reply``."""
-        request = Message.new("ping", body)
-        self.root.spool(name).put(request)
-        replies = self.root.spool(f"{name}_reply")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for claim in replies.claims():
-                reply = claim.message()
-                claim.ack()
-                assert reply.correlation_id == request.message_id
-                return reply
-            time.sleep(0.02)
-        raise AssertionError(f"no reply from {name}:\n{self.log()}")
-
-    def signal(self, signum: int) -> None:
-        self.process.send_signal(signum)
-
-    def wait(self, timeout: float = 20) -> int:
-        return self.process.wait(timeout=timeout)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        self.log_file.close()
-
-
 @pytest.fixture
 def start_run(tmp_path):
-    runs: list[Run] = []
-
-    def start(*names: str, **env: str) -> Run:
-        run = Run(tmp_path, names, **env)
-        runs.append(run)
-        return run
-
-    yield start
-    for run in runs:
-        run.stop()
+    with running(tmp_path) as start:
+        yield start
 
 
 def test_every_component_starts_and_handles_a_message(start_run):
@@ -159,7 +77,7 @@ def test_second_signal_forces_and_leaves_the_claim_locked(start_run):
 def test_sighup_with_broken_file_keeps_running(start_run):
     run = start_run("pe")
     run.wait_for_log("all 1 components ready")
-    run.config.write_text('[components.pe]\nhandler = "echo"\nworkers = 0\n')
+    run.config.write_text(component_table("pe") + "workers = 0\n")
     run.signal(signal.SIGHUP)
     run.wait_for_log(
         r"configuration reload failed, keeping the running configuration: .*components\.pe\.workers"
@@ -200,8 +118,33 @@ def test_ready_is_notified_over_the_socket_after_every_component(start_run, tmp_
         assert run.wait() == 0
 
 
-def wait_until(condition, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition never became true"
-        time.sleep(0.02)
+def test_components_drain_when_the_supervisor_is_killed(start_run):
+    run = start_run("pe", "archive")
+    run.wait_for_log("all 2 components ready")
+    children = [run.pid_of("pe"), run.pid_of("archive")]
+    run.signal(signal.SIGKILL)
+    run.wait()
+    wait_until(lambda: not any(alive(pid) for pid in children))
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(") ")[1][0] != "Z"  # an unreaped zombie has ended
+
+
+def test_reload_is_notified_and_ready_again_once_new_components_are(start_run, tmp_path):
+    address = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(address)
+        sock.settimeout(15)
+        run = start_run("pe", NOTIFY_SOCKET=address)
+        assert sock.recv(4096) == b"READY=1\nSTATUS=1 components running"
+        run.config.write_text(component_table("pe") + component_table("fresh"))
+        run.signal(signal.SIGHUP)
+        assert sock.recv(4096) == b"RELOADING=1"
+        assert sock.recv(4096) == b"READY=1\nSTATUS=2 components running"
+        assert "component fresh is ready" in run.log()

@@ -14,6 +14,7 @@ import click
 from spoolq.cli import main
 from spoolq.cli.output import emit_records, open_parked, open_spool
 from spoolq.cli.settings import Settings
+from spoolq.metrics_export import prometheus_stats
 from spoolq.root import SpoolRoot
 
 COLUMNS = ("spool", "ready", "locked", "temporary", "parked", "oldest_age", "bytes")
@@ -34,11 +35,15 @@ def collect(root: SpoolRoot, names: tuple[str, ...] | list[str]) -> list[dict]:
 @main.command()
 @click.argument("spools", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per spool, one a line.")
+@click.option("--prom", is_flag=True, help="Prometheus text: the spools and the components' metric files.")
 @click.pass_obj
-def stats(settings: Settings, spools: tuple[str, ...], as_json: bool) -> None:
+def stats(settings: Settings, spools: tuple[str, ...], as_json: bool, prom: bool) -> None:
     """Per spool: ready, locked, temporary and parked elements, oldest age, bytes.
 
     With no SPOOL, every spool of the root.
     """
     root = settings.root()
+    if prom:
+        click.echo(prometheus_stats(root, settings.config.metrics_dir, spools), nl=False)
+        return
     emit_records(collect(root, spools or root.spool_names()), COLUMNS, as_json)

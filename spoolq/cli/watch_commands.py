@@ -23,8 +23,7 @@ from spoolq.cli.settings import Settings
 from spoolq.config import ComponentConfig, RetryPolicy
 from spoolq.errors import ConfigError
 from spoolq.logs import configure_logging
-from spoolq.metrics import write_atomically
-from spoolq.metrics_export import METRICS_DIR
+from spoolq.metrics_file import MetricsFile, metrics_path
 
 log = logging.getLogger("spoolq.watch")
 METRICS_EVERY = 1.0  # seconds between looks at the signal flags, readiness and metrics
@@ -89,8 +88,11 @@ def watch(
         poll_interval=poll_interval,
         node=settings.config.node,
     )
-    metrics_dir = settings.config.metrics_dir or os.path.join(root.path, METRICS_DIR)
-    _serve(component, MetricsFile(metrics_dir, component))
+    path = metrics_path(root.path, settings.config.metrics_dir, config.name)
+    metrics_file = MetricsFile(
+        component.metrics, path, component.spool, config.name, settings.config.metrics_interval
+    )
+    _serve(component, metrics_file)
 
 
 def _component_config(
@@ -131,28 +133,7 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
     return options
 
 
-class MetricsFile:
-    """The component's metrics as ``METRICS_DIR/<component>.prom``, rewritten only on change."""
-
-    def __init__(self, directory: str, component):
-        self.path = os.path.join(directory, f"{component.config.name}.prom")
-        self.component = component
-        self._written = None
-
-    def write(self) -> None:
-        text = self.component.metrics.render()
-        if text == self._written:
-            return  # an idle component writes nothing
-        try:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            write_atomically(self.path, text)
-            self._written = text
-        except OSError as exc:
-            log.error("%s: cannot write metrics: %s", self.path, exc.strerror or exc)
-
-
 def _serve(component, metrics_file: MetricsFile) -> None:
-    """Run ``component`` until signalled; report readiness and keep the metrics file current."""
     signals = {"count": 0}
     woken = threading.Event()
 
@@ -163,14 +144,14 @@ def _serve(component, metrics_file: MetricsFile) -> None:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         component.start()
+        metrics_file.start()
         draining = reported = False
         while True:
-            woken.wait(METRICS_EVERY if reported else 0.01)  # a signal interrupts this at once
+            woken.wait(1.0 if reported else 0.01)  # a signal interrupts this at once
             woken.clear()
             if not reported and component.ready.is_set():
                 reported = True
-                report_ready()  # to the supervisor, when there is one
-            metrics_file.write()
+                report_ready()  # to `spoolq run`, through $SPOOLQ_READY_FD
             if signals["count"] >= 2:
                 component.stop()
                 log.warning("%s: stopped; claims in flight are retried when stale", component.config.name)
@@ -185,5 +166,6 @@ def _serve(component, metrics_file: MetricsFile) -> None:
             if not draining and not component.running:
                 raise click.ClickException("the component ended unexpectedly")
     finally:
+        metrics_file.stop()
         for signum, handler in previous.items():
             signal.signal(signum, handler)

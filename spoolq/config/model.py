@@ -45,8 +45,8 @@ class ComponentConfig:
 class Config:
     """A loaded, validated configuration.
 
-    ``brokers``, ``destinations`` and ``shippers`` are kept as the raw tables of
-    the file (name -> dict): the shipper code validates their contents.
+    ``brokers``, ``destinations``, ``shippers`` and ``security`` are kept as the
+    raw tables of the file: spoolq.shippers.config validates their contents.
     """
 
     path: str | None
@@ -56,6 +56,8 @@ class Config:
     granularity: int = DEFAULT_GRANULARITY
     components: tuple[ComponentConfig, ...] = ()
     metrics_dir: str | None = None  # default: ROOT/.metrics
+    metrics_interval: float = 10.0  # seconds between rewrites of a component's metrics file
+    security: dict[str, Any] = field(default_factory=dict)  # [security], raw (shippers)
     brokers: dict[str, dict[str, Any]] = field(default_factory=dict)
     destinations: dict[str, dict[str, Any]] = field(default_factory=dict)
     shippers: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -7,6 +7,7 @@
     durable = true
     granularity = 60
     metrics_dir = "/var/lib/spoolq"  # default ROOT/.metrics
+    metrics_interval = 10            # seconds between metrics file writes
 
     [components.pe]                  # one table per component
     handler = "command"
@@ -16,8 +17,9 @@
     [components.pe.retry]
     max_attempts = 3
 
-``[brokers.*]``, ``[destinations.*]`` and ``[shippers.*]`` are kept raw for the
-shippers.  Any other key is an error naming it (the annotated reference is
+``node``, ``[security]``, ``[brokers.*]``, ``[destinations.*]`` and
+``[shippers.*]`` are kept raw for the shippers (spoolq.shippers.config).  Any
+other key is an error naming it (the annotated reference is
 ``spoolq.example.toml`` at the top of the repository).
 """
 
@@ -34,7 +36,10 @@ from spoolq.layout import DEFAULT_GRANULARITY
 from spoolq.root import check_spool_name
 
 RAW_SECTIONS = ("brokers", "destinations", "shippers")
-TOP_KEYS = ("root", "node", "durable", "granularity", "metrics_dir", "components", *RAW_SECTIONS)
+TOP_KEYS = (
+    *("root", "durable", "granularity", "metrics_dir", "metrics_interval", "components"),
+    *("node", "security", *RAW_SECTIONS),  # read by spoolq.shippers.config
+)
 COMPONENT_KEYS = (
     "spool",
     "handler",
@@ -78,7 +83,9 @@ def load_toml_config(path: str) -> Config:
         durable=top.boolean("durable", True),
         granularity=top.integer("granularity", DEFAULT_GRANULARITY, minimum=1),
         metrics_dir=relative_path(path, top.string("metrics_dir", None)),
+        metrics_interval=top.number("metrics_interval", 10.0, minimum=0.1),
         components=components,
+        security=dict(top.table("security", {}).data),
         **raw,
     )
 
