@@ -132,16 +132,25 @@ class Link:
         return self.connected.is_set() and not self.lost.is_set()
 
     def send(self, destination: str, body: bytes, headers: dict[str, str]) -> None:
-        if self._conn is None:
-            raise BrokerUnavailable("not connected")
-        self._conn.send(destination, body, headers=headers)
+        self._call("send", destination, body, headers=headers)
 
     def subscribe(self, destination: str, ack: str, prefetch: int) -> None:
         headers = {"prefetch-count": str(prefetch), "activemq.prefetchSize": str(prefetch)}
-        self._conn.subscribe(destination, id="spoolq-1", ack=ack, headers=headers)
+        self._call("subscribe", destination, id="spoolq-1", ack=ack, headers=headers)
 
     def ack(self, ack_id: str) -> None:
-        self._conn.ack(ack_id)
+        self._call("ack", ack_id)
+
+    def _call(self, method: str, *args, **kwargs) -> None:
+        """A stomp.py call; any failure marks the link lost and raises BrokerUnavailable."""
+        conn = self._conn
+        try:
+            if conn is None:
+                raise stomp.exception.NotConnectedException()
+            getattr(conn, method)(*args, **kwargs)
+        except (OSError, stomp.exception.StompException) as exc:
+            self.mark_lost()
+            raise BrokerUnavailable(f"{self.where}: {method} failed: {exc or type(exc).__name__}") from None
 
     def take_receipts(self, timeout: float) -> list[str]:
         """Receipts arrived since the last call; waits up to ``timeout`` for one."""

@@ -115,10 +115,9 @@ class StompShipper(Shipper):
         headers = {"persistent": "true", "receipt": receipt, SPOOLQ_ID: spoolq_id}
         try:
             link.send(destination, body, headers)
-        except (OSError, SpoolqError) as exc:
+        except SpoolqError as exc:
             log.warning("shipper %s: send failed: %s", self.config.name, exc)
             _release(claim)
-            link.mark_lost()
             return False
         self.in_flight[receipt] = (claim, time.monotonic())
         return True
