@@ -25,6 +25,11 @@ from spoolq.shippers.config import BrokerConfig
 log = logging.getLogger("spoolq.shippers")
 
 
+def _escape(value: str) -> str:
+    """STOMP 1.2 header value escaping."""
+    return value.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n").replace(":", "\\c")
+
+
 class _Listener(stomp.ConnectionListener):
     """Turns stomp.py's callbacks into events the link's owner waits on."""
 
@@ -140,6 +145,26 @@ class Link:
 
     def ack(self, ack_id: str) -> None:
         self._call("ack", ack_id)
+
+    def ack_many(self, ack_ids: list[str]) -> None:
+        """ACK each message (client-individual), the frames written in one system call.
+
+        stomp.py writes one frame per ``sendall``; a batch of a few hundred ACKs
+        is cheaper as one write.  A TLS transport queues frames for its own
+        writer thread, so there we ack one by one.
+        """
+        conn = self._conn
+        transport = getattr(conn, "transport", None)
+        if transport is None or not transport.blocking:
+            for ack_id in ack_ids:
+                self.ack(ack_id)
+            return
+        frames = b"".join(b"ACK\nid:%s\n\n\x00" % _escape(a).encode("utf-8") for a in ack_ids)
+        try:
+            transport.send(frames)
+        except (OSError, stomp.exception.StompException) as exc:
+            self.mark_lost()
+            raise BrokerUnavailable(f"{self.where}: ack failed: {exc or type(exc).__name__}") from None
 
     def _call(self, method: str, *args, **kwargs) -> None:
         """A stomp.py call; any failure marks the link lost and raises BrokerUnavailable."""
