@@ -54,6 +54,14 @@ class MalformedMessage(MessageError):
         super().__init__(f"{where}: {reason}" if where else reason)
 
 
+class HandlerError(SpoolqError):
+    """A handler could not be found, loaded or run as configured."""
+
+
+class HandlerNotFound(HandlerError, ConfigError):
+    """A handler name names no built-in handler and no importable ``module:attr``."""
+
+
 class ShipError(SpoolqError):
     """Relaying messages through a broker failed (see the subclasses)."""
 

@@ -65,7 +65,16 @@ def main(ctx: click.Context, root: str | None, config_path: str | None) -> None:
 
 
 def _register() -> None:
-    from spoolq.cli import ship_commands, spool_commands  # noqa: F401  (commands register themselves)
+    from spoolq.cli import (  # noqa: F401  (commands register themselves)
+        demo_commands,
+        parked_commands,
+        run_commands,
+        ship_commands,
+        spool_commands,
+        stats_command,
+        tail_command,
+        watch_commands,
+    )
 
 
 _register()

@@ -1,0 +1,186 @@
+"""Policy Engine: decides when files are archived and staged (spools ``pe`` and ``pe_reply``).
+
+* ``CACHE_WRITTEN`` joins the group of its library/storage group/file family;
+  a group is sent as one ``MDC_ARCHIVE`` when it reaches ``max_files`` files,
+  ``max_bytes`` bytes, or ``max_age`` seconds (age is checked on every message
+  and on each ``TICK``, since the runtime calls handlers only on messages).
+  A file already pending, in flight or archived is not taken twice.
+* ``CACHE_MISSED`` waits ``stage_delay`` seconds for more misses of the same
+  container, then one ``MDC_STAGE`` asks for all of them.  The reader (the
+  miss's ``reply-to``) is answered when ``CACHE_STAGED`` arrives, or with the
+  error when ``MDR_STAGED`` reports the file failed.
+* ``FILE_DELETED`` and ``CACHE_PURGED`` drop pending work; a purge of a file
+  not yet archived is an error: the state is fixed, then the message is
+  parked with that reason, where monitoring sees it.
+* ``MDR_*`` replies (on ``pe_reply``) settle what was in flight; failed
+  archive files go back to their group.
+
+All of it lives in ``ROOT/.state/pe.json``, saved before the input is acked.
+"""
+
+from __future__ import annotations
+
+import time
+
+from spoolq.catalogue import dispatcher, events, timer
+from spoolq.catalogue.fields import OK, require_correlation
+from spoolq.enstore.state import StateFile
+from spoolq.handlers.base import Context, Handler, Reject
+from spoolq.message import Message
+
+SECTIONS = ("groups", "archiving", "archived", "stage_pending", "staging", "waiting")
+
+
+class PolicyEngine(Handler):
+    name = "policy_engine"
+
+    def setup(self, context: Context) -> None:
+        self.state = StateFile(
+            context.root.path, self.options.get("state_name", "pe"), durable=context.root.durable
+        )
+        self.md_spool = self.options.get("md_spool", "md")
+        self.reply_spool = self.options.get("reply_spool", "pe_reply")
+        self.max_files = int(self.options.get("max_files", 100))
+        self.max_bytes = int(self.options.get("max_bytes", 64 * 1024 * 1024))
+        self.max_age = float(self.options.get("max_age", 5.0))
+        self.stage_delay = float(self.options.get("stage_delay", 0.5))
+
+    def handle(self, message: Message, context: Context) -> None:
+        problem = None
+        with self.state.change() as state:
+            for section in SECTIONS:
+                state.setdefault(section, {})
+            problem = self._dispatch(message, state, context)
+            self._send_due(state, context, time.time())
+        if problem:  # state is saved; park the message so the error is seen
+            raise Reject(problem)
+
+    def _dispatch(self, message: Message, state: dict, context: Context) -> str | None:
+        type_ = message.type
+        if type_ == timer.TICK:
+            return None
+        if type_ in dispatcher.REPLIES:
+            return self._on_reply(message, state, context)
+        if type_ not in events.TYPES:
+            raise Reject(f"policy engine does not handle {type_!r}")
+        ticket = events.read_event(message)
+        handler = {
+            events.CACHE_WRITTEN: self._on_written,
+            events.CACHE_MISSED: self._on_missed,
+            events.CACHE_STAGED: self._on_staged,
+            events.CACHE_PURGED: self._on_purged,
+            events.FILE_DELETED: self._on_deleted,
+        }[type_]
+        return handler(ticket, message, state, context)
+
+    # -- writes ---------------------------------------------------------------------
+
+    def _on_written(self, ticket: dict, message: Message, state: dict, context: Context) -> None:
+        file_id = ticket["file"]["id"]
+        if file_id in state["archived"] or _in_flight(state, file_id):
+            return  # a duplicate: it is archived once
+        group = state["groups"].setdefault(
+            events.group_key(ticket), {"since": time.time(), "bytes": 0, "files": {}}
+        )
+        if file_id not in group["files"]:
+            group["files"][file_id] = ticket
+            group["bytes"] += ticket["file"]["size"]
+
+    def _send_due(self, state: dict, context: Context, now: float) -> None:
+        for key, group in list(state["groups"].items()):
+            full = len(group["files"]) >= self.max_files or group["bytes"] >= self.max_bytes
+            if group["files"] and (full or now - group["since"] >= self.max_age):
+                command = dispatcher.archive(
+                    list(group["files"].values()), reply_to=self.reply_spool, group=key
+                )
+                state["archiving"][command.message_id] = {"key": key, "files": group["files"], "deleted": []}
+                context.emit(self.md_spool, command)
+                del state["groups"][key]
+        for container, pending in list(state["stage_pending"].items()):
+            if now - pending["since"] >= self.stage_delay:
+                command = dispatcher.stage(list(pending["files"].values()), reply_to=self.reply_spool)
+                state["staging"][command.message_id] = {
+                    "container": container,
+                    "files": list(pending["files"]),
+                }
+                context.emit(self.md_spool, command)
+                del state["stage_pending"][container]
+
+    # -- reads ----------------------------------------------------------------------
+
+    def _on_missed(self, ticket: dict, message: Message, state: dict, context: Context) -> None:
+        file_id = ticket["file"]["id"]
+        if message.reply_to:
+            state["waiting"].setdefault(file_id, []).append([message.reply_to, message.message_id])
+        if any(file_id in s["files"] for s in state["staging"].values()):
+            return  # a stage for it is already under way
+        container = ticket["enstore"]["bfid"]
+        pending = state["stage_pending"].setdefault(container, {"since": time.time(), "files": {}})
+        pending["files"][file_id] = ticket
+
+    def _on_staged(self, ticket: dict, message: Message, state: dict, context: Context) -> None:
+        self._release(ticket["file"]["id"], ticket, OK, state, context)
+
+    def _release(self, file_id: str, ticket: dict, status: list, state: dict, context: Context) -> None:
+        for reply_to, miss_id in state["waiting"].pop(file_id, []):
+            answer = Message.new(events.CACHE_STAGED, {**ticket, "status": status}, correlation_id=miss_id)
+            context.emit(reply_to, answer.with_header(version="1.0"))
+
+    # -- removals -------------------------------------------------------------------
+
+    def _on_deleted(self, ticket: dict, message: Message, state: dict, context: Context) -> None:
+        file_id = ticket["file"]["id"]
+        _drop_pending(state, file_id)
+        for flight in state["archiving"].values():
+            if file_id in flight["files"]:
+                flight["deleted"].append(file_id)  # aggregation goes on; the file is marked
+
+    def _on_purged(self, ticket: dict, message: Message, state: dict, context: Context) -> str | None:
+        file_id = ticket["file"]["id"]
+        if file_id in state["archived"]:
+            return None
+        _drop_pending(state, file_id)
+        return f"CACHE_PURGED for file {file_id} that is not archived yet: its data may be lost"
+
+    # -- replies from the dispatcher ------------------------------------------------
+
+    def _on_reply(self, message: Message, state: dict, context: Context) -> None:
+        request_id = require_correlation(message)
+        body = dispatcher.read_reply(message)
+        if message.type == dispatcher.MDR_ARCHIVED:
+            flight = state["archiving"].pop(request_id, None)
+            if flight is not None:
+                self._settle_archive(flight, body, state)
+        elif message.type == dispatcher.MDR_STAGED:
+            flight = state["staging"].pop(request_id, None)
+            for result in body["files"] if flight is not None else []:
+                if "error" in result:
+                    failed = ["STAGE_FAILED", result["error"]]
+                    self._release(result["id"], {"file": {"id": result["id"]}}, failed, state, context)
+
+    def _settle_archive(self, flight: dict, body: dict, state: dict) -> None:
+        done = {f["id"]: f for f in body["files"] if "error" not in f}  # per file, whatever the status
+        for file_id, ticket in flight["files"].items():
+            if file_id in done:
+                state["archived"][file_id] = done[file_id]["container"]
+            elif file_id not in flight["deleted"]:  # failed: back to its group, tried again
+                group = state["groups"].setdefault(
+                    flight["key"], {"since": time.time(), "bytes": 0, "files": {}}
+                )
+                group["files"][file_id] = ticket
+                group["bytes"] += ticket["file"]["size"]
+
+
+def _in_flight(state: dict, file_id: str) -> bool:
+    if any(file_id in g["files"] for g in state["groups"].values()):
+        return True
+    return any(file_id in f["files"] for f in state["archiving"].values())
+
+
+def _drop_pending(state: dict, file_id: str) -> None:
+    for key, group in list(state["groups"].items()):
+        ticket = group["files"].pop(file_id, None)
+        if ticket is not None:
+            group["bytes"] -= ticket["file"]["size"]
+            if not group["files"]:
+                del state["groups"][key]

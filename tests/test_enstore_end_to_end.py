@@ -1,0 +1,202 @@
+"""End to end: Disk Mover -> Policy Engine -> Dispatcher -> Workers -> archive, and back."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+
+import pytest
+
+from spoolq.catalogue import dispatcher, events
+from spoolq.enstore import filedb
+from spoolq.enstore.cachefs import cached_path
+from spoolq.parking import iter_parked
+from spoolq.writers.disk_mover import Family
+from tests.conftest import REPO
+from tests.enstore.site import Site
+
+
+@pytest.fixture
+def site(tmp_path):
+    running = Site(str(tmp_path))
+    yield running
+    running.stop()
+
+
+def write_files(site: Site, count: int, prefix: str = "F") -> dict[str, bytes]:
+    contents = {}
+    for n in range(count):
+        data = os.urandom(50 + n)
+        site.mover.write(f"{prefix}{n:05d}", f"/pnfs/t/{n}", data)
+        contents[f"{prefix}{n:05d}"] = data
+    return contents
+
+
+def archived_bytes(site: Site, file_id: str) -> bytes:
+    record = filedb.locate(site.archive, file_id)
+    with tarfile.open(os.path.join(site.archive, record["container"])) as tar:
+        return tar.extractfile(record["member"]).read()
+
+
+def cached(site: Site, file_id: str) -> str:
+    return cached_path(site.mover.ticket(file_id, "", 0, site_family()))
+
+
+def site_family() -> Family:
+    return Family()
+
+
+@pytest.mark.timeout(60)
+def test_archive_purge_stage_and_delete(site):
+    site.start_all()
+    contents = write_files(site, 25)
+    site.wait(lambda: site.archived_count() == 20, what="two full groups")
+    site.mover.emit("pe", events.file_deleted({"file": {"id": "F00024", "name": "/pnfs/t/24"}}))
+    site.wait(lambda: site.archived_count() == 20 and not site.root.spool("pe").count(), what="the delete")
+    time.sleep(0.3)
+    assert site.archived_count() == 20  # the deleted file is never archived
+    assert all(archived_bytes(site, f) == contents[f] for f in list(contents)[:20])
+
+    purged = list(contents)[:10]
+    tickets = [site.mover.ticket(f, "", 0, site_family()) for f in purged]
+    site.root.spool("md").put(dispatcher.purge(tickets, reply_to="test_reply"))
+    site.wait(lambda: site.root.spool("test_reply").count() == 1, what="MDR_PURGED")
+    (answer,) = site.messages("test_reply")
+    assert answer.type == "MDR_PURGED" and dispatcher.read_reply(answer)["status"] == ["ok", ""]
+    assert not any(os.path.exists(cached(site, f)) for f in purged)
+
+    for file_id in purged[:4]:
+        assert site.mover.read(file_id, "", reply_spool="reads") is None
+    site.wait(lambda: site.root.spool("reads").count() == 4, what="the staged files")
+    assert {m.type for m in site.messages("reads")} == {"CACHE_STAGED"}
+    for file_id in purged[:4]:
+        assert site.mover.read(file_id, "", reply_spool="reads") == contents[file_id]
+    assert list(iter_parked(site.root, "pe")) == []
+
+
+@pytest.mark.timeout(60)
+def test_duplicate_cache_written_is_archived_once(site):
+    site.start_all(max_files=3)
+    contents = write_files(site, 2)
+    site.mover.write("F00000", "/pnfs/t/0", contents["F00000"])  # the same file again
+    site.mover.write("F00002", "/pnfs/t/2", b"third")
+    site.wait(lambda: site.archived_count() == 3, what="the archive")
+    time.sleep(0.3)
+    containers = os.listdir(site.archive)
+    assert len([c for c in containers if c.endswith(".tar")]) == 1
+    with tarfile.open(os.path.join(site.archive, next(c for c in containers if c.endswith(".tar")))) as tar:
+        assert sorted(tar.getnames()) == ["F00000", "F00001", "F00002"]
+
+
+@pytest.mark.timeout(60)
+def test_policy_engine_restarted_with_pending_groups_forgets_nothing(site):
+    site.start_engine(max_files=100)
+    write_files(site, 7)
+    site.wait(lambda: site.root.spool("pe").count() == 0, what="the engine to take the files")
+    site.stop()  # the engine goes down with seven files pending
+    site.start_engine(max_files=100, max_age=0.2)
+    site.start_dispatcher()
+    site.start_worker("w1")
+    site.wait(lambda: site.archived_count() == 7, what="the pending files to be archived")
+
+
+@pytest.mark.timeout(60)
+def test_corrupted_container_on_stage_is_reported_not_served(site):
+    site.start_all(max_files=5)
+    contents = write_files(site, 5)
+    site.wait(lambda: site.archived_count() == 5, what="the archive")
+    container = os.path.join(site.archive, filedb.locate(site.archive, "F00000")["container"])
+    with open(container, "r+b") as handle:
+        handle.seek(512 + 5)
+        handle.write(b"corrupt")
+    os.unlink(cached(site, "F00000"))
+    assert site.mover.read("F00000", "", reply_spool="reads") is None
+    site.wait(lambda: site.root.spool("reads").count() == 1, what="the answer to the read")
+    (answer,) = site.messages("reads")
+    assert answer.payload()["status"][0] == "STAGE_FAILED"
+    assert "checksum mismatch" in answer.payload()["status"][1]
+    assert not os.path.exists(cached(site, "F00000"))
+    assert contents  # the other files are untouched in the cache
+    assert all(os.path.exists(cached(site, f)) for f in list(contents)[1:])
+
+
+def partial_containers(site: Site) -> list[str]:
+    if not os.path.isdir(site.archive):
+        return []
+    return [n for n in os.listdir(site.archive) if ".tmp-" in n]
+
+
+WORKER_PROCESS = """
+import sys, json
+from spoolq.root import SpoolRoot
+from spoolq.demo.runner import SpoolServer
+from spoolq.handlers.migration_worker import MigrationWorker
+root_path, options = sys.argv[1], json.loads(sys.argv[2])
+handler = MigrationWorker(options)
+SpoolServer(SpoolRoot(root_path, durable=False), "mw_w1", "mw", handler).run()
+"""
+
+SLOW_HALF_COPY = (
+    "import sys, time\n"
+    "data = open(sys.argv[1], 'rb').read()\n"
+    "out = open(sys.argv[2], 'wb'); out.write(data[: len(data) // 2]); out.flush()\n"
+    "time.sleep(60)\n"
+)
+
+
+@pytest.mark.timeout(60)
+def test_worker_killed_mid_archive_the_part_is_dispatched_again(site):
+    options = {
+        "worker_id": "w1",
+        "archive": site.archive,
+        "cache": site.cache,
+        "copy_command": [sys.executable, "-c", SLOW_HALF_COPY, "{src}", "{dst}"],
+    }
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    doomed = subprocess.Popen(
+        [sys.executable, "-c", WORKER_PROCESS, site.root.path, json.dumps(options)],
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        site.start_engine(max_files=10)
+        site.start_dispatcher(silence=0.5)
+        contents = write_files(site, 10)
+        site.wait(lambda: bool(partial_containers(site)), what="the first worker to start copying")
+        os.killpg(doomed.pid, signal.SIGKILL)  # the worker and its copy command
+        doomed.wait()
+        site.start_worker("w2")
+        site.wait(lambda: site.archived_count() == 10, what="the second worker")
+    finally:
+        if doomed.poll() is None:
+            os.killpg(doomed.pid, signal.SIGKILL)
+            doomed.wait()
+    finished = [n for n in os.listdir(site.archive) if n.endswith(".tar")]
+    assert len(finished) == 1
+    assert partial_containers(site)  # the killed copy's leftover, under a name no reader opens
+    assert all(archived_bytes(site, f) == data for f, data in contents.items())
+
+
+@pytest.mark.timeout(120)
+def test_demo_command_runs_and_verifies(cli, tmp_path):
+    done = cli("demo", "--files", "60", cwd=tmp_path, timeout=110)
+    assert done.returncode == 0, done.stderr.decode()
+    out = done.stdout.decode()
+    assert "lost" in out and "corrupted" in out
+    assert os.path.exists(tmp_path / "spool" / ".spoolq-demo")
+    again = cli("demo", "--files", "20", cwd=tmp_path, timeout=110)  # wipes its own tree
+    assert again.returncode == 0, again.stderr.decode()
+
+
+def test_demo_refuses_to_wipe_a_directory_it_did_not_make(cli, tmp_path):
+    (tmp_path / "spool").mkdir()
+    (tmp_path / "spool" / "precious").write_text("keep me")
+    done = cli("demo", "--files", "5", cwd=tmp_path)
+    assert done.returncode != 0
+    assert "not a demo tree" in done.stderr.decode()
+    assert (tmp_path / "spool" / "precious").read_text() == "keep me"
