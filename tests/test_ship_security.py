@@ -16,8 +16,13 @@ def pki(tmp_path):
     return ca, ca.issue("node1.example"), ca.issue("node2.example", rsa_key=True)
 
 
-def security_table(cred, ca_file, allow=None, deny=None) -> str:
-    lines = ["[security]", f'cert = "{cred.cert}"', f'key = "{cred.key}"', f'ca_file = "{ca_file}"']
+def security_table(shipper, cred, ca_file, allow=None, deny=None) -> str:
+    lines = [
+        f"[shippers.{shipper}.security]",
+        f'cert = "{cred.cert}"',
+        f'key = "{cred.key}"',
+        f'ca_file = "{ca_file}"',
+    ]
     if allow:
         lines.append(f'allow_list = "{allow}"')
     if deny:
@@ -33,14 +38,14 @@ def pair(tmp_path, broker, pki, *, signer_ca=None, allow_dns=None, deny_dns=(), 
     ship_extra = "sign = true\n" + (f'encrypt_to = "{cred2.cert}"\n' if encrypt else "")
     sender = write_node_config(tmp_path / "a", unique("a"), broker, ship_extra=ship_extra)
     with open(sender, "a") as handle:
-        handle.write(security_table(signer_cred, ca.cert_file))
+        handle.write(security_table("out", signer_cred, ca.cert_file))
     allow = tmp_path / "allowed_dns"
     allow.write_text("# who may send\n" + "".join(f"{dn}\n" for dn in (allow_dns or [cred1.dn])))
     deny = tmp_path / "denied_dns"
     deny.write_text("".join(f"{dn}\n" for dn in deny_dns))
     receiver = write_node_config(tmp_path / "b", node_b, broker, receive_extra="verify = true\n")
     with open(receiver, "a") as handle:
-        handle.write(security_table(cred2, ca.cert_file, allow, deny))
+        handle.write(security_table("in", cred2, ca.cert_file, allow, deny))
     return sender, receiver, node_b
 
 
