@@ -110,5 +110,6 @@ def test_recent_ids_survive_a_restart_and_stay_bounded(tmp_path):
     again = RecentIds(path, window=100)
     assert "499" in again and "400" in again and "399" not in again
     assert len(again) == 100
-    assert sum(1 for _ in open(path)) <= 200
+    with open(path) as lines:
+        assert sum(1 for _ in lines) <= 200
     again.close()
