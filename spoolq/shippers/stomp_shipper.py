@@ -26,7 +26,6 @@ from spoolq.parking import park
 from spoolq.routing import RoutingError, address_of
 from spoolq.shippers.base import Shipper
 from spoolq.shippers.link import Link
-from spoolq.shippers.remover import Remover
 from spoolq.spool import Claim
 
 log = logging.getLogger("spoolq.shippers")
@@ -44,14 +43,6 @@ class StompShipper(Shipper):
         self.in_flight: OrderedDict[str, tuple[Claim, float]] = OrderedDict()
         self._names = iter(())
         self._serial = 0
-        self.remover = Remover(self.config.name)
-
-    def run(self) -> None:
-        self.remover.start()
-        try:
-            super().run()
-        finally:
-            self.remover.close()
 
     # -- hooks ----------------------------------------------------------------------
 
@@ -166,7 +157,11 @@ class StompShipper(Shipper):
             entry = self.in_flight.pop(receipt, None)
             if entry is None:
                 continue  # a receipt for a send we already gave up on
-            self.remover.remove(entry[0])
+            claim = entry[0]
+            try:
+                claim.ack()
+            except SpoolqError as exc:
+                log.warning("shipper %s: %s already gone: %s", self.config.name, claim.where, exc)
             self.status.done += 1
 
     def _expire(self) -> None:
