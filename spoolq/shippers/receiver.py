@@ -80,6 +80,9 @@ class StompReceiver(Shipper):
             except queue.Empty:
                 break
 
+    def refresh_status(self) -> None:
+        self.status.backlog = self.frames.qsize()  # received, not yet written
+
     def run(self) -> None:
         try:
             super().run()

@@ -49,6 +49,10 @@ class StatusFile:
         self._last_write = 0.0
         self._last_done = 0
 
+    def due(self) -> bool:
+        """Whether the next :meth:`maybe_write` will write (so costly figures are worth computing)."""
+        return time.monotonic() - self._last_write >= self.interval
+
     def maybe_write(self, force: bool = False) -> None:
         now = time.monotonic()
         elapsed = now - self._last_write

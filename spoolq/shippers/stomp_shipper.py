@@ -73,7 +73,7 @@ class StompShipper(Shipper):
 
     def refresh_status(self) -> None:
         self.status.in_flight = len(self.in_flight)
-        if self.status_file.interval <= time.monotonic() - self.status_file._last_write:
+        if self.status_file.due():
             self.status.backlog = self.spool.count()
 
     # -- sending --------------------------------------------------------------------
