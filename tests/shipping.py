@@ -1,4 +1,4 @@
-"""Helpers for the shipper tests: node configurations and shippers run in threads."""
+"""Shipper test set-up: node configurations, and shippers run in threads."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from spoolq.cli.output import emit_records, open_parked, open_spool
 from spoolq.cli.settings import Settings
 from spoolq.metrics_export import prometheus_stats
 from spoolq.root import SpoolRoot
+from spoolq.shippers.status import SHIPPER_COLUMNS, shipper_rows
 
 COLUMNS = ("spool", "ready", "locked", "temporary", "parked", "oldest_age", "bytes")
 
@@ -47,3 +48,7 @@ def stats(settings: Settings, spools: tuple[str, ...], as_json: bool, prom: bool
         click.echo(prometheus_stats(root, settings.config.metrics_dir, spools), nl=False)
         return
     emit_records(collect(root, spools or root.spool_names()), COLUMNS, as_json)
+    if not spools:  # and the shippers running on this root (spoolq.shippers.status)
+        if not as_json:
+            click.echo()
+        emit_records(shipper_rows(root.path), SHIPPER_COLUMNS, as_json)

@@ -27,7 +27,7 @@ def build_shipper(
     destination = shipping.destinations[config.destination]
     broker = shipping.brokers[destination.broker]
     if config.kind == "ship":
-        sealer = Sealer(shipping.security, sign=config.sign, encrypt_to=config.encrypt_to)
+        sealer = Sealer(config.security, sign=config.sign, encrypt_to=config.encrypt_to)
         return StompShipper(root, config, destination, broker, sealer=sealer if sealer.active else None)
     if "{node}" in destination.address and not shipping.node:
         from spoolq.errors import ConfigError
@@ -35,6 +35,6 @@ def build_shipper(
         raise ConfigError(
             f"{shipping.path}: key 'node' is required: destination {destination.name} uses {{node}}"
         )
-    opener = Opener(shipping.security) if config.verify else None
+    opener = Opener(config.security) if config.verify else None
     router = Router(shipping.node, outgoing)
     return StompReceiver(root, config, destination, broker, router=router, opener=opener)

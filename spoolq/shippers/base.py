@@ -138,7 +138,12 @@ class Shipper:
 
     def _serve(self, link: Link) -> None:
         while link.alive and not self.stopping.is_set():
-            self.pump(link)
+            try:
+                self.pump(link)
+            except ShipError as exc:  # the link failed under us: reconnect
+                self.status.last_error = str(exc)
+                link.mark_lost()
+                break
             self.refresh_status()
             self.status_file.maybe_write()
         if link.alive:

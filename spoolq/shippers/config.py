@@ -26,8 +26,9 @@ destination into spools (``kind = "receive"``)::
     kind = "ship"
     destination = "nodes"
     spool = "outgoing"
+    sign = true
 
-    [security]                           # S/MIME signing and checking (optional)
+    [shippers.out.security]              # S/MIME signing and checking (optional)
     cert = "hostcert.pem"
     key = "hostkey.pem"
     ca_path = "/etc/grid-security/certificates"
@@ -102,6 +103,7 @@ class ShipperConfig:
     verify: bool = False  # receive: require a valid S/MIME signature
     dedup_window: int = 100_000
     backoff_max: float = 60.0
+    security: SecurityConfig = SecurityConfig()
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,6 @@ class ShippingConfig:
     brokers: dict[str, BrokerConfig]
     destinations: dict[str, DestinationConfig]
     shippers: dict[str, ShipperConfig]
-    security: SecurityConfig = SecurityConfig()
 
     def shipper(self, name: str) -> ShipperConfig:
         if name not in self.shippers:
@@ -133,8 +134,7 @@ def load_shipping(path: str | None) -> ShippingConfig:
         n: _destination(path, n, t, brokers) for n, t in _tables(path, data, "destinations").items()
     }
     shippers = {n: _shipper(path, n, t, destinations) for n, t in _tables(path, data, "shippers").items()}
-    security = _security(path, data.get("security", {}))
-    return ShippingConfig(path, node, brokers, destinations, shippers, security)
+    return ShippingConfig(path, node, brokers, destinations, shippers)
 
 
 def _tables(path: str, data: dict, section: str) -> dict[str, dict]:
@@ -228,6 +228,7 @@ def _shipper(path: str, name: str, data: dict, destinations: dict) -> ShipperCon
         verify=t.flag("verify"),
         dedup_window=t.number("dedup_window", 100_000, minimum=0, whole=True),
         backoff_max=t.number("backoff_max", 60.0, minimum=0.1),
+        security=_security(path, f"shippers.{name}.security", t.table("security")),
     )
     t.check_unknown()
     if shipper.destination not in destinations:
@@ -235,8 +236,8 @@ def _shipper(path: str, name: str, data: dict, destinations: dict) -> ShipperCon
     return shipper
 
 
-def _security(path: str, data: dict) -> SecurityConfig:
-    t = Table(path, "security", data)
+def _security(path: str, prefix: str, data: dict) -> SecurityConfig:
+    t = Table(path, prefix, data)
     security = SecurityConfig(
         cert=t.path("cert"),
         key=t.path("key"),

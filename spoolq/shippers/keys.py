@@ -72,6 +72,12 @@ class Table:
             raise self.fail(key, "must be a non-empty list of strings")
         return value
 
+    def table(self, key: str) -> dict:
+        value = self._get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(key, "must be a table")
+        return value
+
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
         value = self._get(key, default)
         if value not in choices:

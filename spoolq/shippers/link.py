@@ -25,6 +25,17 @@ from spoolq.shippers.config import BrokerConfig
 log = logging.getLogger("spoolq.shippers")
 
 
+def _escape(value: str) -> str:
+    """STOMP 1.2 header value escaping."""
+    return value.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n").replace(":", "\\c")
+
+
+def _send_frame(destination: str, body: bytes, headers: dict[str, str]) -> bytes:
+    lines = [f"destination:{_escape(destination)}", f"content-length:{len(body)}"]
+    lines += [f"{_escape(k)}:{_escape(v)}" for k, v in headers.items()]
+    return b"SEND\n" + "\n".join(lines).encode("utf-8") + b"\n\n" + body + b"\x00"
+
+
 class _Listener(stomp.ConnectionListener):
     """Turns stomp.py's callbacks into events the link's owner waits on."""
 
@@ -132,16 +143,60 @@ class Link:
         return self.connected.is_set() and not self.lost.is_set()
 
     def send(self, destination: str, body: bytes, headers: dict[str, str]) -> None:
-        if self._conn is None:
-            raise BrokerUnavailable("not connected")
-        self._conn.send(destination, body, headers=headers)
+        self._call("send", destination, body, headers=headers)
+
+    def send_many(self, frames: list[tuple[str, bytes, dict[str, str]]]) -> None:
+        """SEND each ``(destination, body, headers)``, written in one system call.
+
+        As :meth:`ack_many`: one ``sendall`` for the batch instead of one per
+        frame; a TLS transport (its own writer thread) takes them one by one.
+        """
+        transport = getattr(self._conn, "transport", None)
+        if transport is None or not transport.blocking:
+            for destination, body, headers in frames:
+                self.send(destination, body, headers)
+            return
+        self._write(b"".join(_send_frame(*frame) for frame in frames), "send")
+
+    def _write(self, data: bytes, what: str) -> None:
+        try:
+            self._conn.transport.send(data)
+        except (OSError, AttributeError, stomp.exception.StompException) as exc:
+            self.mark_lost()
+            raise BrokerUnavailable(f"{self.where}: {what} failed: {exc or type(exc).__name__}") from None
 
     def subscribe(self, destination: str, ack: str, prefetch: int) -> None:
         headers = {"prefetch-count": str(prefetch), "activemq.prefetchSize": str(prefetch)}
-        self._conn.subscribe(destination, id="spoolq-1", ack=ack, headers=headers)
+        self._call("subscribe", destination, id="spoolq-1", ack=ack, headers=headers)
 
     def ack(self, ack_id: str) -> None:
-        self._conn.ack(ack_id)
+        self._call("ack", ack_id)
+
+    def ack_many(self, ack_ids: list[str]) -> None:
+        """ACK each message (client-individual), the frames written in one system call.
+
+        stomp.py writes one frame per ``sendall``; a batch of a few hundred ACKs
+        is cheaper as one write.  A TLS transport queues frames for its own
+        writer thread, so there we ack one by one.
+        """
+        conn = self._conn
+        transport = getattr(conn, "transport", None)
+        if transport is None or not transport.blocking:
+            for ack_id in ack_ids:
+                self.ack(ack_id)
+            return
+        self._write(b"".join(b"ACK\nid:%s\n\n\x00" % _escape(a).encode("utf-8") for a in ack_ids), "ack")
+
+    def _call(self, method: str, *args, **kwargs) -> None:
+        """A stomp.py call; any failure marks the link lost and raises BrokerUnavailable."""
+        conn = self._conn
+        try:
+            if conn is None:
+                raise stomp.exception.NotConnectedException()
+            getattr(conn, method)(*args, **kwargs)
+        except (OSError, stomp.exception.StompException) as exc:
+            self.mark_lost()
+            raise BrokerUnavailable(f"{self.where}: {method} failed: {exc or type(exc).__name__}") from None
 
     def take_receipts(self, timeout: float) -> list[str]:
         """Receipts arrived since the last call; waits up to ``timeout`` for one."""

@@ -80,6 +80,9 @@ class StompReceiver(Shipper):
             except queue.Empty:
                 break
 
+    def refresh_status(self) -> None:
+        self.status.backlog = self.frames.qsize()  # received, not yet written
+
     def run(self) -> None:
         try:
             super().run()
@@ -129,8 +132,7 @@ class StompReceiver(Shipper):
             return
         if os.environ.get(EXIT_AFTER_WRITE):
             os._exit(137)
-        for ack_id in acks:
-            link.ack(ack_id)
+        link.ack_many(acks)
         self.status.done += len(written_ids)
 
     def _admit(self, body: bytes) -> tuple[str, bytes]:

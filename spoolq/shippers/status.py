@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 
 STATE_DIR = ".shippers"
 STALE_AFTER = 10.0  # seconds without an update
+#: What ``spoolq stats`` shows of each shipper.
+SHIPPER_COLUMNS = ("shipper", "kind", "state", "broker", "backlog", "in_flight", "done", "parked", "rate")
 
 
 @dataclass
@@ -46,6 +48,10 @@ class StatusFile:
         self.interval = interval
         self._last_write = 0.0
         self._last_done = 0
+
+    def due(self) -> bool:
+        """Whether the next :meth:`maybe_write` will write (so costly figures are worth computing)."""
+        return time.monotonic() - self._last_write >= self.interval
 
     def maybe_write(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -81,5 +87,5 @@ def shipper_rows(root_path: str) -> list[dict]:
             continue
         if row.get("state") != "stopped" and time.time() - float(row.get("updated", 0)) > STALE_AFTER:
             row["state"] = "stale"
-        rows.append(row)
+        rows.append({"shipper": row.get("name"), **row})
     return rows

@@ -73,20 +73,34 @@ class StompShipper(Shipper):
 
     def refresh_status(self) -> None:
         self.status.in_flight = len(self.in_flight)
-        if self.status_file.interval <= time.monotonic() - self.status_file._last_write:
+        if self.status_file.due():
             self.status.backlog = self.spool.count()
 
     # -- sending --------------------------------------------------------------------
 
     def _fill(self, link: Link) -> int:
-        sent = 0
-        while len(self.in_flight) < self.config.window and link.alive and not self.stopping.is_set():
+        """Claim and send until the window is full; the frames go out in one write."""
+        batch = []
+        while len(self.in_flight) + len(batch) < self.config.window and not self.stopping.is_set():
             claim = self._next_claim()
             if claim is None:
                 break
-            if self._send(link, claim):
-                sent += 1
-        return sent
+            frame = self._frame(claim)
+            if frame is not None:
+                batch.append((claim, frame))
+        if not batch:
+            return 0
+        try:
+            link.send_many([frame for _claim, frame in batch])
+        except SpoolqError as exc:
+            log.warning("shipper %s: send failed: %s", self.config.name, exc)
+            for claim, _frame in batch:
+                _release(claim)
+            raise
+        now = time.monotonic()
+        for claim, frame in batch:
+            self.in_flight[frame[2]["receipt"]] = (claim, now)
+        return len(batch)
 
     def _next_claim(self) -> Claim | None:
         for _attempt in range(2):
@@ -97,7 +111,8 @@ class StompShipper(Shipper):
             self._names = self.spool.names()  # one pass done: list again
         return None
 
-    def _send(self, link: Link, claim: Claim) -> bool:
+    def _frame(self, claim: Claim) -> tuple[str, bytes, dict[str, str]] | None:
+        """The SEND frame for an element, or ``None`` when it was parked instead."""
         try:
             data = claim.read()
             destination, spoolq_id = self._address(data)
@@ -109,19 +124,10 @@ class StompShipper(Shipper):
                 )
         except SpoolqError as exc:
             self._park(claim, str(exc))
-            return False
+            return None
         self._serial += 1
         receipt = f"{self.status.pid}-{self._serial}"
-        headers = {"persistent": "true", "receipt": receipt, SPOOLQ_ID: spoolq_id}
-        try:
-            link.send(destination, body, headers)
-        except (OSError, SpoolqError) as exc:
-            log.warning("shipper %s: send failed: %s", self.config.name, exc)
-            _release(claim)
-            link.mark_lost()
-            return False
-        self.in_flight[receipt] = (claim, time.monotonic())
-        return True
+        return destination, body, {"persistent": "true", "receipt": receipt, SPOOLQ_ID: spoolq_id}
 
     def _address(self, data: bytes) -> tuple[str, str]:
         """The broker destination and the id the receiver deduplicates by."""

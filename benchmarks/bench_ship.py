@@ -1,0 +1,188 @@
+"""Shipping and receiving rates through a real RabbitMQ, against baselines measured in the same run.
+
+Starts its own isolated broker (tests/broker.py), then measures, for persistent
+messages of ``--size`` bytes:
+
+* send, one at a time: send, wait for the receipt, next (APEL SSM's way);
+* send, bare pipelined stomp.py loop: ``--window`` receipts outstanding;
+* send, spoolq: StompShipper draining an outgoing spool (claim, send, remove on receipt);
+* receive, bare stomp.py consume loop: client-individual, ack each, nothing written;
+* receive, spoolq: StompReceiver writing every message durably into a spool, then acking.
+
+Targets: spoolq >= 10 x one-at-a-time, >= 0.8 x bare pipelined; receiver >= 0.7 x bare consume.
+
+    python benchmarks/bench_ship.py [--count 5000] [--size 300] [--window 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import stomp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from spoolq.message import Message  # noqa: E402
+from tests.broker import Broker  # noqa: E402
+from tests.shipping import root_of, running, write_node_config  # noqa: E402
+
+
+class Counter(stomp.ConnectionListener):
+    def __init__(self, conn=None):
+        self.conn = conn
+        self.count = 0
+        self.changed = threading.Condition()
+
+    def on_receipt(self, frame):
+        with self.changed:
+            self.count += 1
+            self.changed.notify_all()
+
+    def on_message(self, frame):
+        self.conn.ack(frame.headers["ack"])
+        with self.changed:
+            self.count += 1
+            self.changed.notify_all()
+
+    def wait_for(self, n: int, timeout: float = 300) -> None:
+        with self.changed:
+            if not self.changed.wait_for(lambda: self.count >= n, timeout):
+                raise RuntimeError(f"only {self.count} of {n} after {timeout} s")
+
+
+def connect(broker: Broker, listener_factory):
+    conn = stomp.Connection12([("127.0.0.1", broker.stomp_port)], auto_decode=False, vhost="/")
+    listener = listener_factory(conn)
+    conn.set_listener("bench", listener)
+    conn.connect("guest", "guest", wait=True)
+    return conn, listener
+
+
+def one_at_a_time(broker: Broker, count: int, body: bytes) -> float:
+    conn, listener = connect(broker, lambda c: Counter())
+    queue = f"/queue/bench-{uuid.uuid4().hex[:6]}"
+    start = time.perf_counter()
+    for n in range(count):
+        conn.send(queue, body, headers={"persistent": "true", "receipt": str(n)})
+        listener.wait_for(n + 1)
+    elapsed = time.perf_counter() - start
+    conn.disconnect()
+    return count / elapsed
+
+
+def bare_pipelined(broker: Broker, count: int, body: bytes, window: int) -> float:
+    conn, listener = connect(broker, lambda c: Counter())
+    queue = f"/queue/bench-{uuid.uuid4().hex[:6]}"
+    start = time.perf_counter()
+    for n in range(count):
+        if n - listener.count >= window:
+            listener.wait_for(n - window + 1)
+        conn.send(queue, body, headers={"persistent": "true", "receipt": str(n)})
+    listener.wait_for(count)
+    elapsed = time.perf_counter() - start
+    conn.disconnect()
+    return count / elapsed
+
+
+def fill_queue(broker: Broker, queue: str, messages: list[bytes], window: int) -> None:
+    conn, listener = connect(broker, lambda c: Counter())
+    for n, data in enumerate(messages):
+        if n - listener.count >= window:
+            listener.wait_for(n - window + 1)
+        conn.send(queue, data, headers={"persistent": "true", "receipt": str(n), "spoolq-id": str(n)})
+    listener.wait_for(len(messages))
+    conn.disconnect()
+
+
+def bare_consume(broker: Broker, count: int, body: bytes, window: int) -> float:
+    queue = f"/queue/bench-{uuid.uuid4().hex[:6]}"
+    fill_queue(broker, queue, [body] * count, window)
+    conn, listener = connect(broker, Counter)
+    start = time.perf_counter()
+    conn.subscribe(queue, id="1", ack="client-individual", headers={"prefetch-count": str(window)})
+    listener.wait_for(count)
+    elapsed = time.perf_counter() - start
+    conn.disconnect()
+    return count / elapsed
+
+
+def spoolq_ship(broker: Broker, work: Path, count: int, size: int, window: int) -> float:
+    config = write_node_config(work / "ship", "bench-a", broker)
+    config.write_text(config.read_text().replace("window = 200", f"window = {window}"))
+    outgoing = root_of(config).spool("outgoing")
+    outgoing.put_many(Message.new("b", "x" * size, to="md@bench-sink") for _ in range(count))
+    start = time.perf_counter()
+    with running(config, "out") as (shipper,):
+        while shipper.status.done < count:  # counted in memory: no listing steals CPU
+            time.sleep(0.005)
+        elapsed = time.perf_counter() - start
+    assert outgoing.count() == 0
+    return count / elapsed
+
+
+def spoolq_receive(broker: Broker, work: Path, count: int, size: int, window: int) -> float:
+    from spoolq import envelope
+
+    node = f"bench-{uuid.uuid4().hex[:6]}"
+    config = write_node_config(work / "recv", node, broker)
+    config.write_text(config.read_text().replace("prefetch = 200", f"prefetch = {window}"))
+    body = envelope.encode(Message.new("b", "x" * size, to=f"md@{node}"))
+    fill_queue(broker, f"/queue/spoolq-test.{node}", [body] * count, window)
+    md = root_of(config).spool("md")
+    start = time.perf_counter()
+    with running(config, "in") as (receiver,):
+        while receiver.status.done < count:
+            time.sleep(0.005)
+        elapsed = time.perf_counter() - start
+    assert md.count() == count
+    return count / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=5000)
+    parser.add_argument("--size", type=int, default=300)
+    parser.add_argument("--window", type=int, default=200)
+    parser.add_argument(
+        "--spool-dir",
+        default=None,
+        help="where the spool roots go (default: the system temporary directory; /dev/shm isolates"
+        " the shipper's own cost from the disk's)",
+    )
+    args = parser.parse_args()
+    os.environ.setdefault("SPOOLQ_TEST_PASSCODE", "guest")
+    body = b"x" * args.size
+    with tempfile.TemporaryDirectory(prefix="bench-ship-") as scratch:
+        work = Path(scratch)
+        broker = Broker(work / "rabbitmq")
+        broker.start()
+        try:
+            single = one_at_a_time(broker, max(200, args.count // 10), body)
+            pipelined = bare_pipelined(broker, args.count, body, args.window)
+            with tempfile.TemporaryDirectory(prefix="bench-spools-", dir=args.spool_dir) as spools:
+                shipped = spoolq_ship(broker, Path(spools), args.count, args.size, args.window)
+                consumed = bare_consume(broker, args.count, body, args.window)
+                received = spoolq_receive(broker, Path(spools), args.count, args.size, args.window)
+        finally:
+            broker.close()
+    print(f"persistent messages of {args.size} bytes, {args.count} per run, window {args.window}")
+    print(f"spools in {args.spool_dir or tempfile.gettempdir()}")
+    print(f"send  one-at-a-time (SSM way) : {single:9.0f} msg/s")
+    print(f"send  bare pipelined stomp.py : {pipelined:9.0f} msg/s")
+    print(f"send  spoolq ship             : {shipped:9.0f} msg/s")
+    print(f"  spoolq / one-at-a-time = {shipped / single:5.1f} x (target >= 10)")
+    print(f"  spoolq / bare pipelined = {shipped / pipelined:5.2f} x (target >= 0.8)")
+    print(f"recv  bare consume stomp.py   : {consumed:9.0f} msg/s")
+    print(f"recv  spoolq receive (durable): {received:9.0f} msg/s")
+    print(f"  spoolq / bare consume = {received / consumed:5.2f} x (target >= 0.7)")
+
+
+if __name__ == "__main__":
+    main()
