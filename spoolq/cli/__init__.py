@@ -65,7 +65,7 @@ def main(ctx: click.Context, root: str | None, config_path: str | None) -> None:
 
 
 def _register() -> None:
-    from spoolq.cli import demo_commands, spool_commands  # noqa: F401  (commands register themselves)
+    from spoolq.cli import demo_commands, spool_commands, udp_commands  # noqa: F401  (they register themselves)
 
 
 _register()
