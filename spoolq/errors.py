@@ -52,3 +52,27 @@ class MalformedMessage(MessageError):
         self.reason = reason
         self.where = where
         super().__init__(f"{where}: {reason}" if where else reason)
+
+
+class HandlerError(SpoolqError):
+    """A handler could not be found, loaded or run as configured."""
+
+
+class HandlerNotFound(HandlerError, ConfigError):
+    """A handler name names no built-in handler and no importable ``module:attr``."""
+
+
+class ShipError(SpoolqError):
+    """Relaying messages through a broker failed (see the subclasses)."""
+
+
+class BrokerUnavailable(ShipError):
+    """No broker of the failover list accepted a connection within the timeout."""
+
+
+class SecurityError(ShipError):
+    """A message's signature, encryption or signer failed the checks; the text says which."""
+
+
+class MessageTooLarge(ShipError):
+    """A message is larger than the configured limit and was not sent."""

@@ -60,3 +60,22 @@ def run_cli(*args: str, input: bytes | str | None = None, cwd=None, env=None, ti
 def cli():
     """``cli("ls", "pe")`` runs the spoolq command in a subprocess."""
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory):
+    """A real RabbitMQ node with STOMP on 127.0.0.1, started once per session (tests/broker.py)."""
+    from tests.broker import Broker
+
+    node = Broker(tmp_path_factory.mktemp("rabbitmq"))
+    try:
+        node.start()
+        yield node
+    finally:
+        node.close()
+
+
+@pytest.fixture(autouse=True)
+def _broker_passcode(monkeypatch):
+    """The test broker's passcode reaches configurations through the environment, never a file."""
+    monkeypatch.setenv("SPOOLQ_TEST_PASSCODE", "guest")

@@ -65,7 +65,17 @@ def main(ctx: click.Context, root: str | None, config_path: str | None) -> None:
 
 
 def _register() -> None:
-    from spoolq.cli import demo_commands, spool_commands, udp_commands  # noqa: F401  (they register themselves)
+    from spoolq.cli import (  # noqa: F401  (commands register themselves)
+        demo_commands,
+        parked_commands,
+        run_commands,
+        ship_commands,
+        spool_commands,
+        stats_command,
+        tail_command,
+        udp_commands,
+        watch_commands,
+    )
 
 
 _register()

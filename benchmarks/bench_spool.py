@@ -1,0 +1,290 @@
+"""Spool speed beside python-dirq and a bare open/write/rename loop, measured in one run.
+
+    python benchmarks/bench_spool.py [--quick] [--disk-dir DIR]
+
+On tmpfs (/dev/shm, where Python and not the disk sets the pace) and on the
+root disk (a temporary directory under /var/tmp, or --disk-dir), for a
+non-durable and a durable spool:
+
+* put rate: spoolq ``Spool.put`` of pre-encoded bytes, python-dirq
+  ``QueueSimple.add``, and the bare loop (open O_EXCL, write, close, rename;
+  durable: plus fsync of the file and of the directory);
+* consume rate: claim, read, ack every element (dirq: lock, get, remove;
+  bare: read, unlink);
+* ``put_many`` (batches of 100) against ``put``, both durable;
+* listing cost per element at 1k, 10k and 100k elements (tmpfs), spoolq
+  ``names()`` against dirq's iterator.
+
+Each figure is the best of a few repeats (the machine is shared).  Targets
+(issue 2): on tmpfs non-durable put >= 1.5 x dirq, consume >= 1.2 x dirq,
+listing cost per element flat from 1k to 100k; on the root disk durable
+``put_many`` >= 5 x durable ``put``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dirq.QueueSimple import QueueSimple  # noqa: E402
+
+from spoolq import Message, Spool, envelope, layout  # noqa: E402
+
+PAYLOAD = envelope.encode(Message.new("CACHE_WRITTEN", {"file": "/pnfs/a/b/c", "size": 12345}))
+TARGETS: list[tuple[str, float, float]] = []  # (what, measured, target)
+
+
+def best_rate(run: Callable[[str], int], make_dir: Callable[[], str], repeats: int) -> float:
+    """Operations per second of ``run(dir)``, the best of ``repeats`` fresh directories."""
+    best = 0.0
+    for _ in range(repeats):
+        path = make_dir()
+        # Flush what earlier runs left dirty, so that no run pays for another's
+        # writeback (a durable put_many's syncfs would otherwise).
+        os.sync()
+        start = time.perf_counter()
+        count = run(path)
+        best = max(best, count / (time.perf_counter() - start))
+        shutil.rmtree(path, ignore_errors=True)
+    return best
+
+
+# -- writers ----------------------------------------------------------------------------
+
+
+def bare_put(n: int, durable: bool) -> Callable[[str], int]:
+    def run(path: str) -> int:
+        directory = f"{path}/{layout.directory_name(time.time(), 60)}"
+        os.makedirs(directory, exist_ok=True)
+        namer = layout.ElementNamer(7)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        for _ in range(n):
+            name = namer.next()
+            fd = os.open(f"{directory}/{name}.tmp", flags, 0o666)
+            os.write(fd, PAYLOAD)
+            if durable:
+                os.fsync(fd)
+            os.close(fd)
+            os.rename(f"{directory}/{name}.tmp", f"{directory}/{name}")
+            if durable:
+                dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+                os.fsync(dfd)
+                os.close(dfd)
+        return n
+
+    return run
+
+
+def dirq_put(n: int) -> Callable[[str], int]:
+    def run(path: str) -> int:
+        queue = QueueSimple(path)
+        for _ in range(n):
+            queue.add(PAYLOAD)
+        return n
+
+    return run
+
+
+def spoolq_put(n: int, durable: bool) -> Callable[[str], int]:
+    def run(path: str) -> int:
+        spool = Spool(path, durable=durable)
+        for _ in range(n):
+            spool.put(PAYLOAD)
+        return n
+
+    return run
+
+
+def spoolq_put_many(n: int, batch: int = 100) -> Callable[[str], int]:
+    def run(path: str) -> int:
+        spool = Spool(path, durable=True)
+        for _ in range(n // batch):
+            spool.put_many([PAYLOAD] * batch)
+        return n // batch * batch
+
+    return run
+
+
+# -- consumers (the spool is filled before the clock starts) ----------------------------
+
+
+def filled(n: int, consume: Callable[[str], int]) -> Callable[[str], int]:
+    """``consume`` timed on a spool that already holds ``n`` elements."""
+
+    def run(path: str) -> int:
+        return consume(path)
+
+    def make_and_fill(make_dir: Callable[[], str]) -> Callable[[], str]:
+        def make() -> str:
+            path = make_dir()
+            Spool(path, durable=False).put_many([PAYLOAD] * n)
+            return path
+
+        return make
+
+    run.make_and_fill = make_and_fill  # type: ignore[attr-defined]
+    return run
+
+
+def bare_consume(path: str) -> int:
+    count = 0
+    for directory in sorted(os.listdir(path)):
+        base = f"{path}/{directory}"
+        for name in sorted(os.listdir(base)):
+            with open(f"{base}/{name}", "rb") as handle:
+                handle.read()
+            os.unlink(f"{base}/{name}")
+            count += 1
+    return count
+
+
+def dirq_consume(path: str) -> int:
+    queue, count = QueueSimple(path), 0
+    for name in queue:
+        if queue.lock(name):
+            queue.get(name)
+            queue.remove(name)
+            count += 1
+    return count
+
+
+def spoolq_consume(path: str) -> int:
+    count = 0
+    for claim in Spool(path, durable=False).claims():
+        claim.read()
+        claim.ack()
+        count += 1
+    return count
+
+
+# -- listing ----------------------------------------------------------------------------
+
+
+def fill_fast(path: str, n: int) -> None:
+    """``n`` elements in one intermediate directory, as a burst within a minute leaves them."""
+    directory = f"{path}/{layout.directory_name(time.time(), 60)}"
+    os.makedirs(directory, exist_ok=True)
+    start = int(time.time() * 1_000_000)
+    for i in range(n):
+        micros = start + i * 50
+        with open(f"{directory}/{micros // 1_000_000:08x}{micros % 1_000_000:05x}0", "wb") as handle:
+            handle.write(b"x")
+
+
+def listing_cost(path: str, n: int, repeats: int) -> tuple[float, float]:
+    """Microseconds per element to list ``n`` elements: (spoolq, dirq)."""
+    spool, queue = Spool(path, durable=False), QueueSimple(path)
+    costs = []
+    for lister in (lambda: sum(1 for _ in spool.names()), lambda: sum(1 for _ in queue)):
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            assert lister() == n
+            best = min(best, time.perf_counter() - start)
+        costs.append(best / n * 1e6)
+    return costs[0], costs[1]
+
+
+# -- report -----------------------------------------------------------------------------
+
+
+def row(label: str, rate: float, base: dict[str, float]) -> None:
+    ratios = "  ".join(f"{rate / value:5.2f} x {name}" for name, value in base.items() if value)
+    print(f"  {label:<34} {rate:>10,.0f} /s   {ratios}")
+
+
+def bench_filesystem(label: str, parent: str, n: int, n_durable: int, repeats: int) -> None:
+    def make_dir() -> str:
+        return tempfile.mkdtemp(prefix="bench-", dir=parent)
+
+    print(f"\n{label} ({parent})")
+    bare = best_rate(bare_put(n, False), make_dir, repeats)
+    dirq = best_rate(dirq_put(n), make_dir, repeats)
+    ours = best_rate(spoolq_put(n, False), make_dir, repeats)
+    print(" put, non-durable")
+    row("bare open/write/rename", bare, {})
+    row("python-dirq QueueSimple.add", dirq, {"bare": bare})
+    row("spoolq Spool.put", ours, {"bare": bare, "dirq": dirq})
+
+    print(" consume (claim, read, ack)")
+    rates = {}
+    for name, consume in (("bare", bare_consume), ("dirq", dirq_consume), ("spoolq", spoolq_consume)):
+        run = filled(n, consume)
+        rates[name] = best_rate(run, run.make_and_fill(make_dir), repeats)
+    row("bare read/unlink", rates["bare"], {})
+    row("python-dirq lock/get/remove", rates["dirq"], {"bare": rates["bare"]})
+    row("spoolq claims/read/ack", rates["spoolq"], {"bare": rates["bare"], "dirq": rates["dirq"]})
+
+    print(" put, durable (fsync element and directory)")
+    bare_d = best_rate(bare_put(n_durable, True), make_dir, repeats)
+    ours_d = best_rate(spoolq_put(n_durable, True), make_dir, repeats)
+    many_d = best_rate(spoolq_put_many(n_durable * 5), make_dir, repeats)
+    row("bare open/write/fsync/rename/fsync", bare_d, {})
+    row("python-dirq (cannot fsync)", dirq, {"bare": bare_d})
+    row("spoolq Spool.put", ours_d, {"bare": bare_d})
+    row("spoolq Spool.put_many (100/batch)", many_d, {"bare": bare_d, "put": ours_d})
+
+    if parent.startswith("/dev/shm"):
+        TARGETS.append(("tmpfs: non-durable put vs python-dirq", ours / dirq, 1.5))
+        TARGETS.append(("tmpfs: consume vs python-dirq", rates["spoolq"] / rates["dirq"], 1.2))
+    else:
+        TARGETS.append(("disk: durable put_many vs durable put", many_d / ours_d, 5.0))
+
+
+def bench_listing(parent: str, sizes: list[int], repeats: int) -> None:
+    print(f"\nlisting cost per element, one intermediate directory ({parent})")
+    print(f"  {'elements':>9}  {'spoolq us/elt':>13}  {'dirq us/elt':>11}")
+    first = None
+    for n in sizes:
+        path = tempfile.mkdtemp(prefix="bench-list-", dir=parent)
+        try:
+            fill_fast(path, n)
+            ours, dirq = listing_cost(path, n, repeats)
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+        first = first or (ours, dirq)
+        print(f"  {n:>9,}  {ours:>13.3f}  {dirq:>11.3f}")
+    growth_ours, growth_dirq = ours / first[0], dirq / first[1]
+    span = f"{sizes[0]:,} -> {sizes[-1]:,}"
+    print(f"  growth {span}: spoolq {growth_ours:.2f} x, python-dirq {growth_dirq:.2f} x")
+    TARGETS.append((f"tmpfs: listing cost growth {sizes[0]:,} -> {sizes[-1]:,} (at most)", growth_ours, 1.5))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer elements, for a smoke run")
+    parser.add_argument("--disk-dir", default="/var/tmp", help="a directory on the root disk")
+    args = parser.parse_args()
+    n, n_durable, repeats = (500, 50, 1) if args.quick else (5000, 200, 3)
+    sizes = [1000, 10000] if args.quick else [1000, 10000, 100000]
+    started = time.perf_counter()
+    print(f"spoolq spool benchmark: {len(PAYLOAD)}-byte envelopes, best of {repeats}")
+    bench_filesystem("tmpfs", "/dev/shm", n, n_durable * 5, repeats)
+    disk = tempfile.mkdtemp(prefix="spoolq-bench-", dir=args.disk_dir)
+    try:
+        bench_filesystem("root disk", disk, n, n_durable, repeats)
+    finally:
+        shutil.rmtree(disk, ignore_errors=True)
+    bench_listing("/dev/shm", sizes, repeats)
+    print("\ntargets")
+    missed = 0
+    for what, measured, target in TARGETS:
+        at_most = "(at most)" in what
+        ok = measured <= target if at_most else measured >= target
+        missed += not ok
+        sign = "<=" if at_most else ">="
+        print(f"  {'ok  ' if ok else 'MISS'} {what}: {measured:.2f} x (target {sign} {target} x)")
+    print(f"\n{time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

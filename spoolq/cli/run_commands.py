@@ -1,0 +1,62 @@
+"""``spoolq run``: start every configured component and supervise them (see spoolq.supervisor)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+
+import click
+
+from spoolq.cli import main
+from spoolq.cli.daemon_options import log_options
+from spoolq.cli.settings import Settings
+from spoolq.config import ComponentConfig, Config, find_config, load_config
+from spoolq.errors import ConfigError
+from spoolq.logs import configure_logging, environment_for_children
+from spoolq.supervisor import Supervisor
+
+
+def watch_command(config_path: str, root: str) -> Callable[[ComponentConfig], list[str]]:
+    """The command line that runs one component: ``spoolq watch --component NAME``."""
+
+    def command_for(component: ComponentConfig) -> list[str]:
+        return [
+            sys.executable, "-m", "spoolq", "-c", config_path, "--root", root,
+            "watch", "--component", component.name,
+        ]  # fmt: skip
+
+    return command_for
+
+
+@main.command()
+@click.option(
+    "--restart-cap",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    help="Longest wait, in seconds, before a crashed component is started again.",
+)
+@log_options
+@click.pass_obj
+def run(settings: Settings, restart_cap: float, log_json: bool, log_level: str) -> None:
+    """Run every enabled component of the configuration, each in its own process.
+
+    SIGTERM or SIGINT drains (a second one stops at once), SIGHUP reloads the
+    configuration, a crashed component is restarted with backoff.
+    """
+    configure_logging(json=log_json, level=log_level)
+    path = find_config(settings.config_option)
+    if path is None:
+        raise ConfigError("spoolq run needs a configuration file: give --config or set SPOOLQ_CONFIG")
+    path = os.path.abspath(path)
+    config: Config = settings.config
+    root = os.path.abspath(settings.root().path)
+    supervisor = Supervisor(
+        config,
+        reload=lambda: load_config(path),
+        command_for=watch_command(path, root),
+        env={**os.environ, **environment_for_children(log_json, log_level)},
+        restart_cap=restart_cap,
+    )
+    sys.exit(supervisor.run())

@@ -1,0 +1,58 @@
+"""Relaying through a broker: ``spoolq ship`` and ``spoolq receive``.
+
+Both run a ``[shippers.NAME]`` of the configuration file until SIGTERM or
+SIGINT: the first signal drains (sends in flight wait for their receipts,
+received batches are written and acked), a second one exits at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+import click
+
+from spoolq.cli import main
+from spoolq.cli.settings import Settings
+from spoolq.errors import ConfigError
+from spoolq.shippers import build_shipper
+from spoolq.shippers.config import load_shipping
+
+
+def _run(settings: Settings, name: str, kind: str) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    shipping = load_shipping(settings.config.path)
+    config = shipping.shipper(name)
+    if config.kind != kind:
+        raise ConfigError(
+            f"{shipping.path}: shippers.{name} has kind = {config.kind!r}; use 'spoolq {config.kind}'"
+        )
+    shipper = build_shipper(settings.root(), shipping, name)
+    signals = {"count": 0}
+
+    def on_signal(signum, frame):  # only sets flags (the second signal forces)
+        signals["count"] += 1
+        if signals["count"] > 1:
+            os._exit(130)
+        shipper.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    shipper.run()
+
+
+@main.command()
+@click.option("--shipper", "name", required=True, help='The [shippers.NAME] table to run (kind = "ship").')
+@click.pass_obj
+def ship(settings: Settings, name: str) -> None:
+    """Send an outgoing spool to its broker destination, removing what the broker confirmed."""
+    _run(settings, name, "ship")
+
+
+@main.command()
+@click.option("--shipper", "name", required=True, help='The [shippers.NAME] table to run (kind = "receive").')
+@click.pass_obj
+def receive(settings: Settings, name: str) -> None:
+    """Write messages from this node's broker destination into local spools, acking after the write."""
+    _run(settings, name, "receive")

@@ -1,0 +1,163 @@
+"""``spoolq watch SPOOL``: run one component in the foreground until signalled.
+
+The first SIGTERM or SIGINT drains (messages being handled finish, nothing
+new is claimed); a second one stops at once (claims in flight stay locked and
+are retried by any watcher once their lock is stale).  Signal handlers only
+set flags; the main thread acts on them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+import sys
+import threading
+
+import click
+
+from spoolq.cli import main
+from spoolq.cli.settings import Settings
+from spoolq.config import ComponentConfig, RetryPolicy
+from spoolq.errors import ConfigError
+
+log = logging.getLogger("spoolq.watch")
+
+
+@main.command()
+@click.argument("spool", required=False)
+@click.option("--component", "component_name", help="Take every setting from this configured component.")
+@click.option("--handler", help="Built-in name (echo, noop, command, panda), module:Class or module:func.")
+@click.option(
+    "--option",
+    "-o",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A handler option (repeatable); 'command' is split like a shell would.",
+)
+@click.option("--workers", type=click.IntRange(1, 256), help="Worker threads [1].")
+@click.option("--poll", is_flag=True, default=None, help="Poll instead of using inotify (NFS).")
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(0.01),
+    default=1.0,
+    show_default=True,
+    help="Seconds between polls with --poll.",
+)
+@click.option(
+    "--rescan-interval",
+    type=click.FloatRange(0.1),
+    default=30.0,
+    show_default=True,
+    help="Seconds between full rescans with inotify.",
+)
+@click.option("--dropbox", type=click.Path(file_okay=False), help="Adopt complete files dropped here.")
+@click.option("--reply-spool", help="Where replies go when a request has no reply-to [<component>_reply].")
+@click.option("--max-attempts", type=click.IntRange(1), help="Attempts before a failing message is parked.")
+@click.option("--max-size", type=click.IntRange(1), help="Bytes; larger elements are parked unread.")
+@click.option("--lock-timeout", type=click.FloatRange(0.3), help="Seconds after which a claim is stale.")
+@click.option("--name", help="Component name (metrics, default reply spool) [the spool name].")
+@click.option(
+    "--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), default="INFO", show_default=True
+)
+@click.pass_obj
+def watch(
+    settings: Settings,
+    spool: str | None,
+    component_name: str | None,
+    log_level: str,
+    poll_interval: float,
+    rescan_interval: float,
+    **overrides,
+) -> None:
+    """Handle messages of SPOOL the moment they land, until SIGTERM or SIGINT."""
+    from spoolq.component import Component
+
+    _configure_logging(log_level)
+    config = _component_config(settings, spool, component_name, overrides)
+    component = Component(
+        config, settings.root(), rescan_interval=rescan_interval, poll_interval=poll_interval
+    )
+    _serve(component)
+
+
+def _component_config(
+    settings: Settings, spool: str | None, component_name: str | None, overrides: dict
+) -> ComponentConfig:
+    if component_name:
+        known = {c.name: c for c in settings.config.components}
+        if component_name not in known:
+            where = settings.config.path or "no configuration file"
+            raise ConfigError(f"{where}: no component named {component_name!r} (known: {sorted(known)})")
+        base = known[component_name]
+    elif spool:
+        base = ComponentConfig(name=overrides.get("name") or spool, spool=spool, handler="echo")
+    else:
+        raise ConfigError("give a SPOOL to watch, or --component NAME from the configuration file")
+    changes = {}
+    for key in ("handler", "workers", "poll", "dropbox", "reply_spool", "max_size", "lock_timeout"):
+        if overrides.get(key) is not None:
+            changes[key] = overrides[key]
+    if spool and component_name:
+        changes["spool"] = spool
+    if overrides.get("options"):
+        changes["options"] = {**base.options, **_parse_options(overrides["options"])}
+    if overrides.get("max_attempts") is not None:
+        changes["retry"] = dataclasses.replace(
+            base.retry or RetryPolicy(), max_attempts=overrides["max_attempts"]
+        )
+    return dataclasses.replace(base, **changes)
+
+
+def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--option {pair!r}: expected KEY=VALUE")
+        options[key] = value
+    return options
+
+
+def _serve(component) -> None:
+    signals = {"count": 0}
+    woken = threading.Event()
+
+    def on_signal(signum, frame):  # flags only: the main thread does the work
+        signals["count"] += 1
+        woken.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        component.start()
+        draining = False
+        while True:
+            woken.wait(1.0)  # a signal interrupts this at once
+            woken.clear()
+            if signals["count"] >= 2:
+                component.stop()
+                log.warning(
+                    "%s: stopped at once; claims in flight are retried when stale", component.config.name
+                )
+                return
+            if signals["count"] == 1 and not draining:
+                draining = True
+                component.drain()
+            if draining and component.join(timeout=0):
+                log.info("%s: drained", component.config.name)
+                return
+            if not draining and not component.running:
+                raise click.ClickException("the component ended unexpectedly")
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _configure_logging(level: str) -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)

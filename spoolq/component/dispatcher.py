@@ -1,0 +1,165 @@
+"""The dispatcher: turns emitter signals into element names for the workers.
+
+It keeps three sets of names, all under one lock:
+
+* ``pending``: queued for a worker or being handled in this process, so
+  that a rescan does not hand the same element out twice;
+* ``deferred``: met before their ``not-before`` time; offered again when due
+  (a heap, so waiting messages cost nothing until then);
+* odd names already logged (an element name must be 14 hex digits).
+
+Elements locked by another process are skipped; they come back in a later
+rescan if that process dies and the periodic purge unlocks them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+import queue
+import threading
+import time
+
+from spoolq import layout
+from spoolq.spool import Spool
+from spoolq.watcher import Emitter, Signal
+
+log = logging.getLogger("spoolq.component")
+
+
+class Dispatcher:
+    """Feeds ``work`` from ``emitter``; runs in one thread (:meth:`run`)."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        emitter: Emitter,
+        work: queue.SimpleQueue,
+        *,
+        purge_interval: float,
+        lock_timeout: float,
+    ):
+        self.spool = spool
+        self.emitter = emitter
+        self.work = work
+        self.purge_interval = purge_interval
+        self.lock_timeout = lock_timeout
+        self.ready = threading.Event()  # set after the first full scan
+        self.running = True
+        self._lock = threading.Lock()
+        self._pending: set[str] = set()
+        self._deferred: list[tuple[float, str]] = []
+        self._deferred_names: set[str] = set()
+        self._odd_logged: set[str] = set()
+        self._next_purge = 0.0  # purge once at start: a previous run may have died holding locks
+
+    # -- called by workers --------------------------------------------------------
+
+    def done(self, name: str) -> None:
+        """The worker has finished with ``name`` (handled, parked, gone or taken)."""
+        with self._lock:
+            self._pending.discard(name)
+
+    def defer(self, name: str, due: float) -> None:
+        """Offer ``name`` again at Unix time ``due``."""
+        with self._lock:
+            self._pending.discard(name)
+            if name not in self._deferred_names:
+                self._deferred_names.add(name)
+                heapq.heappush(self._deferred, (due, name))
+        self.emitter.wake()
+
+    # -- the loop -----------------------------------------------------------------
+
+    def run(self) -> None:
+        while self.running:
+            signals = self.emitter.wait(self._timeout())
+            if not self.running:
+                break
+            if time.monotonic() >= self._next_purge:
+                self._purge()
+                signals = [Signal("rescan")]
+            for signal in signals:
+                self._follow(signal)
+            self._release_due()
+            if not self.ready.is_set() and any(s.kind == "rescan" for s in signals):
+                self.ready.set()
+
+    def stop(self) -> None:
+        self.running = False
+        self.emitter.wake()
+
+    def _timeout(self) -> float:
+        until = self._next_purge - time.monotonic()
+        with self._lock:
+            if self._deferred:
+                until = min(until, self._deferred[0][0] - time.time())
+        return max(0.0, until)
+
+    def _purge(self) -> None:
+        try:
+            report = self.spool.purge(max_lock_age=self.lock_timeout)
+            if report.unlocked:
+                log.warning(
+                    "%s: unlocked %d stale claim(s) (older than %g s)",
+                    self.spool.path,
+                    report.unlocked,
+                    self.lock_timeout,
+                )
+        except OSError as exc:
+            log.error("%s: purge failed: %s", self.spool.path, exc)
+        self._next_purge = time.monotonic() + self.purge_interval
+
+    def _follow(self, signal: Signal) -> None:
+        if signal.kind == "element":
+            assert signal.directory is not None and signal.name is not None
+            if layout.is_element_name(signal.name):
+                self._offer(f"{signal.directory}/{signal.name}")
+            else:
+                self._note_odd(f"{signal.directory}/{signal.name}")
+        elif signal.kind == "directory":
+            assert signal.directory is not None
+            self._scan(signal.directory)
+        else:
+            for directory in self.spool.directories():
+                self._scan(directory)
+
+    def _scan(self, directory: str) -> None:
+        try:
+            entries = os.listdir(f"{self.spool.path}/{directory}")
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        present = set(entries)
+        entries.sort()
+        for entry in entries:
+            if layout.is_element_name(entry):
+                if entry + layout.LOCKED_SUFFIX not in present:
+                    self._offer(f"{directory}/{entry}")
+            elif not entry.endswith((layout.LOCKED_SUFFIX, layout.TEMPORARY_SUFFIX)):
+                self._note_odd(f"{directory}/{entry}")
+
+    def _offer(self, name: str) -> None:
+        with self._lock:
+            if name in self._pending or name in self._deferred_names:
+                return
+            self._pending.add(name)
+        self.work.put(name)
+
+    def _release_due(self) -> None:
+        now = time.time()
+        due = []
+        with self._lock:
+            while self._deferred and self._deferred[0][0] <= now:
+                _, name = heapq.heappop(self._deferred)
+                self._deferred_names.discard(name)
+                due.append(name)
+        for name in due:
+            self._offer(name)
+
+    def _note_odd(self, name: str) -> None:
+        with self._lock:
+            if name in self._odd_logged:
+                return
+            self._odd_logged.add(name)
+        log.warning("%s/%s: ignored: an element name must be 14 hex digits", self.spool.path, name)

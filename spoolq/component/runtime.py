@@ -1,0 +1,228 @@
+"""The component runtime: one spool, one handler table, N worker threads.
+
+API (small and stable; ``spoolq watch`` and ``spoolq run`` use only this)::
+
+    component = Component(config, root)   # loads the handlers (HandlerNotFound, ConfigError)
+    component.start()                     # watches, first scan, workers; returns at once
+    component.ready.wait()                # watches in place and first scan done
+    component.drain()                     # finish in-flight messages, claim nothing new
+    component.stop()                      # at once: claims in flight stay locked
+    component.join(timeout) -> bool       # True once every thread has ended
+    component.metrics                     # spoolq.metrics.Metrics (handled, retried, parked, latency)
+
+Threads: a dispatcher (blocks in the emitter; no busy loop), ``config.workers``
+workers, a lock refresher (touches the locks of messages being handled
+every ``lock_timeout / 3``), and a drop box watcher when one is configured.
+Handlers' ``setup`` runs in ``start``, ``teardown`` once the workers ended.
+A handler instance is shared by the workers: with ``workers > 1`` its
+``handle`` runs in several threads at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+
+from spoolq.component.dispatcher import Dispatcher
+from spoolq.component.processing import Processor, describe_metrics
+from spoolq.config import ComponentConfig
+from spoolq.handlers.base import Context
+from spoolq.handlers.registry import HandlerTable
+from spoolq.metrics import Metrics
+from spoolq.root import SpoolRoot
+from spoolq.watcher import make_emitter
+
+log = logging.getLogger("spoolq.component")
+_STOP = None  # sentinel on the work queue: a worker that takes it ends
+BATCH_SIZE = 64  # at most this many answered messages share one commit
+BATCH_SECONDS = 0.002  # and a batch stays open no longer than this
+
+
+class Component:
+    """Serve ``config.spool`` of ``root`` with ``config``'s handlers until drained or stopped."""
+
+    def __init__(
+        self,
+        config: ComponentConfig,
+        root: SpoolRoot,
+        *,
+        metrics: Metrics | None = None,
+        rescan_interval: float = 30.0,
+        poll_interval: float = 1.0,
+    ):
+        self.config = config
+        self.root = root
+        self.spool = root.spool(config.spool)
+        self.metrics = metrics or Metrics()
+        describe_metrics(self.metrics)
+        self.rescan_interval = rescan_interval
+        self.poll_interval = poll_interval
+        self.table = HandlerTable(config.handler, config.types, config.options)
+        self.ready = threading.Event()
+        self._work: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._draining = threading.Event()
+        self._stopped = threading.Event()
+        self._workers_ended = threading.Event()  # wakes the lock refresher for good
+        self._live_workers = 0
+        self._count_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._workers: list[threading.Thread] = []
+        self._dispatcher: Dispatcher | None = None
+        self._dropbox = None
+        self._torn_down = False
+
+    def start(self) -> None:
+        """Set up the handlers, place the watches and start every thread."""
+        emitter = make_emitter(
+            self.spool.path,
+            poll=self.config.poll,
+            poll_interval=self.poll_interval,
+            rescan_interval=self.rescan_interval,
+        )
+        purge_every = max(0.5, min(self.rescan_interval, self.config.lock_timeout / 2))
+        self._dispatcher = Dispatcher(
+            self.spool, emitter, self._work, purge_interval=purge_every, lock_timeout=self.config.lock_timeout
+        )
+        self.table.setup(Context(self.config.name, self.config.spool, self.root, self.config.options))
+        processor = Processor(
+            self.config, self.root, self.table, self._dispatcher, self.metrics, self._stopped
+        )
+        self._processor = processor
+        self._spawn("dispatcher", self._run_dispatcher)
+        self._live_workers = max(1, self.config.workers)
+        for index in range(self._live_workers):
+            self._workers.append(self._spawn(f"worker-{index}", self._run_worker))
+        self._spawn("lock-refresher", self._refresh_locks)
+        if self.config.dropbox:
+            from spoolq.watcher.dropbox import Dropbox
+
+            self._dropbox = Dropbox(
+                self.config.dropbox, self.spool, poll=self.config.poll, poll_interval=self.poll_interval
+            )
+            self._spawn("dropbox", self._dropbox.run)
+        self._spawn("ready", self._announce_ready)
+
+    def drain(self) -> None:
+        """Finish the messages being handled; claim nothing new; then end."""
+        if self._draining.is_set():
+            return
+        log.info("%s: draining", self.config.name)
+        self._draining.set()
+        self._end_threads()
+
+    def stop(self) -> None:
+        """End now: handlers still running are abandoned when they return (lock left to go stale)."""
+        log.info("%s: stopping", self.config.name)
+        self._stopped.set()
+        self._draining.set()
+        self._workers_ended.set()  # the refresher ends now: abandoned locks must go stale
+        self._end_threads()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the threads; ``True`` when all have ended (then handlers are torn down)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                return False
+        if not self._torn_down:
+            self._torn_down = True
+            self.table.teardown()
+            if self._dispatcher is not None:
+                self._dispatcher.emitter.close()
+        return True
+
+    @property
+    def running(self) -> bool:
+        return any(thread.is_alive() for thread in self._threads)
+
+    # -- threads ----------------------------------------------------------------------
+
+    def _spawn(self, role: str, target) -> threading.Thread:
+        thread = threading.Thread(target=target, name=f"spoolq-{self.config.name}-{role}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+        return thread
+
+    def _end_threads(self) -> None:
+        if self._dispatcher is not None:
+            self._dispatcher.stop()
+        if self._dropbox is not None:
+            self._dropbox.stop()
+        for _ in self._workers:
+            self._work.put(_STOP)
+
+    def _run_dispatcher(self) -> None:
+        assert self._dispatcher is not None
+        try:
+            self._dispatcher.run()
+        except Exception:
+            log.exception("%s: dispatcher failed; draining", self.config.name)
+            self.drain()
+
+    def _announce_ready(self) -> None:
+        assert self._dispatcher is not None
+        while not self._dispatcher.ready.wait(0.5):
+            if self._draining.is_set():
+                return
+        if self._dropbox is not None:
+            self._dropbox.ready.wait()
+        self.ready.set()
+        log.info("%s: ready, watching %s", self.config.name, self.spool.path)
+
+    def _run_worker(self) -> None:
+        try:
+            while self._serve_batch():
+                pass
+        finally:
+            with self._count_lock:
+                self._live_workers -= 1
+                if self._live_workers == 0:
+                    self._workers_ended.set()
+
+    def _serve_batch(self) -> bool:
+        """Handle one message, and more while they are at hand; ``False`` once told to end.
+
+        Group commit: while further names wait in the queue (and for at most
+        BATCH_SECONDS or BATCH_SIZE messages), handle them before writing, so
+        that one flush per target spool covers them all.  Names are taken one
+        at a time, so a slow handler never hoards work other workers could do.
+        """
+        name = self._work.get()
+        if name is _STOP:
+            return False
+        answered = []
+        started = time.monotonic()
+        go_on = True
+        while True:
+            if self._draining.is_set():
+                self._dispatcher.done(name)  # not claimed: whoever runs next takes it
+            else:
+                result = self._processor.process(name)
+                if result is not None:
+                    answered.append(result)
+            if len(answered) >= BATCH_SIZE or time.monotonic() - started > BATCH_SECONDS:
+                break
+            try:
+                name = self._work.get_nowait()
+            except queue.Empty:
+                break
+            if name is _STOP:
+                go_on = False
+                break
+        if answered:
+            self._processor.commit(answered)
+        return go_on
+
+    def _refresh_locks(self) -> None:
+        interval = self.config.lock_timeout / 3
+        while not self._workers_ended.wait(interval):
+            if self._stopped.is_set():
+                return  # stopped: let the locks go stale so that they are retried
+            for name in list(self._processor.in_flight):
+                try:
+                    self.spool.touch(name)
+                except Exception as exc:  # gone meanwhile (acked): nothing to refresh
+                    log.debug("%s/%s: lock not refreshed: %s", self.spool.path, name, exc)

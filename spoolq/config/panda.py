@@ -1,0 +1,99 @@
+"""A PanDA/JEDI message-processor JSON configuration, read as a spoolq configuration.
+
+The mapping (documented in docs/operations.md):
+
+- each entry of ``queues`` names a spool of the same name; the queue's own
+  settings (``server``, ``destination``, ...) are kept raw under
+  ``Config.destinations[queue]`` with ``spool`` added, for the shippers;
+- each entry of ``mb_servers`` becomes a raw broker entry ``Config.brokers``;
+- each entry of ``processors`` becomes a component of the same name serving
+  the spool ``in_queue``, with the built-in ``panda`` handler adapter and
+  options ``{module, name, params, out_queue}``; ``n_threads`` is ``workers``.
+
+The file has no spool root: give ``--root`` or ``SPOOLQ_ROOT``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from spoolq.config.model import ComponentConfig, Config
+from spoolq.config.table import Table
+from spoolq.config.toml_file import spool_name
+from spoolq.errors import ConfigError
+
+PANDA_HANDLER = "panda"
+TOP_KEYS = ("mb_servers", "queues", "processors")
+PROCESSOR_KEYS = ("enable", "module", "name", "in_queue", "out_queue", "n_threads", "params", "verbose")
+
+
+def read_json(path: str) -> Any:
+    """Parse a JSON file, turning every failure into a :class:`ConfigError`."""
+    try:
+        with open(path, "rb") as handle:
+            return json.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc}") from None
+
+
+def load_panda_config(path: str) -> Config:
+    """Load and validate the PanDA-style JSON file at ``path``."""
+    top = Table(path, "", read_json(path))
+    top.reject_unknown(TOP_KEYS)
+    brokers = {name: table.data for name, table in top.tables("mb_servers").items()}
+    queues = {name: parse_queue(name, table, brokers) for name, table in top.tables("queues").items()}
+    components = tuple(
+        parse_processor(name, table, queues) for name, table in top.tables("processors").items()
+    )
+    return Config(path=path, root=None, components=components, brokers=brokers, destinations=queues)
+
+
+def parse_queue(name: str, table: Table, brokers: dict[str, Any]) -> dict[str, Any]:
+    """A queue: a spool named after it, and its broker settings kept raw."""
+    spool_name(table, table.path, name)
+    server = table.string("server", None)
+    if server is not None and server not in brokers:
+        raise table.error("server", f"names no entry of mb_servers: {server!r}")
+    return {**table.data, "spool": name}
+
+
+def parse_processor(name: str, table: Table, queues: dict[str, Any]) -> ComponentConfig:
+    """A processor: a component running the plugin class under the ``panda`` adapter."""
+    table.reject_unknown(PROCESSOR_KEYS)
+    spool_name(table, table.path, name)
+    in_queue = known_queue(table, "in_queue", queues, required=True)
+    out_queue = known_queue(table, "out_queue", queues, required=False)
+    params = table.data.get("params") or {}
+    if not isinstance(params, dict):
+        raise table.error("params", f"must be an object, not {params!r}")
+    options = {
+        "module": table.string("module"),
+        "name": table.string("name"),
+        "params": params,
+        "out_queue": out_queue,
+    }
+    table.boolean("verbose", False)
+    return ComponentConfig(
+        name=name,
+        spool=in_queue,
+        handler=PANDA_HANDLER,
+        options=options,
+        workers=table.integer("n_threads", 1, minimum=1),
+        enable=table.boolean("enable", True),
+    )
+
+
+def known_queue(table: Table, key: str, queues: dict[str, Any], required: bool) -> str | None:
+    """The queue named by ``key``: it must be one of ``queues``."""
+    value = table.data.get(key)
+    if value is None:
+        if required:
+            raise table.error(key, "is required: the queue this processor consumes")
+        return None
+    value = table.string(key)
+    if value not in queues:
+        raise table.error(key, f"names no entry of queues: {value!r}")
+    return value

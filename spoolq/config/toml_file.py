@@ -1,0 +1,131 @@
+"""The TOML configuration file: deployment keys, components, and the shipper tables.
+
+::
+
+    root = "/var/spool/spoolq"       # relative paths: to the file's directory
+    durable = true
+    granularity = 60
+    metrics_dir = "/var/lib/spoolq"  # default ROOT/.metrics
+
+    [components.pe]                  # one table per component
+    handler = "command"
+    workers = 2
+    [components.pe.options]          # the handler's own settings, free form
+    command = ["/usr/bin/archive"]
+    [components.pe.retry]
+    max_attempts = 3
+
+``[brokers.*]``, ``[destinations.*]`` and ``[shippers.*]`` are kept raw for the
+shippers.  Any other key is an error naming it (the annotated reference is
+``spoolq.example.toml`` at the top of the repository).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from typing import Any
+
+from spoolq.config.model import ComponentConfig, Config, RetryPolicy
+from spoolq.config.table import Table
+from spoolq.errors import ConfigError, SpoolError
+from spoolq.layout import DEFAULT_GRANULARITY
+from spoolq.root import check_spool_name
+
+RAW_SECTIONS = ("brokers", "destinations", "shippers")
+TOP_KEYS = ("root", "durable", "granularity", "metrics_dir", "components", *RAW_SECTIONS)
+COMPONENT_KEYS = (
+    "spool",
+    "handler",
+    "options",
+    "types",
+    "workers",
+    "retry",
+    "reply_spool",
+    "dropbox",
+    "poll",
+    "max_size",
+    "lock_timeout",
+    "enable",
+)
+RETRY_KEYS = ("max_attempts", "backoff", "backoff_factor", "max_delay")
+_DEFAULT = ComponentConfig(name="-", spool="-", handler="-")
+_DEFAULT_RETRY = RetryPolicy()
+
+
+def read_toml(path: str) -> dict[str, Any]:
+    """Parse a TOML file, turning every failure into a :class:`ConfigError`."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def load_toml_config(path: str) -> Config:
+    """Load and validate the TOML file at ``path``."""
+    top = Table(path, "", read_toml(path))
+    top.reject_unknown(TOP_KEYS)
+    components = tuple(parse_component(name, table) for name, table in top.tables("components").items())
+    raw = {section: {n: t.data for n, t in top.tables(section).items()} for section in RAW_SECTIONS}
+    return Config(
+        path=path,
+        root=relative_path(path, top.string("root", None)),
+        durable=top.boolean("durable", True),
+        granularity=top.integer("granularity", DEFAULT_GRANULARITY, minimum=1),
+        metrics_dir=relative_path(path, top.string("metrics_dir", None)),
+        components=components,
+        **raw,
+    )
+
+
+def parse_component(name: str, table: Table) -> ComponentConfig:
+    """One ``[components.NAME]`` table."""
+    table.reject_unknown(COMPONENT_KEYS)
+    spool_name(table, table.path, name)
+    return ComponentConfig(
+        name=name,
+        spool=spool_name(table, table.where("spool"), table.string("spool", name)),
+        handler=table.string("handler"),
+        options=dict(table.table("options", {}).data),
+        types=table.string_map("types"),
+        workers=table.integer("workers", _DEFAULT.workers, minimum=1),
+        retry=parse_retry(table.table("retry", {})),
+        reply_spool=spool_name(table, table.where("reply_spool"), table.string("reply_spool", None)),
+        dropbox=relative_path(table.file, table.string("dropbox", None)),
+        poll=table.boolean("poll", _DEFAULT.poll),
+        max_size=table.integer("max_size", _DEFAULT.max_size, minimum=1),
+        lock_timeout=table.number("lock_timeout", _DEFAULT.lock_timeout, minimum=1),
+        enable=table.boolean("enable", _DEFAULT.enable),
+    )
+
+
+def parse_retry(table: Table) -> RetryPolicy:
+    """One ``[components.NAME.retry]`` table; absent keys keep their defaults."""
+    table.reject_unknown(RETRY_KEYS)
+    return RetryPolicy(
+        max_attempts=table.integer("max_attempts", _DEFAULT_RETRY.max_attempts, minimum=1),
+        backoff=table.number("backoff", _DEFAULT_RETRY.backoff, minimum=0),
+        backoff_factor=table.number("backoff_factor", _DEFAULT_RETRY.backoff_factor, minimum=1),
+        max_delay=table.number("max_delay", _DEFAULT_RETRY.max_delay, minimum=0),
+    )
+
+
+def spool_name(table: Table, where: str, name: str | None) -> str | None:
+    """``name`` if it can name a spool, else an error at ``where``."""
+    if name is None:
+        return None
+    try:
+        return check_spool_name(name)
+    except SpoolError as exc:
+        raise table.error_at(where, str(exc)) from None
+
+
+def relative_path(config_path: str, value: str | None) -> str | None:
+    """``value`` made absolute against the directory of the configuration file."""
+    if value is None:
+        return None
+    base = os.path.dirname(os.path.abspath(config_path))
+    return os.path.join(base, os.path.expanduser(value))

@@ -1,0 +1,110 @@
+"""Finding handlers: built-in short names, ``module:Class``, ``module:function``.
+
+Lookup order for a name: a built-in short name (:data:`BUILTINS`), then
+``module:attr``.  ``attr`` may be a :class:`Handler` subclass (instantiated
+with the options) or a plain function ``f(message, context)`` (wrapped in a
+:class:`FunctionHandler`).  A :class:`HandlerTable` binds message types to
+handlers, SEMsg style (``{"CACHE_WRITTEN": "pkg.mod:func"}``), with the
+component's own handler for every other type.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from spoolq.errors import HandlerNotFound
+from spoolq.handlers.base import Context, Handler
+from spoolq.message import Message
+
+BUILTINS = {
+    "echo": "spoolq.handlers.echo:EchoHandler",
+    "noop": "spoolq.handlers.echo:NoopHandler",
+    "command": "spoolq.handlers.command:CommandHandler",
+    "panda": "spoolq.handlers.panda:PandaPluginHandler",
+}
+
+HandlerFunction = Callable[[Message, Context], None | Message | Iterable[Message]]
+
+
+class FunctionHandler(Handler):
+    """A plain function ``f(message, context)`` as a handler."""
+
+    def __init__(self, function: HandlerFunction, options: Mapping[str, Any] | None = None):
+        super().__init__(options)
+        self.function = function
+        self.name = f"{function.__module__}:{function.__qualname__}"
+
+    def handle(self, message: Message, context: Context) -> None | Message | Iterable[Message]:
+        return self.function(message, context)
+
+
+def import_attribute(spec: str) -> Any:
+    """The object named by ``module:attr`` (``attr`` may be dotted)."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise HandlerNotFound(
+            f"handler {spec!r}: not a built-in ({', '.join(sorted(BUILTINS))}) and not 'module:attr'"
+        )
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise HandlerNotFound(f"handler {spec!r}: cannot import module {module_name!r}: {exc}") from None
+    for part in attr.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise HandlerNotFound(f"handler {spec!r}: module {module_name!r} has no {attr!r}") from None
+    return target
+
+
+def load_handler(spec: str, options: Mapping[str, Any] | None = None) -> Handler:
+    """A ready-to-set-up handler instance for ``spec``."""
+    target = import_attribute(BUILTINS.get(spec, spec))
+    if inspect.isclass(target):
+        if not issubclass(target, Handler):
+            raise HandlerNotFound(
+                f"handler {spec!r}: class {target.__name__} is not a spoolq Handler; "
+                "for a PanDA processor plugin use handler 'panda' with options module and name"
+            )
+        return target(options)
+    if callable(target):
+        return FunctionHandler(target, options)
+    raise HandlerNotFound(
+        f"handler {spec!r}: {type(target).__name__} is neither a Handler class nor a function"
+    )
+
+
+class HandlerTable:
+    """The handlers of one component: one per bound message type, and a default.
+
+    ``default`` may be empty: then only the bound types are handled and every
+    other message is parked as of an unknown type.
+    """
+
+    def __init__(self, default: str, types: Mapping[str, str], options: Mapping[str, Any]):
+        loaded: dict[str, Handler] = {}  # one instance per distinct spec
+
+        def load(spec: str) -> Handler:
+            if spec not in loaded:
+                loaded[spec] = load_handler(spec, options)
+            return loaded[spec]
+
+        self.default = load(default) if default else None
+        self.by_type = {kind: load(spec) for kind, spec in types.items()}
+        self.handlers = list(loaded.values())
+
+    def lookup(self, message: Message) -> Handler | None:
+        """The handler for ``message``, or ``None`` if its type has none."""
+        handler = self.by_type.get(message.type or "")
+        return handler if handler is not None else self.default
+
+    def setup(self, context: Context) -> None:
+        for handler in self.handlers:
+            handler.setup(context)
+
+    def teardown(self) -> None:
+        for handler in self.handlers:
+            handler.teardown()

@@ -1,0 +1,152 @@
+"""The one shape of a shipper plugin, and the supervising loop every shipper runs.
+
+A shipper moves messages between spools and a broker.  Subclasses fill four
+hooks; :meth:`Shipper.run` owns the connection and calls them::
+
+    class MyShipper(Shipper):
+        def on_connect(self, link): ...     # after each (re)connect: subscribe, reset
+        def pump(self, link) -> bool: ...   # move some messages; False when idle
+        def on_disconnect(self): ...        # the link is gone: release what was in flight
+        def drain(self, link): ...          # stopping: finish in-flight work, bounded
+
+The loop runs in the caller's thread (the supervisor), never in a stomp.py
+callback: it opens a :class:`~spoolq.shippers.link.Link`, pumps while the
+link is alive, and after a loss waits a jittered, exponentially growing delay
+before it connects again.  Messages wait on disk meanwhile.  :meth:`stop` (a
+signal handler may call it: it only sets a flag) makes the loop drain and
+return.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+
+from spoolq.errors import BrokerUnavailable, ShipError
+from spoolq.root import SpoolRoot
+from spoolq.shippers.config import BrokerConfig, DestinationConfig, ShipperConfig
+from spoolq.shippers.link import Link
+from spoolq.shippers.status import ShipperStatus, StatusFile
+
+log = logging.getLogger("spoolq.shippers")
+
+
+class Backoff:
+    """Delays of ``initial * 2**n`` capped at ``maximum``, each scaled by a random 0.5..1."""
+
+    def __init__(self, initial: float = 0.2, maximum: float = 60.0):
+        self.initial = initial
+        self.maximum = maximum
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        delay = min(self.maximum, self.initial * (2**self.failures))
+        self.failures = min(self.failures + 1, 30)
+        return delay * random.uniform(0.5, 1.0)
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+class Shipper:
+    """Base class of shipper plugins; ``kind`` is the short built-in name."""
+
+    kind: str = ""
+
+    def __init__(
+        self,
+        root: SpoolRoot,
+        config: ShipperConfig,
+        destination: DestinationConfig,
+        broker: BrokerConfig,
+    ):
+        self.root = root
+        self.config = config
+        self.destination = destination
+        self.broker = broker
+        self.stopping = threading.Event()
+        self.status = ShipperStatus(config.name, self.kind)
+        self.status_file = StatusFile(root.path, self.status)
+        self.backoff = Backoff(maximum=config.backoff_max)
+
+    # -- hooks ----------------------------------------------------------------------
+
+    def on_connect(self, link: Link) -> None:
+        """Called after each successful connect, before the first :meth:`pump`."""
+
+    def pump(self, link: Link) -> bool:
+        """Move some messages; return ``False`` when there was nothing to do."""
+        raise NotImplementedError(f"{type(self).__name__} must define pump(link)")
+
+    def on_disconnect(self) -> None:
+        """The link was lost: put back whatever waited for the broker."""
+
+    def drain(self, link: Link) -> None:
+        """Stopping with a live link: finish what is in flight (bounded by the timeouts)."""
+
+    def make_link(self) -> Link:
+        return Link(self.broker, send_timeout=self.config.send_timeout)
+
+    def refresh_status(self) -> None:
+        """Update counters that are computed, not counted (e.g. the backlog)."""
+
+    # -- the supervising loop ---------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the loop to drain and return; safe from a signal handler."""
+        self.stopping.set()
+
+    def run(self) -> None:
+        """Connect, pump, reconnect after losses; return after :meth:`stop`."""
+        try:
+            while not self.stopping.is_set():
+                link = self._connect()
+                if link is None:
+                    continue
+                try:
+                    self._serve(link)
+                finally:
+                    link.close()
+                    self.on_disconnect()
+                    self.status.state = "disconnected"
+                    self.status.in_flight = 0
+                if not self.stopping.is_set():
+                    self._pause(f"connection to {link.where} lost")
+        finally:
+            self.status.state = "stopped"
+            self.status_file.maybe_write(force=True)
+
+    def _connect(self) -> Link | None:
+        link = self.make_link()
+        try:
+            link.open()
+        except BrokerUnavailable as exc:
+            self.status.last_error = str(exc)
+            self._pause(str(exc))
+            return None
+        self.status.state, self.status.broker = "connected", link.where
+        try:
+            self.on_connect(link)
+        except (ShipError, OSError) as exc:
+            link.close()
+            self.status.last_error = str(exc)
+            self._pause(f"setting up {link.where}: {exc}")
+            return None
+        self.backoff.reset()
+        return link
+
+    def _serve(self, link: Link) -> None:
+        while link.alive and not self.stopping.is_set():
+            self.pump(link)
+            self.refresh_status()
+            self.status_file.maybe_write()
+        if link.alive:
+            self.drain(link)
+
+    def _pause(self, why: str) -> None:
+        delay = self.backoff.next_delay()
+        log.warning("shipper %s: %s; retrying in %.1f s", self.config.name, why, delay)
+        self.refresh_status()
+        self.status_file.maybe_write(force=True)
+        self.stopping.wait(delay)

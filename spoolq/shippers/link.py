@@ -1,0 +1,179 @@
+"""One STOMP connection to a broker of a failover list, with bounded waits.
+
+A :class:`Link` never reconnects by itself: when the connection is lost it
+sets :attr:`Link.lost` (any number of disconnect notifications set it once)
+and the shipper's own loop, never a stomp.py callback, makes a new Link after
+a backoff.  stomp.py's ``wait=True`` connect can wait forever, so we wait for
+CONNECTED on our own event with a timeout; a send that the socket cannot take
+fails after ``send_timeout`` (``SO_SNDTIMEO``) instead of blocking.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import struct
+import threading
+from collections.abc import Callable
+
+import stomp
+
+from spoolq.errors import BrokerUnavailable
+from spoolq.shippers.config import BrokerConfig
+
+log = logging.getLogger("spoolq.shippers")
+
+
+class _Listener(stomp.ConnectionListener):
+    """Turns stomp.py's callbacks into events the link's owner waits on."""
+
+    def __init__(self, link: Link):
+        self.link = link
+
+    def on_connected(self, frame) -> None:
+        self.link.connected.set()
+
+    def on_receipt(self, frame) -> None:
+        receipt = frame.headers.get("receipt-id")
+        with self.link.receipts_changed:
+            self.link.receipts.append(receipt)
+            self.link.receipts_changed.notify_all()
+
+    def on_error(self, frame) -> None:
+        self.link.error = (
+            frame.headers.get("message", "") + " " + (frame.body or b"")[:200].decode("utf-8", "replace")
+        )
+        log.warning("broker %s: error frame: %s", self.link.where, self.link.error)
+
+    def on_message(self, frame) -> None:
+        if self.link.on_message is not None:
+            self.link.on_message(frame)
+
+    def on_disconnected(self) -> None:
+        self.link.mark_lost()
+
+    def on_heartbeat_timeout(self) -> None:
+        self.link.mark_lost()
+
+
+class Link:
+    """A connected STOMP session; :meth:`open` tries the hosts from a random one."""
+
+    def __init__(
+        self,
+        broker: BrokerConfig,
+        *,
+        on_message: Callable | None = None,
+        send_timeout: float = 30.0,
+    ):
+        self.broker = broker
+        self.on_message = on_message
+        self.send_timeout = send_timeout
+        self.connected = threading.Event()
+        self.lost = threading.Event()
+        self.receipts: list[str] = []
+        self.receipts_changed = threading.Condition()
+        self.error: str | None = None
+        self.where = "?"
+        self._conn: stomp.Connection12 | None = None
+
+    def open(self) -> None:
+        """Connect to one host of the list (random start, then in order) or raise."""
+        hosts = list(self.broker.hosts)
+        start = random.randrange(len(hosts))
+        failures = []
+        for host, port in hosts[start:] + hosts[:start]:
+            try:
+                self._connect(host, port)
+                return
+            except (OSError, stomp.exception.StompException, BrokerUnavailable) as exc:
+                failures.append(f"{host}:{port}: {exc or type(exc).__name__}")
+                self._drop()
+        raise BrokerUnavailable(f"broker {self.broker.name!r}: no host answered: " + "; ".join(failures))
+
+    def _connect(self, host: str, port: int) -> None:
+        b = self.broker
+        self.where = f"{host}:{port}"
+        self.connected.clear()
+        self.lost.clear()
+        conn = stomp.Connection12(
+            [(host, port)],
+            heartbeats=b.heartbeats,
+            vhost=b.vhost,
+            reconnect_attempts_max=1,
+            timeout=b.connect_timeout,
+            auto_decode=False,
+            try_loopback_connect=False,
+        )
+        if b.use_tls:
+            conn.set_ssl([(host, port)], key_file=b.key_file, cert_file=b.cert_file, ca_certs=b.ca_file)
+        conn.set_listener("spoolq", _Listener(self))
+        self._conn = conn
+        conn.connect(b.username, b.passcode, wait=False)
+        if not self.connected.wait(b.connect_timeout) or self.lost.is_set():
+            raise BrokerUnavailable(self.error or f"no CONNECTED within {b.connect_timeout:g} s")
+        sock = getattr(conn.transport, "socket", None)
+        if sock is not None and sock.gettimeout() is None:
+            seconds = int(self.send_timeout)
+            micro = int((self.send_timeout - seconds) * 1e6)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", seconds, micro))
+        log.info("connected to broker %s at %s", b.name, self.where)
+
+    def mark_lost(self) -> None:
+        """Idempotent: a second disconnect notification changes nothing."""
+        self.connected.clear()
+        self.lost.set()
+        with self.receipts_changed:
+            self.receipts_changed.notify_all()
+
+    @property
+    def alive(self) -> bool:
+        return self.connected.is_set() and not self.lost.is_set()
+
+    def send(self, destination: str, body: bytes, headers: dict[str, str]) -> None:
+        if self._conn is None:
+            raise BrokerUnavailable("not connected")
+        self._conn.send(destination, body, headers=headers)
+
+    def subscribe(self, destination: str, ack: str, prefetch: int) -> None:
+        headers = {"prefetch-count": str(prefetch), "activemq.prefetchSize": str(prefetch)}
+        self._conn.subscribe(destination, id="spoolq-1", ack=ack, headers=headers)
+
+    def ack(self, ack_id: str) -> None:
+        self._conn.ack(ack_id)
+
+    def take_receipts(self, timeout: float) -> list[str]:
+        """Receipts arrived since the last call; waits up to ``timeout`` for one."""
+        with self.receipts_changed:
+            if not self.receipts and not self.lost.is_set():
+                self.receipts_changed.wait(timeout)
+            taken, self.receipts = self.receipts, []
+        return taken
+
+    def close(self) -> None:
+        self._drop()
+
+    def _drop(self) -> None:
+        """Say DISCONNECT, give the reader thread 2 s to end, then close the socket."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        transport = conn.transport
+        try:
+            if conn.is_connected():
+                conn.disconnect()
+        except Exception:  # noqa: BLE001  (a dying connection may fail any way it likes)
+            pass
+        reader = transport.io_thread
+        if reader is not None:
+            reader.join(2.0)
+        if reader is None or reader.is_alive():
+            transport.running = False
+            try:
+                transport.disconnect_socket()
+            except Exception:  # noqa: BLE001
+                pass
+            if reader is not None:
+                reader.join(5.0)
+        self.connected.clear()

@@ -1,0 +1,161 @@
+"""``spoolq receive``: subscribe to this node's destination and write what arrives into spools.
+
+Subscribed with the destination's ack mode (``client-individual`` by default)
+and a bounded prefetch (``prefetch-count`` for RabbitMQ and
+``activemq.prefetchSize`` for ActiveMQ/Artemis).  stomp.py's reader thread
+only queues frames; this loop takes them in batches and, per batch:
+
+1. drops (and acks) redelivered duplicates, by the ``spoolq-id`` header;
+2. opens signed/encrypted bodies (when ``verify`` is on) and routes each
+   message by its ``to: COMPONENT@NODE`` header (see :mod:`spoolq.routing`);
+   a message that fails is parked with the reason (and then acked);
+3. writes the batch durably (one filesystem sync), records the ids, and
+   only then acks.  A failed write is never acked: the connection is
+   dropped and the broker redelivers after the reconnect.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+from collections import defaultdict
+
+from spoolq import envelope
+from spoolq.errors import MalformedMessage, SecurityError, SpoolqError
+from spoolq.parking import park
+from spoolq.routing import Router
+from spoolq.shippers.base import Shipper
+from spoolq.shippers.link import Link
+from spoolq.shippers.recent_ids import RecentIds
+from spoolq.shippers.security import SIGNER_DN
+from spoolq.shippers.status import STATE_DIR
+from spoolq.shippers.stomp_shipper import SPOOLQ_ID
+
+log = logging.getLogger("spoolq.shippers")
+
+#: Test hook: exit at once (no ack) right after a batch is written, as ``kill -9`` would.
+EXIT_AFTER_WRITE = "SPOOLQ_TEST_EXIT_AFTER_WRITE"
+
+
+class StompReceiver(Shipper):
+    kind = "receive"
+
+    def __init__(self, *args, router: Router, opener=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.router = router
+        self.opener = opener
+        self.frames: queue.Queue = queue.Queue()
+        self.recent = RecentIds(
+            os.path.join(self.root.path, STATE_DIR, f"{self.config.name}.ids"), self.config.dedup_window
+        )
+        self._link: Link | None = None
+
+    def address(self) -> str:
+        return self.destination.address.format(node=self.router.node)
+
+    # -- hooks ----------------------------------------------------------------------
+
+    def make_link(self) -> Link:
+        link = Link(self.broker, send_timeout=self.config.send_timeout)
+        # Runs in stomp.py's reader thread: only queue the frame, tagged with its link.
+        link.on_message = lambda frame: self.frames.put((link, frame))
+        return link
+
+    def on_connect(self, link: Link) -> None:
+        self._link = link
+        link.subscribe(self.address(), self.destination.ack, self.destination.prefetch)
+
+    def pump(self, link: Link) -> bool:
+        batch = self._take_batch(link)
+        if batch:
+            self._receive(link, batch)
+        return bool(batch)
+
+    def on_disconnect(self) -> None:
+        # Frames of the lost connection cannot be acked any more; the broker redelivers them.
+        while True:
+            try:
+                self.frames.get_nowait()
+            except queue.Empty:
+                break
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            self.recent.close()
+
+    # -- receiving ------------------------------------------------------------------
+
+    def _take_batch(self, link: Link) -> list:
+        batch = []
+        try:
+            batch.append(self.frames.get(timeout=0.1))
+            while len(batch) < self.destination.prefetch:
+                batch.append(self.frames.get_nowait())
+        except queue.Empty:
+            pass
+        return [frame for owner, frame in batch if owner is link]
+
+    def _receive(self, link: Link, frames: list) -> None:
+        to_write: dict[str, list[bytes]] = defaultdict(list)
+        written_ids, acks = [], []
+        for frame in frames:
+            ack_id = frame.headers.get("ack") or frame.headers.get("message-id")
+            message_id = frame.headers.get(SPOOLQ_ID) or frame.headers.get("message-id", "")
+            if message_id in self.recent or message_id in written_ids:
+                self.status.duplicates += 1
+                acks.append(ack_id)
+                continue
+            body = frame.body if isinstance(frame.body, bytes) else frame.body.encode("utf-8")
+            try:
+                spool, data = self._admit(body)
+            except SpoolqError as exc:
+                if self._park(body, str(exc)):
+                    acks.append(ack_id)  # parked: safe on our disk, so the broker may forget it
+                continue
+            to_write[spool].append(data)
+            written_ids.append(message_id)
+            acks.append(ack_id)
+        try:
+            for spool, items in to_write.items():
+                self.root.spool(spool).put_many(items)
+            self.recent.add_many(written_ids)
+        except (SpoolqError, OSError) as exc:
+            self.status.last_error = f"write failed, not acked: {exc}"
+            log.error("receiver %s: %s", self.config.name, self.status.last_error)
+            link.mark_lost()  # reconnect after a backoff; the broker redelivers
+            return
+        if os.environ.get(EXIT_AFTER_WRITE):
+            os._exit(137)
+        for ack_id in acks:
+            link.ack(ack_id)
+        self.status.done += len(written_ids)
+
+    def _admit(self, body: bytes) -> tuple[str, bytes]:
+        """The spool a body goes to, and the bytes to write there (raises to park)."""
+        signer = None
+        if self.opener is not None:
+            body, signer = self.opener.open(body)
+        elif self.config.verify:
+            raise SecurityError("verify is on but no security settings are configured")
+        try:
+            message = envelope.decode(body)
+        except MalformedMessage as exc:
+            raise MalformedMessage(f"received message is not a valid envelope: {exc.reason}") from None
+        spool = self.router.deliver_here(message, self.config.spool)
+        if signer is not None:
+            body = envelope.encode(message.with_header(**{SIGNER_DN: signer}))
+        return spool, body
+
+    def _park(self, body: bytes, reason: str) -> bool:
+        """Park ``body``; ``False`` (so: not acked, redelivered later) if even that fails."""
+        log.error("receiver %s: parking a message: %s", self.config.name, reason)
+        try:
+            park(self.root, self.config.spool, body, reason)
+        except SpoolqError as exc:
+            log.error("receiver %s: cannot park, leaving it with the broker: %s", self.config.name, exc)
+            return False
+        self.status.parked += 1
+        return True

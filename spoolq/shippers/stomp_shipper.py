@@ -1,0 +1,177 @@
+"""``spoolq ship``: relay an outgoing spool to a broker, removing only what the broker took.
+
+Each element is claimed (locked), sent ``persistent:true`` with a ``receipt``
+header, and removed only when that receipt arrives.  Up to ``window`` sends
+are in flight at once, so the cost is one round trip per window, not per
+message.  A send whose receipt does not come within ``receipt_timeout`` is
+unlocked and so sent again; when the connection is lost every send in flight
+is unlocked.  A resent message may reach the far side twice: the receiver
+drops duplicates by the ``spoolq-id`` header.
+
+The broker destination comes from the message's ``to: COMPONENT@NODE``
+header (the destination address's ``{node}``).  An element that cannot be
+sent as it is (too large, no node to send it to) is parked with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+
+from spoolq import envelope
+from spoolq.errors import MalformedMessage, MessageTooLarge, SpoolqError
+from spoolq.parking import park
+from spoolq.routing import RoutingError, address_of
+from spoolq.shippers.base import Shipper
+from spoolq.shippers.link import Link
+from spoolq.spool import Claim
+
+log = logging.getLogger("spoolq.shippers")
+
+SPOOLQ_ID = "spoolq-id"
+
+
+class StompShipper(Shipper):
+    kind = "ship"
+
+    def __init__(self, *args, sealer=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.spool = self.root.spool(self.config.spool)
+        self.sealer = sealer
+        self.in_flight: OrderedDict[str, tuple[Claim, float]] = OrderedDict()
+        self._names = iter(())
+        self._serial = 0
+
+    # -- hooks ----------------------------------------------------------------------
+
+    def on_connect(self, link: Link) -> None:
+        self.in_flight.clear()
+        self._names = iter(())
+
+    def pump(self, link: Link) -> bool:
+        self._settle(link.take_receipts(0))
+        self._expire()
+        sent = self._fill(link)
+        if not sent:
+            # Window full or spool empty: wait for a receipt, a little.
+            self._settle(link.take_receipts(0.05 if self.in_flight else 0))
+            if not self.in_flight:
+                self.stopping.wait(0.05)
+        return bool(sent)
+
+    def on_disconnect(self) -> None:
+        for claim, _sent_at in self.in_flight.values():
+            _release(claim)
+        self.in_flight.clear()
+
+    def drain(self, link: Link) -> None:
+        deadline = time.monotonic() + self.config.receipt_timeout
+        while self.in_flight and link.alive and time.monotonic() < deadline:
+            self._settle(link.take_receipts(0.1))
+
+    def refresh_status(self) -> None:
+        self.status.in_flight = len(self.in_flight)
+        if self.status_file.interval <= time.monotonic() - self.status_file._last_write:
+            self.status.backlog = self.spool.count()
+
+    # -- sending --------------------------------------------------------------------
+
+    def _fill(self, link: Link) -> int:
+        sent = 0
+        while len(self.in_flight) < self.config.window and link.alive and not self.stopping.is_set():
+            claim = self._next_claim()
+            if claim is None:
+                break
+            if self._send(link, claim):
+                sent += 1
+        return sent
+
+    def _next_claim(self) -> Claim | None:
+        for _attempt in range(2):
+            for name in self._names:
+                claim = self.spool.claim(name)
+                if claim is not None:
+                    return claim
+            self._names = self.spool.names()  # one pass done: list again
+        return None
+
+    def _send(self, link: Link, claim: Claim) -> bool:
+        try:
+            data = claim.read()
+            destination, spoolq_id = self._address(data)
+            body = self.sealer.seal(data) if self.sealer is not None else data
+            if len(body) > self.config.max_size:
+                raise MessageTooLarge(
+                    f"message of {len(body)} bytes is larger than shippers.{self.config.name}.max_size"
+                    f" ({self.config.max_size}); not sent"
+                )
+        except SpoolqError as exc:
+            self._park(claim, str(exc))
+            return False
+        self._serial += 1
+        receipt = f"{self.status.pid}-{self._serial}"
+        headers = {"persistent": "true", "receipt": receipt, SPOOLQ_ID: spoolq_id}
+        try:
+            link.send(destination, body, headers)
+        except (OSError, SpoolqError) as exc:
+            log.warning("shipper %s: send failed: %s", self.config.name, exc)
+            _release(claim)
+            link.mark_lost()
+            return False
+        self.in_flight[receipt] = (claim, time.monotonic())
+        return True
+
+    def _address(self, data: bytes) -> tuple[str, str]:
+        """The broker destination and the id the receiver deduplicates by."""
+        address = self.destination.address
+        try:
+            message = envelope.decode(data)
+        except MalformedMessage:
+            message = None
+        target = address_of(message) if message is not None else None
+        if "{node}" in address:
+            if target is None or target.node is None:
+                raise RoutingError("message has no 'to: COMPONENT@NODE' header: no node to send it to")
+            address = address.format(node=target.node)
+        spoolq_id = (message.message_id if message is not None else None) or hashlib.sha1(data).hexdigest()
+        return address, spoolq_id
+
+    def _park(self, claim: Claim, reason: str) -> None:
+        log.error("shipper %s: parking %s: %s", self.config.name, claim.where, reason)
+        park(self.root, self.spool.name, claim.read(), reason, element=claim.name)
+        claim.ack()
+        self.status.parked += 1
+
+    # -- receipts -------------------------------------------------------------------
+
+    def _settle(self, receipts: list[str]) -> None:
+        for receipt in receipts:
+            entry = self.in_flight.pop(receipt, None)
+            if entry is None:
+                continue  # a receipt for a send we already gave up on
+            claim = entry[0]
+            try:
+                claim.ack()
+            except SpoolqError as exc:
+                log.warning("shipper %s: %s already gone: %s", self.config.name, claim.where, exc)
+            self.status.done += 1
+
+    def _expire(self) -> None:
+        """Sends without a receipt for too long are unlocked, hence sent again."""
+        limit = time.monotonic() - self.config.receipt_timeout
+        while self.in_flight:
+            receipt, (claim, sent_at) = next(iter(self.in_flight.items()))
+            if sent_at > limit:
+                break
+            log.warning("shipper %s: no receipt for %s; sending again", self.config.name, claim.where)
+            del self.in_flight[receipt]
+            _release(claim)
+
+
+def _release(claim: Claim) -> None:
+    try:
+        claim.release()
+    except SpoolqError:
+        pass

@@ -1,0 +1,254 @@
+"""A real, isolated RabbitMQ node with its STOMP plugin, on 127.0.0.1 only.
+
+Everything the node owns lives in one temporary directory: its node name,
+ports (AMQP, STOMP, STOMP over TLS, Erlang distribution, epmd), data, logs,
+configuration, enabled-plugins file and Erlang cookie (``HOME`` points there).
+We start our own ``epmd`` on its own port first, so that no daemon is left
+behind that we did not start; both it and the node are stopped by pid.
+
+Used by the session fixture in ``tests/conftest.py`` and by
+``benchmarks/bench_ship.py``.  Debian's ``rabbitmq-server`` package provides
+the scripts; :func:`ensure_installed` installs it with apt-get when missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from tests.pki import TestCA
+
+RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
+START_TIMEOUT = 60.0
+
+
+def ensure_installed() -> None:
+    """Install Debian's rabbitmq-server when its scripts are missing."""
+    if (RABBIT_BIN / "rabbitmq-server").exists():
+        return
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "rabbitmq-server", "openssl"],
+        check=True,
+        env=env,
+    )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class Broker:
+    """One RabbitMQ node in ``directory``; :meth:`start` / :meth:`stop` may repeat."""
+
+    user = "guest"
+    passcode = "guest"
+    vhost = "/"
+    host = "127.0.0.1"
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.nodename = f"spoolq-test-{os.getpid()}@localhost"
+        self.amqp_port, self.stomp_port, self.stomps_port = free_port(), free_port(), free_port()
+        self.dist_port, self.epmd_port = free_port(), free_port()
+        self.ca = TestCA(self.directory / "pki")
+        self.server_cert = self.ca.issue("localhost")
+        self._epmd: subprocess.Popen | None = None
+        self._node: subprocess.Popen | None = None
+        self._write_configuration()
+
+    # -- set-up ---------------------------------------------------------------------
+
+    def _write_configuration(self) -> None:
+        (self.directory / "rabbitmq.conf").write_text(
+            "\n".join(
+                [
+                    f"listeners.tcp.1 = 127.0.0.1:{self.amqp_port}",
+                    f"stomp.listeners.tcp.1 = 127.0.0.1:{self.stomp_port}",
+                    f"stomp.listeners.ssl.1 = 127.0.0.1:{self.stomps_port}",
+                    f"ssl_options.cacertfile = {self.ca.cert_file}",
+                    f"ssl_options.certfile = {self.server_cert.cert}",
+                    f"ssl_options.keyfile = {self.server_cert.key}",
+                    "ssl_options.verify = verify_peer",
+                    "ssl_options.fail_if_no_peer_cert = false",
+                    "loopback_users.guest = true",
+                    "disk_free_limit.absolute = 20MB",
+                    "log.console = false",
+                    "log.file.level = warning",
+                    "",
+                ]
+            )
+        )
+
+    def _enable_stomp(self) -> None:
+        if (self.directory / "enabled_plugins").exists():
+            return
+        subprocess.run(
+            [str(RABBIT_BIN / "rabbitmq-plugins"), "enable", "--offline", "rabbitmq_stomp"],
+            env=self.env(),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def env(self) -> dict[str, str]:
+        """The environment every rabbitmq script of this node runs with."""
+        d = self.directory
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
+        env.update(
+            HOME=str(d),  # the Erlang cookie is $HOME/.erlang.cookie: ours alone
+            RABBITMQ_NODENAME=self.nodename,
+            RABBITMQ_NODE_IP_ADDRESS="127.0.0.1",
+            RABBITMQ_NODE_PORT=str(self.amqp_port),
+            RABBITMQ_DIST_PORT=str(self.dist_port),
+            ERL_EPMD_PORT=str(self.epmd_port),
+            ERL_EPMD_ADDRESS="127.0.0.1",
+            RABBITMQ_CONFIG_FILE=str(d / "rabbitmq.conf"),
+            RABBITMQ_ADVANCED_CONFIG_FILE=str(d / "advanced.config"),
+            RABBITMQ_CONF_ENV_FILE=str(d / "rabbitmq-env.conf"),
+            RABBITMQ_ENABLED_PLUGINS_FILE=str(d / "enabled_plugins"),
+            RABBITMQ_MNESIA_BASE=str(d / "mnesia"),
+            RABBITMQ_LOG_BASE=str(d / "log"),
+            RABBITMQ_PID_FILE=str(d / "rabbit.pid"),
+            RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}",
+        )
+        return env
+
+    # -- life cycle -----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start epmd (once) and the node; return when STOMP accepts connections."""
+        ensure_installed()
+        self._enable_stomp()
+        if self._epmd is None:
+            self._epmd = subprocess.Popen(
+                [shutil.which("epmd") or "epmd", "-port", str(self.epmd_port), "-address", "127.0.0.1"],
+                env=self.env(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            _wait_for(lambda: port_open(self.epmd_port), 10, "epmd")
+        log = open(self.directory / "node.out", "ab")  # noqa: SIM115  (kept by the child)
+        self._node = subprocess.Popen(
+            [str(RABBIT_BIN / "rabbitmq-server")],
+            env=self.env(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopped as one, by pid
+        )
+        log.close()
+        _wait_for(
+            lambda: self._node.poll() is None and port_open(self.stomp_port) and port_open(self.stomps_port),
+            START_TIMEOUT,
+            f"RabbitMQ node (see {self.directory / 'node.out'} and {self.directory / 'log'})",
+            failed=lambda: self._node.poll() is not None,
+        )
+
+    def stop(self) -> None:
+        """Stop the node (SIGTERM to its process group, then SIGKILL after 30 s)."""
+        node, self._node = self._node, None
+        if node is None:
+            return
+        _stop_group(node, 30)
+
+    def close(self) -> None:
+        """Stop the node and our epmd; nothing of ours keeps running."""
+        self.stop()
+        epmd, self._epmd = self._epmd, None
+        if epmd is not None:
+            epmd.terminate()
+            try:
+                epmd.wait(10)
+            except subprocess.TimeoutExpired:
+                epmd.kill()
+                epmd.wait()
+
+    @property
+    def running(self) -> bool:
+        return self._node is not None and self._node.poll() is None
+
+    # -- control --------------------------------------------------------------------
+
+    def ctl(self, *args: str, timeout: float = 60) -> str:
+        """Run ``rabbitmqctl ARGS`` against this node; return its output."""
+        done = subprocess.run(
+            [str(RABBIT_BIN / "rabbitmqctl"), "-n", self.nodename, *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {done.stderr or done.stdout}")
+        return done.stdout
+
+    def close_all_connections(self, reason: str = "closed by test") -> None:
+        """The broker drops every client connection, as an operator would."""
+        self.ctl("close_all_connections", reason)
+
+    def queue_depth(self, queue: str) -> int:
+        """Messages in ``queue`` (ready and unacknowledged), as the broker counts them."""
+        for line in self.ctl("list_queues", "-q", "--no-table-headers", "name", "messages").splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == queue:
+                return int(parts[1])
+        return 0
+
+    def delete_queue(self, queue: str) -> None:
+        self.ctl("delete_queue", queue)
+
+
+def _stop_group(process: subprocess.Popen, grace: float) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        pass
+    # The shell wrapper may exit before the VM and its helpers: sweep the group.
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if process.poll() is None:
+        process.wait()
+
+
+def _wait_for(ready, timeout: float, what: str, failed=lambda: False) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        if failed():
+            raise RuntimeError(f"{what} exited while starting")
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not start within {timeout:.0f} s")

@@ -1,0 +1,73 @@
+"""`spoolq replay`: parked messages back to their spool, filtered, with progress on stderr."""
+
+import json
+
+import pytest
+
+from spoolq import Message, SpoolRoot
+from spoolq.cli import exit_codes
+from spoolq.parking import iter_parked, park
+
+
+@pytest.fixture
+def root(root_dir):
+    root = SpoolRoot(root_dir, durable=False)
+    root.spool("pe")
+    return root
+
+
+def park_message(root, message_type, body=b"", age=0.0):
+    original = body or json.dumps({"header": {"type": message_type}, "body": "x"}).encode()
+    park(root, "pe", original, f"failed {message_type}")
+    if age:
+        # Age it by rewriting the parked-at header, as an older park would have.
+        parked = root.parked("pe")
+        name = list(parked.names())[-1]
+        message = parked.get(name)
+        header = dict(message.header, **{"parked-at": str(float(message.header["parked-at"]) - age)})
+        parked.lock(name)
+        parked.remove(name)
+        parked.put(Message(message.body, header))
+    return original
+
+
+def run(cli, root, *args):
+    return cli("--root", root.path, "replay", "pe", *args)
+
+
+def test_replay_moves_everything_back_byte_exact(cli, root):
+    originals = {park_message(root, "A"), park_message(root, None, body=b"\x00raw\xff")}
+    result = run(cli, root)
+    assert result.returncode == 0, result.stderr
+    assert "replayed 2 message(s)" in result.stdout.decode()
+    assert b"replaying pe" in result.stderr  # the progress bar
+    spool = root.spool("pe")
+    assert {spool.read(name) for name in spool.names()} == originals
+    assert root.parked("pe").count() == 0
+
+
+def test_replay_filters_by_type_age_and_id(cli, root):
+    park_message(root, "A")
+    park_message(root, "B")
+    old_b = park_message(root, "B", body=b'{"header": {"type": "B"}, "body": "old"}', age=3600)
+    assert run(cli, root, "--type", "B", "--older-than", "600").returncode == 0
+    spool = root.spool("pe")
+    assert [spool.read(n) for n in spool.names()] == [old_b]
+    remaining = list(iter_parked(root, "pe"))
+    assert sorted(p.type for p in remaining) == ["A", "B"]
+    target = next(p for p in remaining if p.type == "A")
+    assert run(cli, root, "--id", target.name).returncode == 0
+    assert [p.type for p in iter_parked(root, "pe")] == ["B"]
+
+
+def test_nothing_to_replay_is_success(cli, root):
+    result = run(cli, root)
+    assert result.returncode == 0 and b"nothing to replay" in result.stderr
+    park_message(root, "A")
+    result = run(cli, root, "--type", "Z")
+    assert result.returncode == 0 and b"nothing to replay" in result.stderr
+    assert root.parked("pe").count() == 1
+
+
+def test_replay_into_a_missing_spool_exits_not_found(cli, root):
+    assert cli("--root", root.path, "replay", "nope").returncode == exit_codes.NOT_FOUND

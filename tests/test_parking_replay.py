@@ -1,0 +1,54 @@
+"""Parking keeps the original bytes and the reason; replay puts back exactly what arrived."""
+
+import pytest
+
+from spoolq import Message, SpoolRoot
+from spoolq.parking import iter_parked, park, replay
+
+
+@pytest.fixture
+def root(root_dir):
+    return SpoolRoot(root_dir, durable=False)
+
+
+@pytest.mark.parametrize(
+    "original",
+    [
+        b'{"header": {"type": 7}}',  # malformed envelope
+        b"\x00\xff raw binary",
+        b"",
+        None,  # a proper envelope, filled in below
+    ],
+)
+def test_replay_puts_back_the_byte_exact_original(root, original):
+    spool = root.spool("pe")
+    if original is None:
+        original = spool.read(spool.put(Message.new("CACHE_WRITTEN", {"f": 1})))
+        spool.lock(next(spool.names()))
+        spool.remove(next(spool.names()))
+    park(root, "pe", original, "handler said no", element="6b041800/6b04181ed9a35e", attempts=3)
+    [parked] = list(iter_parked(root, "pe"))
+    assert (parked.reason, parked.attempts, parked.origin) == ("handler said no", 3, "pe")
+    assert parked.original == original
+    assert [p.name for p in replay(root, "pe")] == [parked.name]
+    [name] = list(spool.names())
+    assert spool.read(name) == original
+    assert root.parked("pe").count() == 0
+
+
+def test_park_keeps_type_and_message_id_of_a_readable_original(root):
+    message = Message.new("CACHE_MISSED", "body")
+    park(root, "pe", root.spool("pe").read(root.spool("pe").put(message)), "no handler")
+    [parked] = list(iter_parked(root, "pe"))
+    assert parked.type == "CACHE_MISSED"
+    assert parked.message_id == message.message_id
+
+
+def test_replay_selects(root):
+    park(root, "pe", b"raw, no type", "r")
+    for kind in ("A", "B"):
+        data = root.spool("tmp").read(root.spool("tmp").put(Message.new(kind, kind)))
+        park(root, "pe", data, "r")
+    back = list(replay(root, "pe", lambda p: p.type == "B"))
+    assert [p.type for p in back] == ["B"]
+    assert root.parked("pe").count() == 2

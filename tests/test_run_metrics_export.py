@@ -1,0 +1,106 @@
+"""``spoolq stats --prom``: spool figures and component metric files as valid Prometheus text."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from spoolq.message import Message
+from spoolq.metrics_export import parse_text, prometheus_stats
+from spoolq.parking import park
+from spoolq.root import SpoolRoot
+
+SAMPLE_LINE = re.compile(
+    r'[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*",?)*\})? '
+    r"(-?[0-9.]+(e[+-]?[0-9]+)?|[+-]Inf|NaN)( -?[0-9]+)?"
+)
+COMPONENT_FILE = """\
+# HELP spoolq_handled_total Messages handled.
+# TYPE spoolq_handled_total counter
+spoolq_handled_total{component="%(name)s"} 3
+# HELP spoolq_handle_seconds Handler latency.
+# TYPE spoolq_handle_seconds summary
+spoolq_handle_seconds_sum{component="%(name)s"} 0.25
+spoolq_handle_seconds_count{component="%(name)s"} 3
+"""
+
+
+def check_line_format(text: str) -> None:
+    """Every line is HELP, TYPE, a comment, or a sample; each family is typed once."""
+    typed: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            name = line.split()[2]
+            assert name not in typed, f"family typed twice: {name}"
+            assert line.split()[3] in ("counter", "gauge", "summary", "histogram", "untyped")
+            typed.append(name)
+        elif line.startswith("#"):
+            assert line.startswith(("# HELP ", "# skipped ")), line
+        else:
+            assert SAMPLE_LINE.fullmatch(line), f"not a sample line: {line!r}"
+
+
+@pytest.fixture
+def root(root_dir) -> SpoolRoot:
+    root = SpoolRoot(root_dir)
+    root.spool("pe").put_many([Message.new("ping", "a"), Message.new("ping", "b")])
+    root.spool("pe").claim(next(root.spool("pe").names()))
+    root.spool("archive")
+    park(root, "pe", b"not an envelope", "malformed")
+    metrics = root_dir / ".metrics"
+    metrics.mkdir()
+    for name in ("pe", "archive"):
+        (metrics / f"{name}.prom").write_text(COMPONENT_FILE % {"name": name})
+    return root
+
+
+def test_output_parses_as_prometheus_text(root):
+    text = prometheus_stats(root)
+    check_line_format(text)
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples
+    }
+    assert samples[("spoolq_spool_messages", (("spool", "pe"), ("state", "ready")))] == 1
+    assert samples[("spoolq_spool_messages", (("spool", "pe"), ("state", "locked")))] == 1
+    assert samples[("spoolq_spool_messages", (("spool", "archive"), ("state", "ready")))] == 0
+    assert samples[("spoolq_spool_oldest_age_seconds", (("spool", "pe"),))] >= 0
+    assert samples[("spoolq_spool_bytes", (("spool", "pe"),))] > 0
+    assert samples[("spoolq_parked_messages", (("spool", "pe"),))] == 1
+    assert samples[("spoolq_handled_total", (("component", "archive"),))] == 3
+    assert samples[("spoolq_handled_total", (("component", "pe"),))] == 3
+    assert families["spoolq_handle_seconds"].type == "summary"
+
+
+def test_families_reported_by_several_components_are_merged(root):
+    text = prometheus_stats(root)
+    assert text.count("# TYPE spoolq_handled_total counter") == 1
+    assert text.count("spoolq_handled_total{") == 2
+
+
+def test_broken_metric_file_is_skipped_with_a_comment(root, root_dir):
+    (root_dir / ".metrics" / "broken.prom").write_text("this is not { prometheus\n")
+    text = prometheus_stats(root)
+    assert "# skipped broken.prom: line 1 is not a sample" in text
+    check_line_format(text)
+    list(text_string_to_metric_families(text))
+
+
+def test_metrics_dir_from_configuration(root, tmp_path):
+    elsewhere = tmp_path / "textfiles"
+    elsewhere.mkdir()
+    (elsewhere / "x.prom").write_text("spoolq_up 1\n")
+    text = prometheus_stats(root, str(elsewhere))
+    assert "spoolq_up 1" in text and "spoolq_handled_total" not in text
+
+
+def test_parse_rejects_a_line_that_is_not_a_sample():
+    with pytest.raises(ValueError, match="line 2"):
+        parse_text("a 1\nb{ 2\n")
+
+
+def test_named_spools_only(root):
+    text = prometheus_stats(root, names=["archive"])
+    assert 'spool="archive"' in text and 'spool="pe"' not in text

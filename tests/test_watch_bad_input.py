@@ -1,0 +1,126 @@
+"""Bad input parks or is ignored with a logged reason, and the component keeps serving."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+from watch_helpers import recorded, wait_for
+
+from spoolq import parking
+from spoolq.component import Component
+from spoolq.config import ComponentConfig
+from spoolq.message import Message
+from spoolq.root import SpoolRoot
+
+
+@pytest.fixture
+def serve(root_dir: Path, tmp_path: Path):
+    """Start a recording component with max_size 1 MB; yield (root, spool, record file)."""
+    root = SpoolRoot(root_dir, granularity=1)
+    log = tmp_path / "seen"
+    config = ComponentConfig(
+        name="pe",
+        spool="pe",
+        handler="tests.watch_handlers:record_body",
+        options={"record": str(log)},
+        max_size=1 << 20,
+    )
+    component = Component(config, root)
+    component.start()
+    assert component.ready.wait(10)
+    yield root, root.spool("pe"), log
+    component.drain()
+    assert component.join(10)
+
+
+def drop(spool, name: str, data: bytes, sparse_size: int = 0) -> Path:
+    """Write an element the way any program may: temporary, then rename."""
+    directory = Path(spool.path) / "10000000"
+    directory.mkdir(exist_ok=True)
+    (directory / (name + ".tmp")).write_bytes(data)
+    if sparse_size:
+        os.truncate(directory / (name + ".tmp"), sparse_size)  # sparse: cheap to make
+    os.rename(directory / (name + ".tmp"), directory / name)
+    return directory / name
+
+
+def still_serving(root, spool, log) -> None:
+    spool.put(Message.new("PING", "still here"))
+    wait_for(lambda: f"str:{b'still here'.hex()}" in recorded(log), what="a good message after the bad one")
+
+
+def parked_reasons(root) -> list[str]:
+    return [p.reason for p in parking.iter_parked(root, "pe")]
+
+
+def test_invalid_json_envelope_is_parked_with_the_reason(serve):
+    root, spool, log = serve
+    drop(spool, "10000000000001", b'{"header": {"type": "X"}, "body": ')
+    wait_for(lambda: parked_reasons(root), what="the malformed envelope parked")
+    (parked,) = parking.iter_parked(root, "pe")
+    assert "not valid JSON" in parked.reason
+    assert parked.original == b'{"header": {"type": "X"}, "body": '
+    still_serving(root, spool, log)
+
+
+def test_binary_garbage_is_handled_as_a_raw_bytes_body(serve):
+    root, spool, log = serve
+    garbage = bytes(range(256)) * 4
+    drop(spool, "10000000000002", garbage)
+    wait_for(lambda: f"bytes:{garbage.hex()}" in recorded(log), what="the garbage handled as bytes")
+    assert parked_reasons(root) == []
+
+
+def test_element_over_max_size_is_parked_unread_and_kept(serve, root_dir):
+    root, spool, log = serve
+    big = drop(spool, "10000000000003", b"", sparse_size=5 << 20)
+    wait_for(lambda: parked_reasons(root), what="the oversize element parked")
+    (reason,) = parked_reasons(root)
+    assert "exceeds max_size 1048576" in reason
+    aside = root_dir / "parked" / "pe" / "oversize" / "10000000-10000000000003"
+    assert aside.stat().st_size == 5 << 20 and not big.exists()
+    still_serving(root, spool, log)
+
+
+def test_symlink_pointing_outside_the_spool_is_parked_not_read(serve, tmp_path):
+    root, spool, log = serve
+    secret = tmp_path / "secret"
+    secret.write_text("do not read")
+    directory = Path(spool.path) / "10000000"
+    directory.mkdir(exist_ok=True)
+    (directory / "10000000000004").symlink_to(secret)
+    wait_for(lambda: parked_reasons(root), what="the symlink parked")
+    (parked,) = parking.iter_parked(root, "pe")
+    assert "symlink pointing outside the spool" in parked.reason
+    assert parked.original == os.fsencode(secret)
+    assert secret.read_text() == "do not read" and not (directory / "10000000000004").exists()
+    still_serving(root, spool, log)
+
+
+def test_name_that_is_not_14_hex_digits_is_ignored_and_logged_once(serve, caplog):
+    root, spool, log = serve
+    caplog.set_level(logging.WARNING, logger="spoolq.component")
+    drop(spool, "not-an-element", b"hello")
+    wait_for(lambda: "must be 14 hex digits" in caplog.text, what="the odd name logged")
+    still_serving(root, spool, log)
+    assert (Path(spool.path) / "10000000" / "not-an-element").exists()
+    assert caplog.text.count("not-an-element") == 1
+    assert parked_reasons(root) == []
+
+
+def test_100_mb_element_over_the_default_limit_is_parked_unread(root_dir, tmp_path):
+    root = SpoolRoot(root_dir, granularity=1)
+    config = ComponentConfig(name="pe", spool="pe", handler="noop")  # default max_size: 64 MiB
+    component = Component(config, root)
+    component.start()
+    try:
+        assert component.ready.wait(10)
+        drop(root.spool("pe"), "10000000000005", b"", sparse_size=100 << 20)
+        wait_for(lambda: parked_reasons(root), what="the 100 MB element parked")
+        assert "exceeds max_size 67108864" in parked_reasons(root)[0]
+    finally:
+        component.drain()
+        assert component.join(10)

@@ -1,0 +1,217 @@
+"""The component runtime in-process: real spools, real inotify, real threads."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from watch_helpers import recorded, wait_for
+
+from spoolq import parking
+from spoolq.component import Component
+from spoolq.component.retry import ATTEMPT, NOT_BEFORE
+from spoolq.config import ComponentConfig, RetryPolicy
+from spoolq.errors import HandlerNotFound
+from spoolq.handlers.base import Handler
+from spoolq.message import Message
+from spoolq.root import SpoolRoot
+
+
+@pytest.fixture
+def root(root_dir: Path) -> SpoolRoot:
+    return SpoolRoot(root_dir, granularity=1)
+
+
+@pytest.fixture
+def running(root: SpoolRoot):
+    """``running(handler=..., **config)`` starts a component; all are drained at the end."""
+    started: list[Component] = []
+
+    def start(poll: bool = False, **fields) -> Component:
+        fields.setdefault("name", "pe")
+        fields.setdefault("spool", "pe")
+        fields.setdefault("handler", "echo")
+        component = Component(ComponentConfig(**fields), root, rescan_interval=30, poll_interval=0.05)
+        component.start()
+        started.append(component)
+        assert component.ready.wait(10)
+        return component
+
+    yield start
+    for component in started:
+        component.drain()
+        assert component.join(10)
+
+
+def replies(root: SpoolRoot, spool: str = "pe_reply") -> list[Message]:
+    target = root.spool(spool)
+    return [target.get(name) for name in target.names()]
+
+
+def test_message_put_by_the_api_is_answered_with_its_correlation_id(root, running):
+    running()
+    request = Message.new("PING", "hello")
+    root.spool("pe").put(request)
+    wait_for(lambda: replies(root) and root.spool("pe").count() == 0, what="the reply")
+    (reply,) = replies(root)
+    assert reply.correlation_id == request.message_id
+    assert reply.body == "hello" and reply.type == "PING"
+
+
+def test_reply_goes_to_the_requests_reply_to_spool(root, running):
+    running(reply_spool="unused")
+    root.spool("pe").put(Message.new("PING", "x", reply_to="caller_inbox"))
+    wait_for(lambda: replies(root, "caller_inbox"), what="the reply in caller_inbox")
+    assert replies(root, "unused") == []
+
+
+def test_configured_reply_spool_is_used_without_reply_to(root, running):
+    running(reply_spool="answers")
+    root.spool("pe").put(Message.new("PING", "x"))
+    wait_for(lambda: replies(root, "answers"), what="the reply in answers")
+
+
+def test_many_elements_in_brand_new_directories_are_all_handled(root, running, tmp_path):
+    """Granularity 1: new intermediate directories appear while we write; none is missed."""
+    log = tmp_path / "seen"
+    running(handler="tests.watch_handlers:record", options={"record": str(log)}, workers=2)
+    spool = root.spool("pe")
+    ids = set()
+    for second in range(3):  # elements written straight into directories no watch knows yet
+        directory = Path(spool.path) / f"{0x10000000 + second:08x}"
+        directory.mkdir()
+        for index in range(50):
+            message = Message.new("PING", str(index))
+            ids.add(message.message_id)
+            temporary = directory / f"{index:014x}.tmp"
+            temporary.write_bytes(__import__("spoolq.envelope").envelope.encode(message))
+            os.rename(temporary, directory / f"{index:014x}")
+    for _ in range(100):
+        message = Message.new("PING", "api")
+        ids.add(message.message_id)
+        spool.put(message)
+    wait_for(lambda: len(recorded(log)) >= len(ids), what="all 250 messages handled")
+    assert sorted(recorded(log)) == sorted(ids)
+
+
+def test_retry_then_success_with_the_attempt_in_the_header(root, running):
+    running(handler="tests.watch_handlers:retry_twice")
+    root.spool("pe").put(Message.new("JOB", "x"))
+    wait_for(lambda: replies(root), what="the reply after two retries")
+    (reply,) = replies(root)
+    assert reply.body == "attempt 3"
+    assert root.spool("pe").count() == 0
+
+
+def test_retry_then_park_after_the_last_attempt(root, running):
+    policy = RetryPolicy(max_attempts=3, backoff=0.02, backoff_factor=1.0)
+    component = running(handler="tests.watch_handlers:always_fails", retry=policy)
+    request = Message.new("JOB", "x")
+    root.spool("pe").put(request)
+    wait_for(lambda: list(parking.iter_parked(root, "pe")), what="the message parked")
+    (parked,) = parking.iter_parked(root, "pe")
+    assert parked.attempts == 3 and parked.message_id == request.message_id
+    assert "RuntimeError: this handler always fails" in parked.reason and "Traceback" in parked.reason
+    assert component.metrics.value("spoolq_messages_retried_total", component="pe") == 2
+    assert root.spool("pe").count() == 0
+
+
+def test_a_retry_does_not_hold_up_other_messages(root, running, tmp_path):
+    log = tmp_path / "seen"
+    running(handler="tests.watch_handlers:record", options={"record": str(log)}, workers=1)
+    later = Message.new("JOB", "later").with_header(**{ATTEMPT: "2", NOT_BEFORE: "9999999999"})
+    root.spool("pe").put(later)
+    now = Message.new("JOB", "now")
+    root.spool("pe").put(now)
+    wait_for(lambda: recorded(log) == [now.message_id], what="the due message handled first")
+    assert root.spool("pe").count() == 1 and not root.spool("pe").is_locked(next(root.spool("pe").names()))
+
+
+def test_unknown_type_is_parked_when_only_types_are_bound(root, running):
+    running(handler="", types={"CACHE_WRITTEN": "tests.watch_handlers:cache_written"})
+    root.spool("pe").put(Message.new("CACHE_WRITTEN", "file-1"))
+    root.spool("pe").put(Message.new("SOMETHING_ELSE", "file-2"))
+    wait_for(lambda: list(parking.iter_parked(root, "pe")) and replies(root), what="park and reply")
+    (parked,) = parking.iter_parked(root, "pe")
+    assert parked.type == "SOMETHING_ELSE" and "no handler for message type" in parked.reason
+    (reply,) = replies(root)
+    assert reply.type == "CACHE_WRITTEN_ACK"
+    wait_for(lambda: root.spool("audit").count() == 1, what="the emitted audit message")
+
+
+def test_drain_lets_the_message_in_flight_finish(root, tmp_path):
+    log, started = tmp_path / "seen", tmp_path / "started"
+    options = {"record": str(log), "started": str(started), "sleep": "0.5"}
+    config = ComponentConfig(name="pe", spool="pe", handler="tests.watch_handlers:record", options=options)
+    component = Component(config, root)
+    component.start()
+    component.ready.wait(10)
+    request = Message.new("JOB", "slow")
+    root.spool("pe").put(request)
+    wait_for(lambda: recorded(started), what="the handler started")
+    component.drain()
+    assert component.join(10)
+    assert recorded(log) == [request.message_id]
+    assert root.spool("pe").count() == 0
+
+
+def test_stop_leaves_the_claim_locked_for_a_later_retry(root, tmp_path):
+    log, started = tmp_path / "seen", tmp_path / "started"
+    options = {"record": str(log), "started": str(started), "sleep": "0.3"}
+    config = ComponentConfig(name="pe", spool="pe", handler="tests.watch_handlers:record", options=options)
+    component = Component(config, root)
+    component.start()
+    component.ready.wait(10)
+    root.spool("pe").put(Message.new("JOB", "slow"))
+    wait_for(lambda: recorded(started), what="the handler started")
+    component.stop()
+    assert component.join(10)
+    name = next(root.spool("pe").names())
+    assert root.spool("pe").is_locked(name)
+
+
+def test_long_handler_keeps_its_lock_fresh(root, running, tmp_path):
+    """lock_timeout 0.6 s, handler 1.5 s: without refreshing, the purge would unlock it mid-way."""
+    log = tmp_path / "seen"
+    running(
+        handler="tests.watch_handlers:record",
+        options={"record": str(log), "sleep": "1.5"},
+        lock_timeout=0.6,
+        workers=2,
+    )
+    request = Message.new("JOB", "long")
+    root.spool("pe").put(request)
+    wait_for(lambda: recorded(log), what="the long handler finished")
+    assert recorded(log) == [request.message_id]  # handled once: never taken for stale
+
+
+def test_polling_mode_handles_messages(root, running):
+    running(poll=True)
+    root.spool("pe").put(Message.new("PING", "polled"))
+    wait_for(lambda: replies(root), what="the reply with polling")
+
+
+def test_handler_lookup_errors_name_the_handler(root):
+    with pytest.raises(HandlerNotFound, match="no_such_module"):
+        Component(ComponentConfig(name="pe", spool="pe", handler="no_such_module:f"), root)
+    with pytest.raises(HandlerNotFound, match="not a built-in"):
+        Component(ComponentConfig(name="pe", spool="pe", handler="nonsense"), root)
+
+
+class Counting(Handler):
+    calls = 0
+    lock = threading.Lock()
+
+    def handle(self, message, context):
+        with Counting.lock:
+            Counting.calls += 1
+
+
+def test_module_class_handler_and_metrics(root, running):
+    component = running(handler=f"{__name__}:Counting", workers=3)
+    root.spool("pe").put_many(Message.new("PING", str(i)) for i in range(20))
+    wait_for(lambda: component.metrics.value("spoolq_messages_handled_total", component="pe") == 20)
+    assert Counting.calls == 20
+    assert 'spoolq_messages_handled_total{component="pe"} 20' in component.metrics.render()

@@ -1,0 +1,109 @@
+"""The emitters alone: what inotify and polling report for real filesystem changes."""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from pathlib import Path
+
+from spoolq.watcher import PollingEmitter, Signal
+from spoolq.watcher.inotify import InotifyEmitter
+
+
+def collect(emitter, until, timeout: float = 5.0) -> list[Signal]:
+    """Signals from ``emitter`` until ``until(signals)`` holds (or the deadline)."""
+    signals: list[Signal] = []
+    deadline = time.monotonic() + timeout
+    while not until(signals) and time.monotonic() < deadline:
+        signals += emitter.wait(0.2)
+    return signals
+
+
+def test_first_wait_reports_a_full_rescan(tmp_path: Path):
+    emitter = InotifyEmitter(str(tmp_path))
+    try:
+        assert emitter.wait(0) == [Signal("rescan")]
+    finally:
+        emitter.close()
+
+
+def test_rename_and_link_into_a_watched_directory_are_elements(tmp_path: Path):
+    (tmp_path / "10000000").mkdir()
+    emitter = InotifyEmitter(str(tmp_path))
+    try:
+        emitter.wait(0)
+        (tmp_path / "x.tmp").write_text("a")
+        os.rename(tmp_path / "x.tmp", tmp_path / "10000000" / "10000000000001")  # rename: IN_MOVED_TO
+        (tmp_path / "y.tmp").write_text("b")
+        os.link(tmp_path / "y.tmp", tmp_path / "10000000" / "10000000000002")  # dirq: IN_CREATE
+        os.link(tmp_path / "y.tmp", tmp_path / "10000000" / "10000000000002.lck")  # a lock: not news
+        signals = collect(emitter, lambda s: len(s) >= 2)
+        assert signals == [
+            Signal("element", "10000000", "10000000000001"),
+            Signal("element", "10000000", "10000000000002"),
+        ]
+    finally:
+        emitter.close()
+
+
+def test_new_directory_is_watched_and_listed(tmp_path: Path):
+    emitter = InotifyEmitter(str(tmp_path))
+    try:
+        emitter.wait(0)
+        (tmp_path / "20000000").mkdir()
+        signals = collect(emitter, lambda s: Signal("directory", "20000000") in s)
+        assert Signal("directory", "20000000") in signals
+        (tmp_path / "20000000" / "20000000000001").write_text("x")
+        signals = collect(emitter, lambda s: s)
+        assert signals == [Signal("element", "20000000", "20000000000001")]
+    finally:
+        emitter.close()
+
+
+def test_removed_directory_drops_its_watch(tmp_path: Path):
+    (tmp_path / "10000000").mkdir()
+    emitter = InotifyEmitter(str(tmp_path))
+    try:
+        emitter.wait(0)
+        os.rmdir(tmp_path / "10000000")
+        deadline = time.monotonic() + 5
+        while emitter._directories and time.monotonic() < deadline:
+            emitter.wait(0.1)
+        assert emitter._directories == {}
+    finally:
+        emitter.close()
+
+
+def test_periodic_rescan_and_wake(tmp_path: Path):
+    emitter = InotifyEmitter(str(tmp_path), rescan_interval=0.2)
+    try:
+        emitter.wait(0)
+        assert collect(emitter, lambda s: s, timeout=3) == [Signal("rescan")]
+        emitter.wake()
+        started = time.monotonic()
+        assert emitter.wait(10) in ([], [Signal("rescan")])
+        assert time.monotonic() - started < 1
+    finally:
+        emitter.close()
+
+
+def test_idle_wait_blocks_without_burning_cpu(tmp_path: Path):
+    emitter = InotifyEmitter(str(tmp_path), rescan_interval=60)
+    try:
+        emitter.wait(0)
+        before = resource.getrusage(resource.RUSAGE_THREAD)
+        assert emitter.wait(0.5) == []
+        after = resource.getrusage(resource.RUSAGE_THREAD)
+        assert (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime) < 0.05
+    finally:
+        emitter.close()
+
+
+def test_polling_emitter_rescans_every_interval(tmp_path: Path):
+    emitter = PollingEmitter(str(tmp_path), interval=0.1)
+    try:
+        assert emitter.wait(0) == [Signal("rescan")]
+        assert collect(emitter, lambda s: s, timeout=3) == [Signal("rescan")]
+    finally:
+        emitter.close()
