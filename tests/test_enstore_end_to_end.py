@@ -17,7 +17,7 @@ from spoolq.enstore import filedb
 from spoolq.enstore.cachefs import cached_path
 from spoolq.parking import iter_parked
 from spoolq.writers.disk_mover import Family
-from tests.conftest import REPO
+from tests.conftest import cli_env
 from tests.enstore.site import Site
 
 
@@ -131,16 +131,6 @@ def partial_containers(site: Site) -> list[str]:
     return [n for n in os.listdir(site.archive) if ".tmp-" in n]
 
 
-WORKER_PROCESS = """
-import sys, json
-from spoolq.root import SpoolRoot
-from spoolq.demo.runner import SpoolServer
-from spoolq.handlers.migration_worker import MigrationWorker
-root_path, options = sys.argv[1], json.loads(sys.argv[2])
-handler = MigrationWorker(options)
-SpoolServer(SpoolRoot(root_path, durable=False), "mw_w1", "mw", handler).run()
-"""
-
 SLOW_HALF_COPY = (
     "import sys, time\n"
     "data = open(sys.argv[1], 'rb').read()\n"
@@ -150,19 +140,22 @@ SLOW_HALF_COPY = (
 
 
 @pytest.mark.timeout(60)
-def test_worker_killed_mid_archive_the_part_is_dispatched_again(site):
-    options = {
-        "worker_id": "w1",
-        "archive": site.archive,
-        "cache": site.cache,
-        "copy_command": [sys.executable, "-c", SLOW_HALF_COPY, "{src}", "{dst}"],
-    }
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    doomed = subprocess.Popen(
-        [sys.executable, "-c", WORKER_PROCESS, site.root.path, json.dumps(options)],
-        env=env,
-        start_new_session=True,
+def test_worker_killed_mid_archive_the_part_is_dispatched_again(site, tmp_path):
+    config = tmp_path / "worker.toml"
+    copy_command = [sys.executable, "-c", SLOW_HALF_COPY, "{src}", "{dst}"]
+    config.write_text(
+        "durable = false\n"
+        "[components.mw_w1_work]\n"
+        'handler = "migration_worker"\n'
+        'spool = "mw"\n'
+        "[components.mw_w1_work.options]\n"
+        'worker_id = "w1"\n'
+        f"archive = {json.dumps(site.archive)}\n"
+        f"cache = {json.dumps(site.cache)}\n"
+        f"copy_command = {json.dumps(copy_command)}\n"
     )
+    argv = ["-c", str(config), "--root", site.root.path, "watch", "--component", "mw_w1_work"]
+    doomed = subprocess.Popen([sys.executable, "-m", "spoolq", *argv], env=cli_env(), start_new_session=True)
     try:
         site.start_engine(max_files=10)
         site.start_dispatcher(silence=0.5)
