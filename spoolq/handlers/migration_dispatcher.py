@@ -57,6 +57,8 @@ class MigrationDispatcher(Handler):
             elif type_ != timer.TICK:
                 raise Reject(f"migration dispatcher does not handle {type_!r}")
             self._check_silent_parts(state, context, time.time())
+            counts = state.setdefault("counts", {})
+            counts[type_ or "?"] = counts.get(type_ or "?", 0) + 1
 
     # -- commands -------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ class MigrationWorker(Handler):
         os.makedirs(self.scratch, exist_ok=True)
         self.progress = StateFile(context.root.path, f"mw_{self.worker_id}", durable=False)
         self.packing_seconds = 0.0  # time inside pack/store/fetch/unpack, for the benchmark
+        self.counts: dict[str, int] = {}  # commands done, by type
 
     @property
     def status_spool(self) -> str:
@@ -52,6 +53,7 @@ class MigrationWorker(Handler):
         self._announce(message, body["part"], len(body["files"]), context)
         action = {worker.MWC_ARCHIVE: self._archive, worker.MWC_STAGE: self._stage}.get(type_, self._purge)
         status, files = action(body, context)
+        self.counts[type_] = self.counts.get(type_, 0) + 1
         self._set_progress(None, "idle", 0)
         return worker.reply(message, status, {"part": body["part"], "worker": self.worker_id, "files": files})
 
@@ -64,7 +66,15 @@ class MigrationWorker(Handler):
 
     def _set_progress(self, part: str | None, state: str, total: int) -> None:
         self.progress.save(
-            {"pid": os.getpid(), "part": part, "state": state, "total": total, "updated": time.time()}
+            {
+                "pid": os.getpid(),
+                "part": part,
+                "state": state,
+                "total": total,
+                "updated": time.time(),
+                "counts": self.counts,
+                "packing_seconds": round(self.packing_seconds, 6),
+            }
         )
 
     # -- archive --------------------------------------------------------------------

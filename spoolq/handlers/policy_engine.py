@@ -52,6 +52,7 @@ class PolicyEngine(Handler):
                 state.setdefault(section, {})
             problem = self._dispatch(message, state, context)
             self._send_due(state, context, time.time())
+            _count(state, message.type)
         if problem:  # state is saved; park the message so the error is seen
             raise Reject(problem)
 
@@ -169,6 +170,12 @@ class PolicyEngine(Handler):
                 )
                 group["files"][file_id] = ticket
                 group["bytes"] += ticket["file"]["size"]
+
+
+def _count(state: dict, type_: str | None) -> None:
+    """Messages handled, by type (``spoolq demo`` shows them)."""
+    counts = state.setdefault("counts", {})
+    counts[type_ or "?"] = counts.get(type_ or "?", 0) + 1
 
 
 def _in_flight(state: dict, file_id: str) -> bool:
