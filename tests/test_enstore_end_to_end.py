@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,10 +16,12 @@ import pytest
 from spoolq.catalogue import dispatcher, events
 from spoolq.enstore import filedb
 from spoolq.enstore.cachefs import cached_path
+from spoolq.message import Message
 from spoolq.parking import iter_parked
 from spoolq.writers.disk_mover import Family
 from tests.conftest import cli_env
 from tests.enstore.site import Site
+from tests.enstore.tickets import written_ticket
 
 
 @pytest.fixture
@@ -180,7 +183,8 @@ def test_demo_command_runs_and_verifies(cli, tmp_path):
     done = cli("demo", "--files", "60", cwd=tmp_path, timeout=110)
     assert done.returncode == 0, done.stderr.decode()
     out = done.stdout.decode()
-    assert "lost" in out and "corrupted" in out
+    assert re.search(r"^lost +0$", out, re.M) and re.search(r"^corrupted +0$", out, re.M)
+    assert re.search(r"^files +60$", out, re.M)
     assert os.path.exists(tmp_path / "spool" / ".spoolq-demo")
     again = cli("demo", "--files", "20", cwd=tmp_path, timeout=110)  # wipes its own tree
     assert again.returncode == 0, again.stderr.decode()
@@ -193,3 +197,14 @@ def test_demo_refuses_to_wipe_a_directory_it_did_not_make(cli, tmp_path):
     assert done.returncode != 0
     assert "not a demo tree" in done.stderr.decode()
     assert (tmp_path / "spool" / "precious").read_text() == "keep me"
+
+
+@pytest.mark.timeout(30)
+def test_a_malformed_event_is_parked_naming_the_wrong_field(site):
+    site.start_engine()
+    ticket = written_ticket("F0")
+    del ticket["enstore"]["vc"]["storage_group"]
+    site.root.spool("pe").put(Message.new("CACHE_WRITTEN", ticket, version="1.0"))
+    site.wait(lambda: bool(list(iter_parked(site.root, "pe"))), what="the message to be parked")
+    (parked,) = iter_parked(site.root, "pe")
+    assert "'enstore.vc.storage_group' is missing" in parked.reason
