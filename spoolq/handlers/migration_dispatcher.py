@@ -45,6 +45,9 @@ class MigrationDispatcher(Handler):
         self.silence = float(self.options.get("silence", 5.0))
         self.max_dispatches = int(self.options.get("max_dispatches", 5))
 
+    def teardown(self) -> None:
+        self.state.close()
+
     def handle(self, message: Message, context: Context) -> None:
         type_ = message.type
         with self.state.change() as state:

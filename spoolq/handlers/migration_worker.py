@@ -45,6 +45,9 @@ class MigrationWorker(Handler):
     def status_spool(self) -> str:
         return f"mw_{self.worker_id}"
 
+    def teardown(self) -> None:
+        self.progress.close()
+
     def handle(self, message: Message, context: Context) -> Message:
         type_, body = worker.read_command(message)
         if type_ == worker.MWC_STATUS:

@@ -48,6 +48,9 @@ class PolicyEngine(Handler):
         self.max_age = float(self.options.get("max_age", 5.0))
         self.stage_delay = float(self.options.get("stage_delay", 0.5))
 
+    def teardown(self) -> None:
+        self.state.close()
+
     def handle(self, message: Message, context: Context) -> None:
         problem = None
         with self.state.change() as state:
