@@ -51,6 +51,7 @@ class Config:
 
     path: str | None
     root: str | None
+    node: str | None = None  # this node's name in COMPONENT@NODE addresses
     durable: bool = True
     granularity: int = DEFAULT_GRANULARITY
     components: tuple[ComponentConfig, ...] = ()

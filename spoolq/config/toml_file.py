@@ -3,6 +3,7 @@
 ::
 
     root = "/var/spool/spoolq"       # relative paths: to the file's directory
+    node = "node1"                   # this node's name in COMPONENT@NODE addresses
     durable = true
     granularity = 60
     metrics_dir = "/var/lib/spoolq"  # default ROOT/.metrics
@@ -33,7 +34,7 @@ from spoolq.layout import DEFAULT_GRANULARITY
 from spoolq.root import check_spool_name
 
 RAW_SECTIONS = ("brokers", "destinations", "shippers")
-TOP_KEYS = ("root", "durable", "granularity", "metrics_dir", "components", *RAW_SECTIONS)
+TOP_KEYS = ("root", "node", "durable", "granularity", "metrics_dir", "components", *RAW_SECTIONS)
 COMPONENT_KEYS = (
     "spool",
     "handler",
@@ -73,6 +74,7 @@ def load_toml_config(path: str) -> Config:
     return Config(
         path=path,
         root=relative_path(path, top.string("root", None)),
+        node=top.string("node", None),
         durable=top.boolean("durable", True),
         granularity=top.integer("granularity", DEFAULT_GRANULARITY, minimum=1),
         metrics_dir=relative_path(path, top.string("metrics_dir", None)),
