@@ -47,7 +47,11 @@ class StateFile:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX)
             try:
                 data = self.load()
-                yield data
+                try:
+                    yield data
+                except BaseException:
+                    self._data = self._seen = None  # drop half-made changes: re-read next time
+                    raise
                 self.save(data)
             finally:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)

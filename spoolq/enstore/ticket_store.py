@@ -28,9 +28,13 @@ class TicketStore:
     def put(self, file_id: str, ticket: dict) -> None:
         write_atomically(self._path(file_id), json.dumps(ticket, separators=(",", ":")).encode())
 
-    def get(self, file_id: str) -> dict:
-        with open(self._path(file_id), encoding="utf-8") as handle:
-            return json.load(handle)
+    def get(self, file_id: str) -> dict | None:
+        """The ticket of ``file_id``, or ``None`` if it is gone (removed by hand)."""
+        try:
+            with open(self._path(file_id), encoding="utf-8") as handle:
+                return json.load(handle)
+        except FileNotFoundError:
+            return None
 
     def drop(self, file_id: str) -> None:
         try:

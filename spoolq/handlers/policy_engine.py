@@ -22,6 +22,7 @@ the tickets of files waiting for archive are kept beside it, one file each
 
 from __future__ import annotations
 
+import logging
 import time
 
 from spoolq.catalogue import dispatcher, events, timer
@@ -98,7 +99,10 @@ class PolicyEngine(Handler):
         for key, group in list(state["groups"].items()):
             full = len(group["files"]) >= self.max_files or group["bytes"] >= self.max_bytes
             if group["files"] and (full or now - group["since"] >= self.max_age):
-                tickets = [self.tickets.get(file_id) for file_id in group["files"]]
+                tickets = self._tickets_of(group)
+                if not tickets:
+                    del state["groups"][key]
+                    continue
                 command = dispatcher.archive(tickets, reply_to=self.reply_spool, group=key)
                 state["archiving"][command.message_id] = {"key": key, "files": group["files"], "deleted": []}
                 context.emit(self.md_spool, command)
@@ -112,6 +116,18 @@ class PolicyEngine(Handler):
                 }
                 context.emit(self.md_spool, command)
                 del state["stage_pending"][container]
+
+    def _tickets_of(self, group: dict) -> list[dict]:
+        """The stored tickets of a group's files; a file whose ticket is gone is dropped."""
+        tickets = []
+        for file_id in list(group["files"]):
+            ticket = self.tickets.get(file_id)
+            if ticket is None:
+                logging.getLogger("spoolq.policy_engine").error("file %s: ticket lost, not archived", file_id)
+                group["bytes"] -= group["files"].pop(file_id)
+            else:
+                tickets.append(ticket)
+        return tickets
 
     # -- reads ----------------------------------------------------------------------
 
