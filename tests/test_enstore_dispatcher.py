@@ -53,7 +53,7 @@ def test_a_command_is_split_into_parts_and_answered_when_all_are_done(root):
     assert (spool, answer.type, answer.correlation_id) == ("pe_reply", "MDR_ARCHIVED", request.message_id)
     body = dispatcher.read_reply(answer)
     assert body["status"] == OK and [f["id"] for f in body["files"]] == [f"F{n}" for n in range(5)]
-    assert md.state.load() == {"requests": {}, "parts": {}}
+    assert (md.state.load()["requests"], md.state.load()["parts"]) == ({}, {})
 
 
 def test_the_same_command_twice_is_stored_once(root):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,10 +16,12 @@ import pytest
 from spoolq.catalogue import dispatcher, events
 from spoolq.enstore import filedb
 from spoolq.enstore.cachefs import cached_path
+from spoolq.message import Message
 from spoolq.parking import iter_parked
 from spoolq.writers.disk_mover import Family
-from tests.conftest import REPO
+from tests.conftest import cli_env
 from tests.enstore.site import Site
+from tests.enstore.tickets import written_ticket
 
 
 @pytest.fixture
@@ -131,16 +134,6 @@ def partial_containers(site: Site) -> list[str]:
     return [n for n in os.listdir(site.archive) if ".tmp-" in n]
 
 
-WORKER_PROCESS = """
-import sys, json
-from spoolq.root import SpoolRoot
-from spoolq.demo.runner import SpoolServer
-from spoolq.handlers.migration_worker import MigrationWorker
-root_path, options = sys.argv[1], json.loads(sys.argv[2])
-handler = MigrationWorker(options)
-SpoolServer(SpoolRoot(root_path, durable=False), "mw_w1", "mw", handler).run()
-"""
-
 SLOW_HALF_COPY = (
     "import sys, time\n"
     "data = open(sys.argv[1], 'rb').read()\n"
@@ -150,19 +143,22 @@ SLOW_HALF_COPY = (
 
 
 @pytest.mark.timeout(60)
-def test_worker_killed_mid_archive_the_part_is_dispatched_again(site):
-    options = {
-        "worker_id": "w1",
-        "archive": site.archive,
-        "cache": site.cache,
-        "copy_command": [sys.executable, "-c", SLOW_HALF_COPY, "{src}", "{dst}"],
-    }
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    doomed = subprocess.Popen(
-        [sys.executable, "-c", WORKER_PROCESS, site.root.path, json.dumps(options)],
-        env=env,
-        start_new_session=True,
+def test_worker_killed_mid_archive_the_part_is_dispatched_again(site, tmp_path):
+    config = tmp_path / "worker.toml"
+    copy_command = [sys.executable, "-c", SLOW_HALF_COPY, "{src}", "{dst}"]
+    config.write_text(
+        "durable = false\n"
+        "[components.mw_w1_work]\n"
+        'handler = "migration_worker"\n'
+        'spool = "mw"\n'
+        "[components.mw_w1_work.options]\n"
+        'worker_id = "w1"\n'
+        f"archive = {json.dumps(site.archive)}\n"
+        f"cache = {json.dumps(site.cache)}\n"
+        f"copy_command = {json.dumps(copy_command)}\n"
     )
+    argv = ["-c", str(config), "--root", site.root.path, "watch", "--component", "mw_w1_work"]
+    doomed = subprocess.Popen([sys.executable, "-m", "spoolq", *argv], env=cli_env(), start_new_session=True)
     try:
         site.start_engine(max_files=10)
         site.start_dispatcher(silence=0.5)
@@ -187,7 +183,8 @@ def test_demo_command_runs_and_verifies(cli, tmp_path):
     done = cli("demo", "--files", "60", cwd=tmp_path, timeout=110)
     assert done.returncode == 0, done.stderr.decode()
     out = done.stdout.decode()
-    assert "lost" in out and "corrupted" in out
+    assert re.search(r"^lost +0$", out, re.M) and re.search(r"^corrupted +0$", out, re.M)
+    assert re.search(r"^files +60$", out, re.M)
     assert os.path.exists(tmp_path / "spool" / ".spoolq-demo")
     again = cli("demo", "--files", "20", cwd=tmp_path, timeout=110)  # wipes its own tree
     assert again.returncode == 0, again.stderr.decode()
@@ -200,3 +197,14 @@ def test_demo_refuses_to_wipe_a_directory_it_did_not_make(cli, tmp_path):
     assert done.returncode != 0
     assert "not a demo tree" in done.stderr.decode()
     assert (tmp_path / "spool" / "precious").read_text() == "keep me"
+
+
+@pytest.mark.timeout(30)
+def test_a_malformed_event_is_parked_naming_the_wrong_field(site):
+    site.start_engine()
+    ticket = written_ticket("F0")
+    del ticket["enstore"]["vc"]["storage_group"]
+    site.root.spool("pe").put(Message.new("CACHE_WRITTEN", ticket, version="1.0"))
+    site.wait(lambda: bool(list(iter_parked(site.root, "pe"))), what="the message to be parked")
+    (parked,) = iter_parked(site.root, "pe")
+    assert "'enstore.vc.storage_group' is missing" in parked.reason

@@ -12,7 +12,7 @@ from spoolq.catalogue import worker
 from spoolq.enstore import filedb
 from spoolq.enstore.cachefs import adler32, cached_path
 from spoolq.enstore.copier import CopyError
-from spoolq.handlers.base import Context
+from spoolq.handlers.base import Context, Reject
 from spoolq.handlers.migration_worker import MigrationWorker
 from spoolq.root import SpoolRoot
 from tests.enstore.tickets import missed_ticket, written_ticket
@@ -180,3 +180,18 @@ def test_status_reports_progress(site):
         "p1",
         os.getpid(),
     )
+
+
+def test_a_ticket_pointing_outside_the_cache_is_rejected_and_nothing_is_deleted(site, tmp_path):
+    handler = start(site)
+    tickets, _ = put_in_cache(site, 1)
+    archive(handler, site, tickets)
+    victim = tmp_path / "elsewhere" / "precious"
+    victim.parent.mkdir()
+    victim.write_text("keep")
+    ticket = written_ticket("F0000", cache=str(victim.parent))
+    ticket["cache"]["en"].update(path=".", name="precious")
+    command = worker.command(worker.MWC_PURGE, "x1", [ticket], reply_to="md_reply")
+    with pytest.raises(Reject, match="is not in the cache"):
+        run(handler, site, command)
+    assert victim.read_text() == "keep"

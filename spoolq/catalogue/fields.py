@@ -7,7 +7,7 @@ applicable" for a direction are simply not listed as required.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from spoolq.handlers.base import Reject
@@ -99,7 +99,3 @@ def require_correlation(message: Message) -> str:
     if not message.correlation_id:
         raise Reject(f"{message.type}: header 'correlation-id' is missing")
     return message.correlation_id
-
-
-def status_ok(status: Iterable[str]) -> bool:
-    return list(status)[0] == OK[0]

@@ -73,6 +73,7 @@ def _register() -> None:
         spool_commands,
         stats_command,
         tail_command,
+        udp_commands,
         watch_commands,
     )
 

@@ -10,20 +10,31 @@ from spoolq.cli import exit_codes, main
 
 
 @main.command("demo")
-@click.option(
-    "--root", "directory", default="spool", show_default=True, help="Demo directory (wiped if it is one)."
-)
-@click.option(
-    "--files", default=2000, show_default=True, type=click.IntRange(1), help="Small files to write."
-)
-@click.option(
-    "--workers", default=2, show_default=True, type=click.IntRange(1, 16), help="Migration Workers."
-)
-def demo(directory: str, files: int, workers: int) -> None:
-    """Write small files, aggregate and archive them, purge, stage back, verify every byte."""
+@click.option("--root", "directory", default="spool", show_default=True, help="Demo directory.")
+@click.option("--files", default=2000, show_default=True, type=click.IntRange(1), help="Files to write.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 16), help="Workers.")
+@click.option("--durable/--no-durable", default=False, show_default=True, help="fsync every message.")
+def demo(directory: str, files: int, workers: int, durable: bool) -> None:
+    """Write small files, aggregate and archive them, purge, stage back, verify every byte.
+
+    Everything lives under the demo directory; a previous demo tree there is
+    wiped, anything else is refused.
+    """
     from spoolq.demo.scenario import run_demo
 
-    report = run_demo(directory, files=files, workers=workers, say=lambda text: click.echo(text, nl=False))
+    report = run_demo(directory, files=files, workers=workers, say=_say, durable=durable)
+    _print_table(report)
+    for problem in (report.lost + report.corrupted)[:10]:
+        click.echo(f"problem: {problem}", err=True)
+    sys.exit(exit_codes.OK if report.ok else exit_codes.FAILURE)
+
+
+def _say(text: str) -> None:
+    click.echo(text, nl=False)
+
+
+def _print_table(report) -> None:
+    total = report.seconds.get("total", 0.0)
     rows = [
         ("files", report.files),
         ("bytes", report.bytes),
@@ -34,11 +45,9 @@ def demo(directory: str, files: int, workers: int) -> None:
         ("corrupted", len(report.corrupted)),
         *((f"time {k} (s)", f"{v:.2f}") for k, v in report.seconds.items()),
         ("time packing (s)", f"{report.packing_seconds:.2f}"),
+        ("files archived per second", f"{report.files / report.seconds['archive']:.0f}" if total else "-"),
         *((f"messages {k}", v) for k, v in sorted(report.messages.items())),
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         click.echo(f"{name:<{width}}  {value}")
-    for problem in (report.lost + report.corrupted)[:10]:
-        click.echo(f"problem: {problem}", err=True)
-    sys.exit(exit_codes.OK if report.ok else exit_codes.FAILURE)

@@ -1,40 +1,37 @@
 """The demo scenario: write, aggregate, archive, purge, stage back, verify every byte.
 
-Layout under the demo directory (default ``./spool``)::
-
-    spool/.spoolq-demo    marker: only a tree carrying it is ever wiped
-    spool/root/           the spool root (pe, pe_reply, md, md_reply, mw, mw_<id>, .state)
-    spool/cache/          the disk cache
-    spool/archive/        the archive standing in for tape (containers, .files records)
+The components run as child processes of ``spoolq run`` (see
+:mod:`spoolq.demo.site`); this process plays the Disk Mover and its users,
+and drops a ``TICK`` into ``pe`` and ``md`` twice a second so that group ages
+and worker silences are checked while nothing else arrives.
 """
 
 from __future__ import annotations
 
+import collections
+import json
 import os
 import random
-import shutil
 import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from spoolq.catalogue import dispatcher, timer
-from spoolq.demo.runner import SpoolServer, handled_counts, serve_all, stop_all
+from spoolq.demo import site
 from spoolq.enstore import filedb
-from spoolq.enstore.cachefs import conventional_entry
+from spoolq.enstore.cachefs import cached_path
+from spoolq.enstore.state import STATE_DIR
 from spoolq.errors import SpoolqError
-from spoolq.handlers.migration_dispatcher import MigrationDispatcher
-from spoolq.handlers.migration_worker import MigrationWorker
-from spoolq.handlers.policy_engine import PolicyEngine
 from spoolq.root import SpoolRoot
 from spoolq.writers.disk_mover import DiskMover, Family
 
-MARKER = ".spoolq-demo"
 FAMILIES = (
     Family(file_family="raw"),
     Family(file_family="reco"),
     Family(storage_group="sim", file_family="mc"),
 )
+ENGINE = {"max_files": 200, "max_age": 1.0, "stage_delay": 0.3}
 
 
 @dataclass
@@ -55,75 +52,55 @@ class DemoReport:
         return not self.lost and not self.corrupted
 
 
-def prepare(directory: str) -> dict[str, str]:
-    """Wipe the previous demo tree (only if it carries the marker) and lay out a new one."""
-    if os.path.exists(directory) and os.listdir(directory):
-        if not os.path.exists(os.path.join(directory, MARKER)):
-            raise SpoolqError(f"{directory}: exists and is not a demo tree; choose another --root")
-        shutil.rmtree(directory)
-    paths = {name: os.path.join(directory, name) for name in ("root", "cache", "archive")}
-    for path in paths.values():
-        os.makedirs(path)
-    open(os.path.join(directory, MARKER), "w").close()
-    return paths
+class Ticker:
+    """Drops a TICK into ``pe`` and ``md`` at most every ``interval`` seconds."""
 
+    def __init__(self, root: SpoolRoot, interval: float = 0.5):
+        self.root, self.interval, self.last = root, interval, 0.0
 
-def start_components(
-    root: SpoolRoot, cache: str, archive: str, workers: int, pe_options: dict
-) -> list[SpoolServer]:
-    """The Policy Engine, the Migration Dispatcher and ``workers`` Migration Workers."""
-    plan = [
-        ("pe", "pe", PolicyEngine(pe_options)),
-        ("pe", "pe_reply", PolicyEngine(pe_options)),
-        ("md", "md", MigrationDispatcher({"part_files": 500})),
-        ("md", "md_reply", MigrationDispatcher({"part_files": 500})),
-    ]
-    for n in range(1, workers + 1):
-        worker = MigrationWorker({"worker_id": f"w{n}", "archive": archive, "cache": cache})
-        plan += [(f"mw{n}", "mw", worker), (f"mw{n}", f"mw_w{n}", worker)]
-    return serve_all(root, plan)
+    def __call__(self) -> None:
+        if time.monotonic() - self.last >= self.interval:
+            self.root.spool("pe").put(timer.tick())
+            self.root.spool("md").put(timer.tick())
+            self.last = time.monotonic()
 
 
 def wait_until(done: Callable[[], bool], timeout: float, tick: Callable[[], None], what: str) -> None:
     deadline = time.monotonic() + timeout
     while not done():
         if time.monotonic() > deadline:
-            raise SpoolqError(f"demo: timed out waiting for {what}")
+            raise SpoolqError(f"demo: timed out waiting for {what} (see the demo's run.log)")
         tick()
-        time.sleep(0.1)
+        time.sleep(0.05)
 
 
 def run_demo(
-    directory: str, files: int = 2000, workers: int = 2, say: Callable[[str], None] = print
+    directory: str,
+    files: int = 2000,
+    workers: int = 2,
+    say: Callable[[str], None] = print,
+    durable: bool = False,
 ) -> DemoReport:
     """Run the whole scenario; the report says what was lost or corrupted (nothing, we hope)."""
-    paths = prepare(directory)
-    root = SpoolRoot(paths["root"], durable=False)
+    paths = site.prepare(directory)
+    site.write_config(paths, workers, ENGINE, durable)
+    root = SpoolRoot(paths["root"], durable=durable)
     mover = DiskMover(root, paths["cache"], paths["archive"])
-    pe_options = {"max_files": 200, "max_age": 1.0, "stage_delay": 0.3}
-    servers = start_components(root, paths["cache"], paths["archive"], workers, pe_options)
-    report, started = DemoReport(), time.monotonic()
-    last_tick = [0.0]
-
-    def tick() -> None:  # age and silence checks need time to pass as messages
-        if time.monotonic() - last_tick[0] >= 0.5:
-            root.spool("pe").put(timer.tick())
-            root.spool("md").put(timer.tick())
-            last_tick[0] = time.monotonic()
-
+    report, tick = DemoReport(), Ticker(root)
+    process = site.start_run(paths)
+    started = time.monotonic()
     try:
         expected = _write_files(mover, files, report, say)
         report.seconds["write"] = time.monotonic() - started
         _wait_with_progress(paths["archive"], len(expected), tick, say)
         report.seconds["archive"] = time.monotonic() - started
-        purged_ids = _purge(root, mover, expected, report, tick)
-        staged_ids = _stage_back(root, mover, expected, purged_ids, report, tick)
+        purged = _purge(root, mover, expected, report, tick)
+        staged = _stage_back(root, mover, purged, report, tick)
         report.seconds["total"] = time.monotonic() - started
     finally:
-        stop_all(servers)
-    _verify(paths, expected, (set(expected) - set(purged_ids)) | set(staged_ids), report)
-    report.messages = dict(handled_counts(servers))
-    report.packing_seconds = sum(s.handler.packing_seconds for s in servers if s.spool_name == "mw")
+        site.stop_run(process)
+    _verify(paths, expected, (set(expected) - set(purged)) | set(staged), report)
+    _collect_counts(paths["root"], report)
     return report
 
 
@@ -153,27 +130,36 @@ def _wait_with_progress(archive: str, total: int, tick, say) -> None:
             shown[0] = count
         return count >= total
 
-    wait_until(progress, 90, tick, "the files to be archived")
+    wait_until(progress, 100, tick, "the files to be archived")
     say("\n")
 
 
 def _purge(root: SpoolRoot, mover: DiskMover, expected: dict, report: DemoReport, tick) -> list[str]:
+    """Ask the dispatcher to purge half of the cache; wait for its MDR_PURGED."""
     ids = list(expected)[: len(expected) // 2]
     tickets = [mover.ticket(i, f"/pnfs/demo/{i}", len(expected[i]), Family()) for i in ids]
     root.spool("md").put(dispatcher.purge(tickets, reply_to="demo_reply"))
     replies = root.spool("demo_reply")
     wait_until(lambda: replies.count() > 0, 60, tick, "the purge")
+    answer = replies.get(next(iter(replies.names())))
+    if dispatcher.read_reply(answer)["status"][0] != "ok":
+        raise SpoolqError(f"demo: purge failed: {answer.payload()['status']}")
     report.purged = len(ids)
     return ids
 
 
-def _stage_back(root, mover: DiskMover, expected, purged: list[str], report: DemoReport, tick) -> list[str]:
-    wanted = purged[:: max(1, len(purged) // 100)]
+def _stage_back(root: SpoolRoot, mover: DiskMover, purged: list[str], report: DemoReport, tick) -> list[str]:
+    """Read every tenth purged file: each miss is staged back from its container."""
+    wanted = purged[::10]
     for file_id in wanted:
         if mover.read(file_id, "", reply_spool="demo_reads") is not None:
-            report.corrupted.append(f"{file_id}: still cached after purge")
+            report.corrupted.append(f"{file_id}: still cached after the purge")
     reads = root.spool("demo_reads")
     wait_until(lambda: reads.count() >= len(wanted), 60, tick, "the staged files")
+    for name in reads.names():
+        status = reads.get(name).payload().get("status")
+        if status != ["ok", ""]:
+            report.corrupted.append(f"stage failed: {status}")
     report.staged = len(wanted)
     return wanted
 
@@ -184,18 +170,18 @@ def _verify(paths: dict, expected: dict, cached_ids: set[str], report: DemoRepor
     ``cached_ids`` must be in the cache (never purged, or staged back).
     """
     containers = set()
+    mover = DiskMover(SpoolRoot(paths["root"]), paths["cache"], paths["archive"])
     for file_id, data in expected.items():
         record = filedb.locate(paths["archive"], file_id)
         if record is None:
-            report.lost.append(file_id)
+            report.lost.append(f"{file_id}: not archived")
             continue
         containers.add(record["container"])
         with tarfile.open(os.path.join(paths["archive"], record["container"])) as tar:
             if tar.extractfile(record["member"]).read() != data:
                 report.corrupted.append(f"{file_id}: archived copy differs")
-        cached = os.path.join(paths["cache"], *_cache_parts(file_id))
         try:
-            with open(cached, "rb") as handle:
+            with open(cached_path(mover.ticket(file_id, "", 0, Family())), "rb") as handle:
                 if handle.read() != data:
                     report.corrupted.append(f"{file_id}: cached copy differs")
         except FileNotFoundError:
@@ -204,6 +190,15 @@ def _verify(paths: dict, expected: dict, cached_ids: set[str], report: DemoRepor
     report.containers = len(containers)
 
 
-def _cache_parts(file_id: str) -> list[str]:
-    entry = conventional_entry("/", file_id)
-    return [*entry["path"].split("/"), entry["name"]]
+def _collect_counts(root_path: str, report: DemoReport) -> None:
+    """Messages handled by type, and packing time, from the components' state files."""
+    counts: collections.Counter[str] = collections.Counter()
+    state_dir = os.path.join(root_path, STATE_DIR)
+    for name in sorted(os.listdir(state_dir)):
+        if not name.endswith(".json"):
+            continue
+        with open(os.path.join(state_dir, name), encoding="utf-8") as handle:
+            state = json.load(handle)
+        counts.update(state.get("counts", {}))
+        report.packing_seconds += state.get("packing_seconds", 0.0)
+    report.messages = dict(counts)

@@ -32,8 +32,12 @@ def conventional_entry(mount: str, file_id: str, node: str = "localhost") -> dic
     }
 
 
-def cached_path(ticket: dict, default_mount: str | None = None) -> str:
-    """The cache path of the file of ``ticket``; refuses paths that leave the mount."""
+def cached_path(ticket: dict, default_mount: str | None = None, *, inside: str | None = None) -> str:
+    """The cache path of the file of ``ticket``; refuses paths that leave the mount.
+
+    With ``inside`` (the configured cache), a ticket naming any other mount is
+    refused too: a ticket must never make a worker read or delete other files.
+    """
     entry = ticket.get("cache", {}).get("en")
     if entry is None:
         if default_mount is None:
@@ -43,6 +47,8 @@ def cached_path(ticket: dict, default_mount: str | None = None) -> str:
     path = os.path.abspath(os.path.join(mount, entry["path"], entry["name"]))
     if not path.startswith(mount + os.sep):
         raise CacheError(f"cache entry {entry['path']}/{entry['name']} leaves the cache {mount}")
+    if inside is not None and not path.startswith(os.path.abspath(inside) + os.sep):
+        raise CacheError(f"file {ticket['file']['id']}: {path} is not in the cache {inside}")
     return path
 
 

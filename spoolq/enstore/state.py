@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import json
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,15 +35,35 @@ class StateFile:
         self.durable = durable
         self._data: dict[str, Any] | None = None
         self._seen: tuple[int, int] | None = None  # (inode, mtime_ns) of what we read
+        # flock excludes other processes; threads sharing this object (a component
+        # with several workers) share the descriptor, so they also take this lock.
+        self._thread_lock = threading.Lock()
+        self._lock_file = open(self.path + ".lock", "a")  # noqa: SIM115  (held for our lifetime)
 
     @contextlib.contextmanager
     def change(self) -> Iterator[dict[str, Any]]:
         """Lock, yield the current state for changing, save it on normal exit."""
-        with open(self.path + ".lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            data = self.load()
-            yield data
-            self.save(data)
+        with self._thread_lock:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+            try:
+                data = self.load()
+                try:
+                    yield data
+                except BaseException:
+                    self._data = self._seen = None  # drop half-made changes: re-read next time
+                    raise
+                self.save(data)
+            finally:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Let go of the lock file (the handler's ``teardown``)."""
+        self._lock_file.close()
+
+    def __del__(self) -> None:
+        lock_file = getattr(self, "_lock_file", None)
+        if lock_file is not None:
+            lock_file.close()
 
     def load(self) -> dict[str, Any]:
         """The state as last saved by anyone (``{}`` when there is none yet)."""
@@ -66,7 +87,8 @@ class StateFile:
         """Write ``data`` to a temporary file and rename it over the state file."""
         temporary = f"{self.path}.tmp-{os.getpid()}"
         with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, separators=(",", ":"))
+            # dumps, not dump: json.dump encodes in Python, many times slower on big states
+            handle.write(json.dumps(data, separators=(",", ":")))
             if self.durable:
                 handle.flush()
                 os.fsync(handle.fileno())

@@ -45,6 +45,9 @@ class MigrationDispatcher(Handler):
         self.silence = float(self.options.get("silence", 5.0))
         self.max_dispatches = int(self.options.get("max_dispatches", 5))
 
+    def teardown(self) -> None:
+        self.state.close()
+
     def handle(self, message: Message, context: Context) -> None:
         type_ = message.type
         with self.state.change() as state:
@@ -57,6 +60,8 @@ class MigrationDispatcher(Handler):
             elif type_ != timer.TICK:
                 raise Reject(f"migration dispatcher does not handle {type_!r}")
             self._check_silent_parts(state, context, time.time())
+            counts = state.setdefault("counts", {})
+            counts[type_ or "?"] = counts.get(type_ or "?", 0) + 1
 
     # -- commands -------------------------------------------------------------------
 

@@ -19,9 +19,9 @@ import time
 from spoolq.catalogue import events, worker
 from spoolq.catalogue.fields import OK
 from spoolq.enstore import containers, filedb
-from spoolq.enstore.cachefs import cached_path, write_atomically
+from spoolq.enstore.cachefs import CacheError, cached_path, write_atomically
 from spoolq.enstore.state import StateFile
-from spoolq.handlers.base import Context, Handler
+from spoolq.handlers.base import Context, Handler, Reject
 from spoolq.message import Message
 
 
@@ -39,10 +39,18 @@ class MigrationWorker(Handler):
         os.makedirs(self.scratch, exist_ok=True)
         self.progress = StateFile(context.root.path, f"mw_{self.worker_id}", durable=False)
         self.packing_seconds = 0.0  # time inside pack/store/fetch/unpack, for the benchmark
+        self.counts: dict[str, int] = {}  # commands done, by type
+
+    def _cached(self, ticket: dict) -> str:
+        """The cache path of a ticket's file, never outside the configured cache."""
+        return cached_path(ticket, self.cache, inside=self.cache)
 
     @property
     def status_spool(self) -> str:
         return f"mw_{self.worker_id}"
+
+    def teardown(self) -> None:
+        self.progress.close()
 
     def handle(self, message: Message, context: Context) -> Message:
         type_, body = worker.read_command(message)
@@ -51,7 +59,12 @@ class MigrationWorker(Handler):
             return worker.reply(message, OK, {**progress, "asked": body.get("part")})
         self._announce(message, body["part"], len(body["files"]), context)
         action = {worker.MWC_ARCHIVE: self._archive, worker.MWC_STAGE: self._stage}.get(type_, self._purge)
-        status, files = action(body, context)
+        try:
+            status, files = action(body, context)
+        except CacheError as exc:  # a ticket pointing outside the cache: bad input, park it
+            self._set_progress(None, "idle", 0)
+            raise Reject(str(exc)) from None
+        self.counts[type_] = self.counts.get(type_, 0) + 1
         self._set_progress(None, "idle", 0)
         return worker.reply(message, status, {"part": body["part"], "worker": self.worker_id, "files": files})
 
@@ -64,7 +77,15 @@ class MigrationWorker(Handler):
 
     def _set_progress(self, part: str | None, state: str, total: int) -> None:
         self.progress.save(
-            {"pid": os.getpid(), "part": part, "state": state, "total": total, "updated": time.time()}
+            {
+                "pid": os.getpid(),
+                "part": part,
+                "state": state,
+                "total": total,
+                "updated": time.time(),
+                "counts": self.counts,
+                "packing_seconds": round(self.packing_seconds, 6),
+            }
         )
 
     # -- archive --------------------------------------------------------------------
@@ -77,7 +98,7 @@ class MigrationWorker(Handler):
         members, missing = [], []
         for ticket in body["files"]:
             try:
-                with open(cached_path(ticket), "rb") as handle:
+                with open(self._cached(ticket), "rb") as handle:
                     members.append((ticket["file"]["id"], handle.read()))
             except OSError as exc:
                 missing.append({"id": ticket["file"]["id"], "error": f"not in cache: {exc.strerror}"})
@@ -131,7 +152,7 @@ class MigrationWorker(Handler):
                 failures += 1
                 files.append({"id": ticket["file"]["id"], "error": str(data)})
                 continue
-            path = cached_path(ticket, self.cache)
+            path = self._cached(ticket)
             write_atomically(path, data)
             staged = dict(ticket, cache={**ticket["cache"], "en": _entry_of(path, ticket, self.cache)})
             context.emit("pe", events.cache_staged(staged))
@@ -150,7 +171,7 @@ class MigrationWorker(Handler):
                 files.append({"id": file_id, "error": "not archived; cache copy kept"})
                 continue
             try:
-                os.unlink(cached_path(ticket))
+                os.unlink(self._cached(ticket))
             except FileNotFoundError:
                 pass
             context.emit("pe", events.cache_purged(ticket))

@@ -15,16 +15,20 @@
 * ``MDR_*`` replies (on ``pe_reply``) settle what was in flight; failed
   archive files go back to their group.
 
-All of it lives in ``ROOT/.state/pe.json``, saved before the input is acked.
+All of it lives in ``ROOT/.state/pe.json``, saved before the input is acked;
+the tickets of files waiting for archive are kept beside it, one file each
+(:mod:`spoolq.enstore.ticket_store`), so the state stays small.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
 from spoolq.catalogue import dispatcher, events, timer
 from spoolq.catalogue.fields import OK, require_correlation
 from spoolq.enstore.state import StateFile
+from spoolq.enstore.ticket_store import TicketStore
 from spoolq.handlers.base import Context, Handler, Reject
 from spoolq.message import Message
 
@@ -35,15 +39,18 @@ class PolicyEngine(Handler):
     name = "policy_engine"
 
     def setup(self, context: Context) -> None:
-        self.state = StateFile(
-            context.root.path, self.options.get("state_name", "pe"), durable=context.root.durable
-        )
+        name = self.options.get("state_name", "pe")
+        self.tickets = TicketStore(context.root.path, name)
+        self.state = StateFile(context.root.path, name, durable=context.root.durable)
         self.md_spool = self.options.get("md_spool", "md")
         self.reply_spool = self.options.get("reply_spool", "pe_reply")
         self.max_files = int(self.options.get("max_files", 100))
         self.max_bytes = int(self.options.get("max_bytes", 64 * 1024 * 1024))
         self.max_age = float(self.options.get("max_age", 5.0))
         self.stage_delay = float(self.options.get("stage_delay", 0.5))
+
+    def teardown(self) -> None:
+        self.state.close()
 
     def handle(self, message: Message, context: Context) -> None:
         problem = None
@@ -52,6 +59,7 @@ class PolicyEngine(Handler):
                 state.setdefault(section, {})
             problem = self._dispatch(message, state, context)
             self._send_due(state, context, time.time())
+            _count(state, message.type)
         if problem:  # state is saved; park the message so the error is seen
             raise Reject(problem)
 
@@ -83,16 +91,19 @@ class PolicyEngine(Handler):
             events.group_key(ticket), {"since": time.time(), "bytes": 0, "files": {}}
         )
         if file_id not in group["files"]:
-            group["files"][file_id] = ticket
+            self.tickets.put(file_id, ticket)  # before the state that refers to it
+            group["files"][file_id] = ticket["file"]["size"]
             group["bytes"] += ticket["file"]["size"]
 
     def _send_due(self, state: dict, context: Context, now: float) -> None:
         for key, group in list(state["groups"].items()):
             full = len(group["files"]) >= self.max_files or group["bytes"] >= self.max_bytes
             if group["files"] and (full or now - group["since"] >= self.max_age):
-                command = dispatcher.archive(
-                    list(group["files"].values()), reply_to=self.reply_spool, group=key
-                )
+                tickets = self._tickets_of(group)
+                if not tickets:
+                    del state["groups"][key]
+                    continue
+                command = dispatcher.archive(tickets, reply_to=self.reply_spool, group=key)
                 state["archiving"][command.message_id] = {"key": key, "files": group["files"], "deleted": []}
                 context.emit(self.md_spool, command)
                 del state["groups"][key]
@@ -105,6 +116,18 @@ class PolicyEngine(Handler):
                 }
                 context.emit(self.md_spool, command)
                 del state["stage_pending"][container]
+
+    def _tickets_of(self, group: dict) -> list[dict]:
+        """The stored tickets of a group's files; a file whose ticket is gone is dropped."""
+        tickets = []
+        for file_id in list(group["files"]):
+            ticket = self.tickets.get(file_id)
+            if ticket is None:
+                logging.getLogger("spoolq.policy_engine").error("file %s: ticket lost, not archived", file_id)
+                group["bytes"] -= group["files"].pop(file_id)
+            else:
+                tickets.append(ticket)
+        return tickets
 
     # -- reads ----------------------------------------------------------------------
 
@@ -130,7 +153,8 @@ class PolicyEngine(Handler):
 
     def _on_deleted(self, ticket: dict, message: Message, state: dict, context: Context) -> None:
         file_id = ticket["file"]["id"]
-        _drop_pending(state, file_id)
+        if _drop_pending(state, file_id):
+            self.tickets.drop(file_id)
         for flight in state["archiving"].values():
             if file_id in flight["files"]:
                 flight["deleted"].append(file_id)  # aggregation goes on; the file is marked
@@ -139,7 +163,8 @@ class PolicyEngine(Handler):
         file_id = ticket["file"]["id"]
         if file_id in state["archived"]:
             return None
-        _drop_pending(state, file_id)
+        if _drop_pending(state, file_id):
+            self.tickets.drop(file_id)
         return f"CACHE_PURGED for file {file_id} that is not archived yet: its data may be lost"
 
     # -- replies from the dispatcher ------------------------------------------------
@@ -160,15 +185,24 @@ class PolicyEngine(Handler):
 
     def _settle_archive(self, flight: dict, body: dict, state: dict) -> None:
         done = {f["id"]: f for f in body["files"] if "error" not in f}  # per file, whatever the status
-        for file_id, ticket in flight["files"].items():
+        for file_id, size in flight["files"].items():
             if file_id in done:
                 state["archived"][file_id] = done[file_id]["container"]
-            elif file_id not in flight["deleted"]:  # failed: back to its group, tried again
+                self.tickets.drop(file_id)
+            elif file_id in flight["deleted"]:
+                self.tickets.drop(file_id)
+            else:  # failed: back to its group, tried again
                 group = state["groups"].setdefault(
                     flight["key"], {"since": time.time(), "bytes": 0, "files": {}}
                 )
-                group["files"][file_id] = ticket
-                group["bytes"] += ticket["file"]["size"]
+                group["files"][file_id] = size
+                group["bytes"] += size
+
+
+def _count(state: dict, type_: str | None) -> None:
+    """Messages handled, by type (``spoolq demo`` shows them)."""
+    counts = state.setdefault("counts", {})
+    counts[type_ or "?"] = counts.get(type_ or "?", 0) + 1
 
 
 def _in_flight(state: dict, file_id: str) -> bool:
@@ -177,10 +211,13 @@ def _in_flight(state: dict, file_id: str) -> bool:
     return any(file_id in f["files"] for f in state["archiving"].values())
 
 
-def _drop_pending(state: dict, file_id: str) -> None:
+def _drop_pending(state: dict, file_id: str) -> bool:
+    """Take ``file_id`` out of its group; ``True`` if it was pending."""
     for key, group in list(state["groups"].items()):
-        ticket = group["files"].pop(file_id, None)
-        if ticket is not None:
-            group["bytes"] -= ticket["file"]["size"]
+        size = group["files"].pop(file_id, None)
+        if size is not None:
+            group["bytes"] -= size
             if not group["files"]:
                 del state["groups"][key]
+            return True
+    return False

@@ -24,6 +24,9 @@ BUILTINS = {
     "noop": "spoolq.handlers.echo:NoopHandler",
     "command": "spoolq.handlers.command:CommandHandler",
     "panda": "spoolq.handlers.panda:PandaPluginHandler",
+    "policy_engine": "spoolq.handlers.policy_engine:PolicyEngine",
+    "migration_dispatcher": "spoolq.handlers.migration_dispatcher:MigrationDispatcher",
+    "migration_worker": "spoolq.handlers.migration_worker:MigrationWorker",
 }
 
 HandlerFunction = Callable[[Message, Context], None | Message | Iterable[Message]]

@@ -1,4 +1,4 @@
-"""A running Enstore site for end-to-end tests: real spools, components served in threads."""
+"""A running Enstore site for end-to-end tests: real spools, real Components in this process."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import time
 from collections.abc import Callable
 
 from spoolq.catalogue import timer
-from spoolq.demo.runner import SpoolServer, serve_all, stop_all
-from spoolq.handlers.migration_dispatcher import MigrationDispatcher
-from spoolq.handlers.migration_worker import MigrationWorker
-from spoolq.handlers.policy_engine import PolicyEngine
+from spoolq.component import Component
+from spoolq.config import ComponentConfig
 from spoolq.root import SpoolRoot
 from spoolq.writers.disk_mover import DiskMover
 
@@ -23,25 +21,29 @@ class Site:
         self.cache = os.path.join(base, "cache")
         self.archive = os.path.join(base, "archive")
         self.mover = DiskMover(self.root, self.cache, self.archive)
-        self.servers: list[SpoolServer] = []
+        self.components: list[Component] = []
+
+    def serve(self, name: str, spool: str, handler: str, options: dict) -> None:
+        config = ComponentConfig(name=name, spool=spool, handler=handler, options=options, lock_timeout=600)
+        component = Component(config, self.root, rescan_interval=1.0)
+        component.start()
+        assert component.ready.wait(10), f"{name} did not get ready"
+        self.components.append(component)
 
     def start_engine(self, **options) -> None:
         options = {"max_files": 10, "max_age": 60, "stage_delay": 0.1, **options}
-        self.servers += serve_all(
-            self.root, [("pe", "pe", PolicyEngine(options)), ("pe", "pe_reply", PolicyEngine(options))]
-        )
+        self.serve("pe", "pe", "policy_engine", options)
+        self.serve("pe_reply", "pe_reply", "policy_engine", options)
 
     def start_dispatcher(self, **options) -> None:
         options = {"silence": 60, **options}
-        plan = [("md", "md", MigrationDispatcher(options)), ("md", "md_reply", MigrationDispatcher(options))]
-        self.servers += serve_all(self.root, plan)
+        self.serve("md", "md", "migration_dispatcher", options)
+        self.serve("md_reply", "md_reply", "migration_dispatcher", options)
 
     def start_worker(self, worker_id: str, **options) -> None:
-        handler = MigrationWorker(
-            {"worker_id": worker_id, "archive": self.archive, "cache": self.cache, **options}
-        )
-        plan = [(f"mw_{worker_id}", "mw", handler), (f"mw_{worker_id}", f"mw_{worker_id}", handler)]
-        self.servers += serve_all(self.root, plan)
+        options = {"worker_id": worker_id, "archive": self.archive, "cache": self.cache, **options}
+        self.serve(f"mw_{worker_id}_work", "mw", "migration_worker", options)
+        self.serve(f"mw_{worker_id}", f"mw_{worker_id}", "migration_worker", options)
 
     def start_all(self, workers: int = 2, **engine_options) -> None:
         self.start_engine(**engine_options)
@@ -50,8 +52,11 @@ class Site:
             self.start_worker(f"w{n}")
 
     def stop(self) -> None:
-        stop_all(self.servers)
-        self.servers = []
+        for component in self.components:
+            component.drain()
+        for component in self.components:
+            assert component.join(10), f"{component.config.name} did not end"
+        self.components = []
 
     def tick(self) -> None:
         self.root.spool("pe").put(timer.tick())
