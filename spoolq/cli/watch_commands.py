@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import signal
 import threading
 
@@ -26,7 +25,6 @@ from spoolq.logs import configure_logging
 from spoolq.metrics_file import MetricsFile, metrics_path
 
 log = logging.getLogger("spoolq.watch")
-METRICS_EVERY = 1.0  # seconds between looks at the signal flags, readiness and metrics
 
 
 @main.command()
