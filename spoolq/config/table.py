@@ -6,6 +6,7 @@ is wrong, so that an operator can fix the file without reading code.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -75,6 +76,34 @@ class Table:
         if minimum is not None and value < minimum:
             raise self.error(key, f"must be >= {minimum}, not {value}")
         return float(value)
+
+    def file_path(self, key: str, default: str | None = None) -> str | None:
+        """A file name; a relative one is taken relative to the configuration file.
+
+        ``~`` is expanded, so the result does not depend on the working directory.
+        """
+        value = self.string(key, default)
+        if value is None:
+            return None
+        base = os.path.dirname(os.path.abspath(self.file))
+        return os.path.join(base, os.path.expanduser(value))
+
+    def strings(self, key: str, default: Any = _MISSING) -> Any:
+        """A non-empty list of non-empty strings (a default is returned as given)."""
+        value = self._get(key, default)
+        if value is default:
+            return value
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            raise self.error(key, f"must be a non-empty list of strings, not {value!r}")
+        return value
+
+    def choice(self, key: str, choices: Iterable[str], default: Any = _MISSING) -> Any:
+        """One of ``choices`` (a closed set, such as an acknowledgement mode)."""
+        choices = tuple(choices)
+        value = self._get(key, default)
+        if value not in choices:
+            raise self.error(key, f"must be one of {', '.join(choices)}, not {value!r}")
+        return value
 
     def table(self, key: str, default: Any = _MISSING) -> Table:
         return Table(self.file, self.where(key), self._get(key, default))

@@ -45,11 +45,23 @@ import os
 from dataclasses import dataclass, field
 
 from spoolq.config import read_toml
+from spoolq.config.table import Table
 from spoolq.errors import ConfigError
-from spoolq.shippers.keys import Table
 
 ACK_MODES = ("client-individual", "client", "auto")
 KINDS = ("ship", "receive")
+
+BROKER_KEYS = (
+    "hosts", "username", "passcode", "passcode_file", "passcode_env", "vhost",
+    "heartbeat_send_ms", "heartbeat_recv_ms", "use_tls", "ca_file", "cert_file", "key_file",
+    "connect_timeout",
+)  # fmt: skip
+DESTINATION_KEYS = ("broker", "address", "ack", "prefetch")
+SHIPPER_KEYS = (
+    "kind", "destination", "spool", "window", "receipt_timeout", "send_timeout", "max_size",
+    "sign", "encrypt_to", "verify", "dedup_window", "backoff_max", "security",
+)  # fmt: skip
+SECURITY_KEYS = ("cert", "key", "ca_file", "ca_path", "allow_list", "deny_list")
 
 
 @dataclass(frozen=True)
@@ -122,129 +134,118 @@ class ShippingConfig:
 
 
 def load_shipping(path: str | None) -> ShippingConfig:
-    """Read the shipping tables of ``path`` (``None``: nothing configured)."""
+    """Read the shipping tables of ``path`` (``None``: nothing configured).
+
+    Only ``node`` and the ``brokers``, ``destinations`` and ``shippers`` tables
+    are read here; the other top-level keys belong to the component configuration.
+    """
     if path is None:
         return ShippingConfig(None, None, {}, {}, {})
-    data = read_toml(path)
-    node = data.get("node")
-    if node is not None and (not isinstance(node, str) or not node or "@" in node):
-        raise ConfigError(f"{path}: key 'node' must be a non-empty name without '@'")
-    brokers = {n: _broker(path, n, t) for n, t in _tables(path, data, "brokers").items()}
-    destinations = {
-        n: _destination(path, n, t, brokers) for n, t in _tables(path, data, "destinations").items()
-    }
-    shippers = {n: _shipper(path, n, t, destinations) for n, t in _tables(path, data, "shippers").items()}
+    top = Table(path, "", read_toml(path))
+    node = top.string("node", None)
+    if node is not None and "@" in node:
+        raise top.error("node", f"must be a name without '@', not {node!r}")
+    brokers = {n: _broker(n, t) for n, t in top.tables("brokers").items()}
+    destinations = {n: _destination(n, t, brokers) for n, t in top.tables("destinations").items()}
+    shippers = {n: _shipper(n, t, destinations) for n, t in top.tables("shippers").items()}
     return ShippingConfig(path, node, brokers, destinations, shippers)
-
-
-def _tables(path: str, data: dict, section: str) -> dict[str, dict]:
-    tables = data.get(section, {})
-    if not isinstance(tables, dict):
-        raise ConfigError(f"{path}: '{section}' must be a table of named tables")
-    return tables
 
 
 def _host_port(table: Table, text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise table.fail("hosts", f"entry {text!r} is not host:port")
+        raise table.error("hosts", f"entry {text!r} is not host:port")
     return host.strip("[]"), int(port)
 
 
 def _secret(table: Table) -> str | None:
     inline = table.string("passcode", None)
-    file = table.path("passcode_file")
+    file = table.file_path("passcode_file")
     variable = table.string("passcode_env", None)
     if sum(x is not None for x in (inline, file, variable)) > 1:
-        raise table.fail("passcode", "give only one of passcode, passcode_file, passcode_env")
+        raise table.error("passcode", "give only one of passcode, passcode_file, passcode_env")
     if file is not None:
         try:
             with open(file, encoding="utf-8") as handle:
                 return handle.read().strip()
         except OSError as exc:
-            raise table.fail("passcode_file", f"names an unreadable file: {file}: {exc.strerror}") from None
+            raise table.error("passcode_file", f"names an unreadable file: {file}: {exc.strerror}") from None
     if variable is not None:
         if variable not in os.environ:
-            raise table.fail("passcode_env", f"names the environment variable {variable}, which is not set")
+            raise table.error("passcode_env", f"names the environment variable {variable}, which is not set")
         return os.environ[variable]
     return inline
 
 
-def _broker(path: str, name: str, data: dict) -> BrokerConfig:
-    t = Table(path, f"brokers.{name}", data)
-    hosts = tuple(_host_port(t, h) for h in t.strings("hosts"))
+def _broker(name: str, t: Table) -> BrokerConfig:
+    t.reject_unknown(BROKER_KEYS)
     broker = BrokerConfig(
         name=name,
-        hosts=hosts,
+        hosts=tuple(_host_port(t, h) for h in t.strings("hosts")),
         username=t.string("username", None),
         passcode=_secret(t),
         vhost=t.string("vhost", "/"),
         heartbeats=(
-            t.number("heartbeat_send_ms", 0, whole=True),
-            t.number("heartbeat_recv_ms", 0, whole=True),
+            t.integer("heartbeat_send_ms", 0, minimum=0),
+            t.integer("heartbeat_recv_ms", 0, minimum=0),
         ),
-        use_tls=t.flag("use_tls"),
-        ca_file=t.path("ca_file"),
-        cert_file=t.path("cert_file"),
-        key_file=t.path("key_file"),
+        use_tls=t.boolean("use_tls", False),
+        ca_file=t.file_path("ca_file"),
+        cert_file=t.file_path("cert_file"),
+        key_file=t.file_path("key_file"),
         connect_timeout=t.number("connect_timeout", 10.0, minimum=0.1),
     )
-    t.check_unknown()
     if broker.use_tls and not broker.ca_file:
-        raise t.fail("ca_file", "is required with use_tls: the broker's certificate is always verified")
+        raise t.error("ca_file", "is required with use_tls: the broker's certificate is always verified")
     if bool(broker.cert_file) != bool(broker.key_file):
-        raise t.fail("cert_file", "and key_file must be given together")
+        raise t.error("cert_file", "must be given together with key_file")
     return broker
 
 
-def _destination(path: str, name: str, data: dict, brokers: dict) -> DestinationConfig:
-    t = Table(path, f"destinations.{name}", data)
+def _destination(name: str, t: Table, brokers: dict) -> DestinationConfig:
+    t.reject_unknown(DESTINATION_KEYS)
     destination = DestinationConfig(
         name=name,
         broker=t.string("broker"),
         address=t.string("address"),
         ack=t.choice("ack", ACK_MODES, "client-individual"),
-        prefetch=t.number("prefetch", 100, minimum=1, whole=True),
+        prefetch=t.integer("prefetch", 100, minimum=1),
     )
-    t.check_unknown()
     if destination.broker not in brokers:
-        raise t.fail("broker", f"names {destination.broker!r}, which is not a [brokers.*] table")
+        raise t.error("broker", f"names {destination.broker!r}, which is not a [brokers.*] table")
     return destination
 
 
-def _shipper(path: str, name: str, data: dict, destinations: dict) -> ShipperConfig:
-    t = Table(path, f"shippers.{name}", data)
+def _shipper(name: str, t: Table, destinations: dict) -> ShipperConfig:
+    t.reject_unknown(SHIPPER_KEYS)
     shipper = ShipperConfig(
         name=name,
         kind=t.choice("kind", KINDS, "ship"),
         destination=t.string("destination"),
         spool=t.string("spool"),
-        window=t.number("window", 100, minimum=1, whole=True),
+        window=t.integer("window", 100, minimum=1),
         receipt_timeout=t.number("receipt_timeout", 30.0, minimum=0.1),
         send_timeout=t.number("send_timeout", 30.0, minimum=0.1),
-        max_size=t.number("max_size", 10 * 1024 * 1024, minimum=1, whole=True),
-        sign=t.flag("sign"),
-        encrypt_to=t.path("encrypt_to"),
-        verify=t.flag("verify"),
-        dedup_window=t.number("dedup_window", 100_000, minimum=0, whole=True),
+        max_size=t.integer("max_size", 10 * 1024 * 1024, minimum=1),
+        sign=t.boolean("sign", False),
+        encrypt_to=t.file_path("encrypt_to"),
+        verify=t.boolean("verify", False),
+        dedup_window=t.integer("dedup_window", 100_000, minimum=0),
         backoff_max=t.number("backoff_max", 60.0, minimum=0.1),
-        security=_security(path, f"shippers.{name}.security", t.table("security")),
+        security=_security(t.table("security", {})),
     )
-    t.check_unknown()
     if shipper.destination not in destinations:
-        raise t.fail("destination", f"names {shipper.destination!r}, which is not a [destinations.*] table")
+        raise t.error("destination", f"names {shipper.destination!r}, which is not a [destinations.*] table")
     return shipper
 
 
-def _security(path: str, prefix: str, data: dict) -> SecurityConfig:
-    t = Table(path, prefix, data)
-    security = SecurityConfig(
-        cert=t.path("cert"),
-        key=t.path("key"),
-        ca_file=t.path("ca_file"),
-        ca_path=t.path("ca_path"),
-        allow_list=t.path("allow_list"),
-        deny_list=t.path("deny_list"),
+def _security(t: Table) -> SecurityConfig:
+    t.reject_unknown(SECURITY_KEYS)
+    return SecurityConfig(
+        cert=t.file_path("cert"),
+        key=t.file_path("key"),
+        ca_file=t.file_path("ca_file"),
+        ca_path=t.file_path("ca_path"),
+        allow_list=t.file_path("allow_list"),
+        deny_list=t.file_path("deny_list"),
     )
-    t.check_unknown()
-    return security
