@@ -191,12 +191,23 @@ def test_demo_command_runs_and_verifies(cli, tmp_path):
 
 
 def test_demo_refuses_to_wipe_a_directory_it_did_not_make(cli, tmp_path):
-    (tmp_path / "spool").mkdir()
-    (tmp_path / "spool" / "precious").write_text("keep me")
+    (tmp_path / "spool" / "cache").mkdir(parents=True)
+    (tmp_path / "spool" / "cache" / "precious").write_text("keep me")
     done = cli("demo", "--files", "5", cwd=tmp_path)
     assert done.returncode != 0
     assert "not a demo tree" in done.stderr.decode()
-    assert (tmp_path / "spool" / "precious").read_text() == "keep me"
+    assert (tmp_path / "spool" / "cache" / "precious").read_text() == "keep me"
+
+
+@pytest.mark.timeout(90)
+def test_demo_runs_beside_other_files_and_leaves_them_alone(cli, tmp_path):
+    """A fresh clone has spool/README.md: the demo must run there, twice, and keep it."""
+    (tmp_path / "spool").mkdir()
+    (tmp_path / "spool" / "README.md").write_text("the demo's spool root")
+    for _run in range(2):
+        done = cli("demo", "--files", "5", cwd=tmp_path, timeout=80)
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert (tmp_path / "spool" / "README.md").read_text() == "the demo's spool root"
 
 
 @pytest.mark.timeout(30)

@@ -26,12 +26,27 @@ from spoolq.errors import SpoolqError
 MARKER = ".spoolq-demo"
 
 
+DEMO_ENTRIES = ("root", "cache", "archive", "spoolq.toml", "run.log", MARKER)
+
+
 def prepare(directory: str) -> dict[str, str]:
-    """Wipe the previous demo tree (only if it carries the marker) and lay out a new one."""
-    if os.path.exists(directory) and os.listdir(directory):
-        if not os.path.exists(os.path.join(directory, MARKER)):
-            raise SpoolqError(f"{directory}: exists and is not a demo tree; choose another --root")
-        shutil.rmtree(directory)
+    """Wipe the previous demo tree and lay out a new one in ``directory``.
+
+    Only the demo's own entries (:data:`DEMO_ENTRIES`) are touched, so other
+    files there (the repository's ``spool/README.md``) stay.  Entries of those
+    names that the demo did not make (no marker) are refused, never removed.
+    """
+    present = [name for name in DEMO_ENTRIES if os.path.lexists(os.path.join(directory, name))]
+    if present and MARKER not in present:
+        raise SpoolqError(
+            f"{directory}: exists and is not a demo tree (it has {', '.join(present)}); choose another --root"
+        )
+    for name in present:
+        path = os.path.join(directory, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
     paths = {name: os.path.abspath(os.path.join(directory, name)) for name in ("root", "cache", "archive")}
     for path in paths.values():
         os.makedirs(path)
