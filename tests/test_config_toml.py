@@ -34,6 +34,7 @@ def test_full_component_is_read_with_every_key(tmp_path):
         poll = true
         max_size = 1000
         lock_timeout = 30
+        tick = 2.5
         enable = false
         [components.pe.options]
         command = ["cat"]
@@ -64,6 +65,7 @@ def test_full_component_is_read_with_every_key(tmp_path):
             poll=True,
             max_size=1000,
             lock_timeout=30.0,
+            tick=2.5,
             enable=False,
         ),
     )
@@ -76,6 +78,7 @@ def test_defaults_spool_is_component_name(tmp_path):
     assert component == ComponentConfig(name="pe", spool="pe", handler="noop")
     assert config.enabled_components() == (component,)
     assert config.metrics_dir is None
+    assert component.tick is None  # no ticks unless asked for
 
 
 def test_shipper_tables_are_kept_raw(tmp_path):
@@ -140,6 +143,10 @@ def test_annotated_example_loads():
         ("[components.pe]\nhandler = 'a'\nmax_size = 0", "components.pe.max_size", "must be >= 1"),
         ("[components.pe]\nhandler = 'a'\nlock_timeout = 'x'", "components.pe.lock_timeout", "a number"),
         ("[components.pe]\nhandler = 'a'\nlock_timeout = 0", "components.pe.lock_timeout", ">= 1"),
+        ("[components.pe]\nhandler = 'a'\ntick = 0", "components.pe.tick", "must be > 0 seconds"),
+        ("[components.pe]\nhandler = 'a'\ntick = -1.5", "components.pe.tick", "must be > 0 seconds"),
+        ("[components.pe]\nhandler = 'a'\ntick = '1s'", "components.pe.tick", "must be a number"),
+        ("[components.pe]\nhandler = 'a'\ntick = true", "components.pe.tick", "must be a number"),
         ("[components.pe]\nhandler = 'a'\nenable = 'no'", "components.pe.enable", "true or false"),
         ("[components.pe]\nhandler = 'a'\nretry = 5", "components.pe.retry", "must be a table"),
         ("[components.pe]\nhandler = 'a'\nretry.tries = 5", "components.pe.retry.tries", "unknown key"),

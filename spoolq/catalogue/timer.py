@@ -2,9 +2,9 @@
 
 A component runtime calls a handler only when a message arrives, so ages
 (a Policy Engine group waiting too long) and timeouts (a silent worker) are
-checked on each message *and* on each ``TICK``.  Whoever runs the components
-(``spoolq demo``, or a cron-like ``spoolq put``) drops a tick into ``pe`` and
-``md`` every few seconds; a tick has an empty JSON body and needs no reply.
+checked on each message *and* on each ``TICK``.  A component with the ``tick``
+key (:mod:`spoolq.component.ticker`) puts one into its own spool every
+``tick`` seconds; a tick has an empty JSON body and needs no reply.
 """
 
 from __future__ import annotations

@@ -60,6 +60,12 @@ log = logging.getLogger("spoolq.watch")
 @click.option("--max-attempts", type=click.IntRange(1), help="Attempts before a failing message is parked.")
 @click.option("--max-size", type=click.IntRange(1), help="Bytes; larger elements are parked unread.")
 @click.option("--lock-timeout", type=click.FloatRange(0.3), help="Seconds after which a claim is stale.")
+@click.option(
+    "--tick",
+    type=click.FloatRange(0, min_open=True),
+    metavar="SECONDS",
+    help="Put a TICK into the spool this often (timers of policy_engine, migration_dispatcher).",
+)
 @click.option("--name", help="Component name (metrics, default reply spool) [the spool name].")
 @log_options
 @click.pass_obj
@@ -107,7 +113,7 @@ def _component_config(
     else:
         raise ConfigError("give a SPOOL to watch, or --component NAME from the configuration file")
     changes = {}
-    for key in ("handler", "workers", "poll", "dropbox", "reply_spool", "max_size", "lock_timeout"):
+    for key in ("handler", "workers", "poll", "dropbox", "reply_spool", "max_size", "lock_timeout", "tick"):
         if overrides.get(key) is not None:
             changes[key] = overrides[key]
     if spool and component_name:

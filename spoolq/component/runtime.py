@@ -13,7 +13,8 @@ API (small and stable; ``spoolq watch`` and ``spoolq run`` use only this)::
 
 Threads: a dispatcher (blocks in the emitter; no busy loop), ``config.workers``
 workers, a lock refresher (touches the locks of messages being handled
-every ``lock_timeout / 3``), and a drop box watcher when one is configured.
+every ``lock_timeout / 3``), a drop box watcher when one is configured, and
+a ticker putting ``TICK`` into the spool when ``config.tick`` is set.
 Handlers' ``setup`` runs in ``start``, ``teardown`` once the workers ended.
 A handler instance is shared by the workers: with ``workers > 1`` its
 ``handle`` runs in several threads at once.
@@ -29,6 +30,7 @@ import time
 from spoolq.component.answers import describe_metrics
 from spoolq.component.dispatcher import Dispatcher
 from spoolq.component.processing import Processor
+from spoolq.component.ticker import Ticker
 from spoolq.component.workers import STOP, serve_batch
 from spoolq.config import ComponentConfig
 from spoolq.errors import HandlerError, SpoolqError
@@ -74,6 +76,7 @@ class Component:
         self._workers: list[threading.Thread] = []
         self._dispatcher: Dispatcher | None = None
         self._dropbox = None
+        self._ticker: Ticker | None = None
         self._torn_down = False
 
     def start(self) -> None:
@@ -110,6 +113,9 @@ class Component:
                 self.config.dropbox, self.spool, poll=self.config.poll, poll_interval=self.poll_interval
             )
             self._spawn("dropbox", self._dropbox.run)
+        if self.config.tick:
+            self._ticker = Ticker(self.spool, self.config.tick)
+            self._spawn("ticker", self._ticker.run)
         self._spawn("ready", self._announce_ready)
 
     def drain(self) -> None:
@@ -159,6 +165,8 @@ class Component:
             self._dispatcher.stop()
         if self._dropbox is not None:
             self._dropbox.stop()
+        if self._ticker is not None:
+            self._ticker.stop()
         for _ in self._workers:
             self._work.put(STOP)
 

@@ -38,6 +38,7 @@ class ComponentConfig:
     poll: bool = False  # poll instead of inotify (NFS)
     max_size: int = 64 * 1024 * 1024  # bytes; larger elements are parked
     lock_timeout: float = 600.0  # a lock older than this is stale
+    tick: float | None = None  # seconds between TICKs put into the spool (None: no ticks)
     enable: bool = True
 
 

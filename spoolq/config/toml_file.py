@@ -52,6 +52,7 @@ COMPONENT_KEYS = (
     "poll",
     "max_size",
     "lock_timeout",
+    "tick",
     "enable",
 )
 RETRY_KEYS = ("max_attempts", "backoff", "backoff_factor", "max_delay")
@@ -107,8 +108,19 @@ def parse_component(name: str, table: Table) -> ComponentConfig:
         poll=table.boolean("poll", _DEFAULT.poll),
         max_size=table.integer("max_size", _DEFAULT.max_size, minimum=1),
         lock_timeout=table.number("lock_timeout", _DEFAULT.lock_timeout, minimum=1),
+        tick=parse_tick(table),
         enable=table.boolean("enable", _DEFAULT.enable),
     )
+
+
+def parse_tick(table: Table) -> float | None:
+    """``tick``: seconds between the component's own TICKs, > 0; absent means none."""
+    if "tick" not in table.data:
+        return None
+    seconds = table.number("tick")
+    if seconds <= 0:
+        raise table.error("tick", f"must be > 0 seconds, not {seconds:g}")
+    return seconds
 
 
 def parse_retry(table: Table) -> RetryPolicy:

@@ -1,9 +1,8 @@
 """The demo scenario: write, aggregate, archive, purge, stage back, verify every byte.
 
 The components run as child processes of ``spoolq run`` (see
-:mod:`spoolq.demo.site`); this process plays the Disk Mover and its users,
-and drops a ``TICK`` into ``pe`` and ``md`` twice a second so that group ages
-and worker silences are checked while nothing else arrives.
+:mod:`spoolq.demo.site`, where ``pe`` and ``md`` are configured to tick
+themselves); this process plays the Disk Mover and its users.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from spoolq.catalogue import dispatcher, timer
+from spoolq.catalogue import dispatcher
 from spoolq.demo import site
 from spoolq.enstore import filedb
 from spoolq.enstore.cachefs import cached_path
@@ -52,25 +51,11 @@ class DemoReport:
         return not self.lost and not self.corrupted
 
 
-class Ticker:
-    """Drops a TICK into ``pe`` and ``md`` at most every ``interval`` seconds."""
-
-    def __init__(self, root: SpoolRoot, interval: float = 0.5):
-        self.root, self.interval, self.last = root, interval, 0.0
-
-    def __call__(self) -> None:
-        if time.monotonic() - self.last >= self.interval:
-            self.root.spool("pe").put(timer.tick())
-            self.root.spool("md").put(timer.tick())
-            self.last = time.monotonic()
-
-
-def wait_until(done: Callable[[], bool], timeout: float, tick: Callable[[], None], what: str) -> None:
+def wait_until(done: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not done():
         if time.monotonic() > deadline:
             raise SpoolqError(f"demo: timed out waiting for {what} (see the demo's run.log)")
-        tick()
         time.sleep(0.05)
 
 
@@ -86,16 +71,16 @@ def run_demo(
     site.write_config(paths, workers, ENGINE, durable)
     root = SpoolRoot(paths["root"], durable=durable)
     mover = DiskMover(root, paths["cache"], paths["archive"])
-    report, tick = DemoReport(), Ticker(root)
+    report = DemoReport()
     process = site.start_run(paths)
     started = time.monotonic()
     try:
         expected = _write_files(mover, files, report, say)
         report.seconds["write"] = time.monotonic() - started
-        _wait_with_progress(paths["archive"], len(expected), tick, say)
+        _wait_with_progress(paths["archive"], len(expected), say)
         report.seconds["archive"] = time.monotonic() - started
-        purged = _purge(root, mover, expected, report, tick)
-        staged = _stage_back(root, mover, purged, report, tick)
+        purged = _purge(root, mover, expected, report)
+        staged = _stage_back(root, mover, purged, report)
         report.seconds["total"] = time.monotonic() - started
     finally:
         site.stop_run(process)
@@ -118,7 +103,7 @@ def _write_files(mover: DiskMover, count: int, report: DemoReport, say) -> dict[
     return expected
 
 
-def _wait_with_progress(archive: str, total: int, tick, say) -> None:
+def _wait_with_progress(archive: str, total: int, say) -> None:
     """Until every file has its archive record (records are written after the container)."""
     records = os.path.join(archive, filedb.FILES_DIR)
     shown = [-1]
@@ -130,17 +115,17 @@ def _wait_with_progress(archive: str, total: int, tick, say) -> None:
             shown[0] = count
         return count >= total
 
-    wait_until(progress, 100, tick, "the files to be archived")
+    wait_until(progress, 100, "the files to be archived")
     say("\n")
 
 
-def _purge(root: SpoolRoot, mover: DiskMover, expected: dict, report: DemoReport, tick) -> list[str]:
+def _purge(root: SpoolRoot, mover: DiskMover, expected: dict, report: DemoReport) -> list[str]:
     """Ask the dispatcher to purge half of the cache; wait for its MDR_PURGED."""
     ids = list(expected)[: len(expected) // 2]
     tickets = [mover.ticket(i, f"/pnfs/demo/{i}", len(expected[i]), Family()) for i in ids]
     root.spool("md").put(dispatcher.purge(tickets, reply_to="demo_reply"))
     replies = root.spool("demo_reply")
-    wait_until(lambda: replies.count() > 0, 60, tick, "the purge")
+    wait_until(lambda: replies.count() > 0, 60, "the purge")
     answer = replies.get(next(iter(replies.names())))
     if dispatcher.read_reply(answer)["status"][0] != "ok":
         raise SpoolqError(f"demo: purge failed: {answer.payload()['status']}")
@@ -148,14 +133,14 @@ def _purge(root: SpoolRoot, mover: DiskMover, expected: dict, report: DemoReport
     return ids
 
 
-def _stage_back(root: SpoolRoot, mover: DiskMover, purged: list[str], report: DemoReport, tick) -> list[str]:
+def _stage_back(root: SpoolRoot, mover: DiskMover, purged: list[str], report: DemoReport) -> list[str]:
     """Read every tenth purged file: each miss is staged back from its container."""
     wanted = purged[::10]
     for file_id in wanted:
         if mover.read(file_id, "", reply_spool="demo_reads") is not None:
             report.corrupted.append(f"{file_id}: still cached after the purge")
     reads = root.spool("demo_reads")
-    wait_until(lambda: reads.count() >= len(wanted), 60, tick, "the staged files")
+    wait_until(lambda: reads.count() >= len(wanted), 60, "the staged files")
     for name in reads.names():
         status = reads.get(name).payload().get("status")
         if status != ["ok", ""]:

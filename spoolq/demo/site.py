@@ -24,6 +24,7 @@ import sys
 from spoolq.errors import SpoolqError
 
 MARKER = ".spoolq-demo"
+TICK_SECONDS = 0.5  # the `tick` of pe and md
 
 
 DEMO_ENTRIES = ("root", "cache", "archive", "spoolq.toml", "run.log", MARKER)
@@ -56,23 +57,27 @@ def prepare(directory: str) -> dict[str, str]:
     return paths
 
 
-def _component(name: str, spool: str, handler: str, options: dict) -> str:
-    lines = [
-        f"[components.{name}]",
-        f'handler = "{handler}"',
-        f'spool = "{spool}"',
-        f"[components.{name}.options]",
-    ]
+def _component(name: str, spool: str, handler: str, options: dict, tick: float | None = None) -> str:
+    lines = [f"[components.{name}]", f'handler = "{handler}"', f'spool = "{spool}"']
+    if tick is not None:
+        lines.append(f"tick = {tick}")
+    lines.append(f"[components.{name}.options]")
     lines += [f"{key} = {json.dumps(value)}" for key, value in options.items()]
     return "\n".join(lines) + "\n"
 
 
 def write_config(paths: dict[str, str], workers: int, engine: dict, durable: bool) -> None:
-    """The demo's ``spoolq.toml``: every Enstore component, workers with their status spools."""
+    """The demo's ``spoolq.toml``: every Enstore component, workers with their status spools.
+
+    ``pe`` and ``md`` tick twice a second, so that group ages and worker silences
+    are checked while nothing else arrives.
+    """
     parts = [f'root = "root"\ndurable = {json.dumps(durable)}\n']
     dispatcher = {"part_files": 500, "silence": 5.0}
-    parts += [_component(name, name, "policy_engine", engine) for name in ("pe", "pe_reply")]
-    parts += [_component(name, name, "migration_dispatcher", dispatcher) for name in ("md", "md_reply")]
+    parts.append(_component("pe", "pe", "policy_engine", engine, tick=TICK_SECONDS))
+    parts.append(_component("pe_reply", "pe_reply", "policy_engine", engine))
+    parts.append(_component("md", "md", "migration_dispatcher", dispatcher, tick=TICK_SECONDS))
+    parts.append(_component("md_reply", "md_reply", "migration_dispatcher", dispatcher))
     for n in range(1, workers + 1):
         options = {"worker_id": f"w{n}", "archive": paths["archive"], "cache": paths["cache"]}
         parts.append(_component(f"mw{n}", "mw", "migration_worker", options))
