@@ -33,6 +33,9 @@ ENVELOPE_KEYS = frozenset({"header", "body", "text", "encoding"})
 _LOOKS_LIKE_ENVELOPE = re.compile(rb'\A\s*\{\s*("(header|body|text|encoding)"\s*:|\})')
 _PRINTABLE_ASCII = re.compile(rb"\A[\x20-\x7e\t\r\n]*\Z")
 _ZLIB_WORTH_IT = 255  # below this, the messaging tools never compress either
+# Built once: json.dumps/json.loads with arguments build an encoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_DECODER = json.JSONDecoder()
 
 
 def encode(message: Message, compress: bool = False) -> bytes:
@@ -70,7 +73,7 @@ def encode(message: Message, compress: bool = False) -> bytes:
                 obj["text"] = True
         if encoding:
             obj["encoding"] = "+".join(encoding)
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _ENCODER.encode(obj).encode("utf-8")
 
 
 def decode(data: bytes, where: str | None = None) -> Message:
@@ -82,7 +85,9 @@ def decode(data: bytes, where: str | None = None) -> Message:
     if not _LOOKS_LIKE_ENVELOPE.match(data):
         return Message(_as_text_if_utf8(data))
     try:
-        obj = json.loads(data)
+        # What json.loads does with bytes, less its encoding sniffing: data matching
+        # _LOOKS_LIKE_ENVELOPE starts with ASCII, which json.loads reads as UTF-8 too.
+        obj = _DECODER.decode(data.decode("utf-8", "surrogatepass"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedMessage(f"envelope is not valid JSON: {exc}", where) from None
     if not isinstance(obj, dict) or not set(obj) <= ENVELOPE_KEYS:
@@ -95,10 +100,12 @@ def decode(data: bytes, where: str | None = None) -> Message:
 
 def _from_object(obj: dict, where: str | None) -> Message:
     header = obj.get("header", {})
-    if not isinstance(header, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in header.items()
-    ):
+    if not isinstance(header, dict):
         raise MalformedMessage("envelope 'header' must be an object of strings", where)
+    try:  # keys of a JSON object are always strings; str.join checks the values in C
+        "".join(header.values())
+    except TypeError:
+        raise MalformedMessage("envelope 'header' must be an object of strings", where) from None
     body = obj.get("body", "")
     if not isinstance(body, str):
         raise MalformedMessage("envelope 'body' must be a string", where)

@@ -19,7 +19,7 @@ import os
 import stat
 from dataclasses import dataclass
 
-from spoolq import layout, parking
+from spoolq import element, layout, parking
 from spoolq.root import SpoolRoot
 from spoolq.spool import Spool
 
@@ -57,7 +57,7 @@ def take(spool: Spool, root: SpoolRoot, name: str, max_size: int) -> Verdict:
             return Verdict(False, "dangling symlink")
     if not stat.S_ISREG(info.st_mode):
         return Verdict(False, "not a regular file")
-    if not spool.lock(name):
+    if not element.lock(path):  # spool.lock(name), less checking the name a second time
         return TAKEN
     if info.st_size > max_size:
         return _park_oversize(spool, root, name, info.st_size, max_size)
