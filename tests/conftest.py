@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from spoolq.root import SpoolRoot
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -31,6 +33,12 @@ def root_dir(tmp_path: Path) -> Path:
     path = tmp_path / "root"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def root(root_dir: Path) -> SpoolRoot:
+    """A spool root with one intermediate directory a second, so new directories appear often."""
+    return SpoolRoot(root_dir, granularity=1)
 
 
 def cli_env(**extra: str) -> dict[str, str]:

@@ -18,11 +18,6 @@ from spoolq.message import Message
 from spoolq.root import SpoolRoot
 
 
-@pytest.fixture
-def root(root_dir: Path) -> SpoolRoot:
-    return SpoolRoot(root_dir, granularity=1)
-
-
 def start(root: SpoolRoot, record: Path, tick: float | None, sleep: float = 0.0) -> Component:
     """``pe`` served by the recording handler (one line per message it handled)."""
     options = {"record": str(record), "sleep": sleep}

@@ -15,11 +15,6 @@ from spoolq.root import SpoolRoot
 
 
 @pytest.fixture
-def root(root_dir: Path) -> SpoolRoot:
-    return SpoolRoot(root_dir, granularity=1)
-
-
-@pytest.fixture
 def run_script(root: SpoolRoot):
     """``run_script(shell_text, timeout=...)`` serves spool pe with ``sh -c shell_text``."""
     components: list[Component] = []

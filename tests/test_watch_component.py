@@ -20,11 +20,6 @@ from spoolq.root import SpoolRoot
 
 
 @pytest.fixture
-def root(root_dir: Path) -> SpoolRoot:
-    return SpoolRoot(root_dir, granularity=1)
-
-
-@pytest.fixture
 def running(root: SpoolRoot):
     """``running(handler=..., **config)`` starts a component; all are drained at the end."""
     started: list[Component] = []
