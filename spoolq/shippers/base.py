@@ -20,6 +20,7 @@ return.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 
@@ -27,7 +28,7 @@ from spoolq.errors import BrokerUnavailable, ShipError
 from spoolq.root import SpoolRoot
 from spoolq.shippers.config import BrokerConfig, DestinationConfig, ShipperConfig
 from spoolq.shippers.link import Link
-from spoolq.shippers.status import ShipperStatus, StatusFile
+from spoolq.shippers.status import STATE_DIR, ShipperStatus, StatusFile
 
 log = logging.getLogger("spoolq.shippers")
 
@@ -86,7 +87,9 @@ class Shipper:
         """Stopping with a live link: finish what is in flight (bounded by the timeouts)."""
 
     def make_link(self) -> Link:
-        return Link(self.broker, send_timeout=self.config.send_timeout)
+        """A new, unopened link; its CA bundle (for ``ca_path``) is private to this shipper."""
+        bundle = os.path.join(self.root.path, STATE_DIR, f"{self.config.name}.ca-bundle.pem")
+        return Link(self.broker, send_timeout=self.config.send_timeout, ca_bundle=bundle)
 
     def refresh_status(self) -> None:
         """Update counters that are computed, not counted (e.g. the backlog)."""

@@ -14,7 +14,7 @@ destination into spools (``kind = "receive"``)::
     vhost = "/"
     heartbeat_send_ms = 15000
     heartbeat_recv_ms = 15000
-    # TLS: use_tls = true, ca_file = "...", cert_file = "...", key_file = "..."
+    # TLS: use_tls = true, ca_file = "..." or ca_path = "dir", cert_file = "...", key_file = "..."
 
     [destinations.nodes]
     broker = "main"
@@ -47,14 +47,15 @@ from dataclasses import dataclass, field
 from spoolq.config import read_toml
 from spoolq.config.table import Table
 from spoolq.errors import ConfigError
+from spoolq.shippers.ca_directory import NoCACertificates, ca_certificates
 
 ACK_MODES = ("client-individual", "client", "auto")
 KINDS = ("ship", "receive")
 
 BROKER_KEYS = (
     "hosts", "username", "passcode", "passcode_file", "passcode_env", "vhost",
-    "heartbeat_send_ms", "heartbeat_recv_ms", "use_tls", "ca_file", "cert_file", "key_file",
-    "connect_timeout",
+    "heartbeat_send_ms", "heartbeat_recv_ms", "use_tls", "ca_file", "ca_path", "cert_file",
+    "key_file", "connect_timeout",
 )  # fmt: skip
 DESTINATION_KEYS = ("broker", "address", "ack", "prefetch")
 SHIPPER_KEYS = (
@@ -76,6 +77,7 @@ class BrokerConfig:
     heartbeats: tuple[int, int] = (0, 0)  # (send, receive) in milliseconds
     use_tls: bool = False
     ca_file: str | None = None
+    ca_path: str | None = None  # a directory of CA certificates (bundled at each connect)
     cert_file: str | None = None
     key_file: str | None = None
     connect_timeout: float = 10.0
@@ -191,15 +193,32 @@ def _broker(name: str, t: Table) -> BrokerConfig:
         ),
         use_tls=t.boolean("use_tls", False),
         ca_file=t.file_path("ca_file"),
+        ca_path=t.file_path("ca_path"),
         cert_file=t.file_path("cert_file"),
         key_file=t.file_path("key_file"),
         connect_timeout=t.number("connect_timeout", 10.0, minimum=0.1),
     )
-    if broker.use_tls and not broker.ca_file:
-        raise t.error("ca_file", "is required with use_tls: the broker's certificate is always verified")
+    _check_tls_trust(t, broker)
     if bool(broker.cert_file) != bool(broker.key_file):
         raise t.error("cert_file", "must be given together with key_file")
     return broker
+
+
+def _check_tls_trust(t: Table, broker: BrokerConfig) -> None:
+    """With ``use_tls``, exactly one of ``ca_file`` and ``ca_path``, and a CA in the directory."""
+    if not broker.use_tls:
+        return
+    if bool(broker.ca_file) == bool(broker.ca_path):
+        raise t.error(
+            "ca_file",
+            "give exactly one of ca_file and ca_path with use_tls"
+            " (the broker's certificate is always verified)",
+        )
+    if broker.ca_path:
+        try:
+            ca_certificates(broker.ca_path)
+        except NoCACertificates as exc:
+            raise t.error("ca_path", str(exc)) from None
 
 
 def _destination(name: str, t: Table, brokers: dict) -> DestinationConfig:

@@ -6,6 +6,10 @@ and the shipper's own loop, never a stomp.py callback, makes a new Link after
 a backoff.  stomp.py's ``wait=True`` connect can wait forever, so we wait for
 CONNECTED on our own event with a timeout; a send that the socket cannot take
 fails after ``send_timeout`` (``SO_SNDTIMEO``) instead of blocking.
+
+With TLS the broker's certificate is checked against ``ca_file``, or against
+the certificates of the ``ca_path`` directory, which :meth:`Link.open` bundles
+into the private file ``ca_bundle`` first (spoolq.shippers.ca_directory).
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from collections.abc import Callable
 import stomp
 
 from spoolq.errors import BrokerUnavailable
+from spoolq.shippers.ca_directory import NoCACertificates, write_bundle
 from spoolq.shippers.config import BrokerConfig
+from spoolq.shippers.tls_probe import handshake_problem
 
 log = logging.getLogger("spoolq.shippers")
 
@@ -77,8 +83,10 @@ class Link:
         *,
         on_message: Callable | None = None,
         send_timeout: float = 30.0,
+        ca_bundle: str | None = None,
     ):
         self.broker = broker
+        self.ca_bundle = ca_bundle  # where the CAs of broker.ca_path are bundled
         self.on_message = on_message
         self.send_timeout = send_timeout
         self.connected = threading.Event()
@@ -88,9 +96,11 @@ class Link:
         self.error: str | None = None
         self.where = "?"
         self._conn: stomp.Connection12 | None = None
+        self._ca_file = broker.ca_file
 
     def open(self) -> None:
         """Connect to one host of the list (random start, then in order) or raise."""
+        self._prepare_ca_file()
         hosts = list(self.broker.hosts)
         start = random.randrange(len(hosts))
         failures = []
@@ -99,9 +109,40 @@ class Link:
                 self._connect(host, port)
                 return
             except (OSError, stomp.exception.StompException, BrokerUnavailable) as exc:
-                failures.append(f"{host}:{port}: {exc or type(exc).__name__}")
+                reason = self._tls_problem(host, port) or exc or type(exc).__name__
+                failures.append(f"{host}:{port}: {reason}")
                 self._drop()
         raise BrokerUnavailable(f"broker {self.broker.name!r}: no host answered: " + "; ".join(failures))
+
+    def _prepare_ca_file(self) -> None:
+        """With ``ca_path``: bundle the directory's CAs now, so that changes there count at once."""
+        b = self.broker
+        if not b.use_tls or not b.ca_path:
+            return
+        if self.ca_bundle is None:
+            raise BrokerUnavailable(f"broker {b.name!r}: ca_path needs a place for the CA bundle")
+        try:
+            count = write_bundle(b.ca_path, self.ca_bundle)
+        except NoCACertificates as exc:
+            raise BrokerUnavailable(f"broker {b.name!r}: {exc}") from None
+        except OSError as exc:
+            raise BrokerUnavailable(f"broker {b.name!r}: cannot write {self.ca_bundle}: {exc}") from None
+        log.debug("broker %s: %d CA certificates from %s", b.name, count, b.ca_path)
+        self._ca_file = self.ca_bundle
+
+    def _tls_problem(self, host: str, port: int) -> str | None:
+        """After a failed connect over TLS: the handshake's own reason, if that was the problem."""
+        b = self.broker
+        if not b.use_tls or self.connected.is_set():
+            return None
+        problem = handshake_problem(
+            host, port, ca_file=self._ca_file, cert_file=b.cert_file, key_file=b.key_file,
+            timeout=b.connect_timeout,
+        )  # fmt: skip
+        if problem is None:
+            return None
+        trust = f"ca_path {b.ca_path}" if b.ca_path else f"ca_file {b.ca_file}"
+        return f"{problem} (trusted CAs: {trust})"
 
     def _connect(self, host: str, port: int) -> None:
         b = self.broker
@@ -118,7 +159,7 @@ class Link:
             try_loopback_connect=False,
         )
         if b.use_tls:
-            conn.set_ssl([(host, port)], key_file=b.key_file, cert_file=b.cert_file, ca_certs=b.ca_file)
+            conn.set_ssl([(host, port)], key_file=b.key_file, cert_file=b.cert_file, ca_certs=self._ca_file)
         conn.set_listener("spoolq", _Listener(self))
         self._conn = conn
         conn.connect(b.username, b.passcode, wait=False)

@@ -57,7 +57,7 @@ class StompReceiver(Shipper):
     # -- hooks ----------------------------------------------------------------------
 
     def make_link(self) -> Link:
-        link = Link(self.broker, send_timeout=self.config.send_timeout)
+        link = super().make_link()
         # Runs in stomp.py's reader thread: only queue the frame, tagged with its link.
         link.on_message = lambda frame: self.frames.put((link, frame))
         return link
