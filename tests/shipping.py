@@ -73,11 +73,14 @@ def root_of(config_path: Path) -> SpoolRoot:
 
 
 @contextlib.contextmanager
-def running(config_path: Path, *names: str):
-    """Run the named shippers of a node in threads; stop and join them on exit."""
+def running(config_path: Path, *names: str, **options):
+    """Run the named shippers of a node in threads; stop and join them on exit.
+
+    ``options`` go to :func:`build_shipper` (``metrics_interval``, say).
+    """
     shipping = load_shipping(str(config_path))
     root = root_of(config_path)
-    shippers = [build_shipper(root, shipping, name) for name in names]
+    shippers = [build_shipper(root, shipping, name, **options) for name in names]
     threads = [threading.Thread(target=s.run, name=f"shipper-{s.config.name}") for s in shippers]
     for thread in threads:
         thread.start()

@@ -7,28 +7,36 @@ received batches are written and acked), a second one exits at once.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 
 import click
 
+from spoolq.child_process import report_ready
 from spoolq.cli import main
+from spoolq.cli.daemon_options import log_options
 from spoolq.cli.settings import Settings
 from spoolq.errors import ConfigError
+from spoolq.logs import configure_logging
 from spoolq.shippers import build_shipper
-from spoolq.shippers.config import load_shipping
+from spoolq.shippers.config import shipping_of
 
 
-def _run(settings: Settings, name: str, kind: str) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    shipping = load_shipping(settings.config.path)
+def _run(settings: Settings, name: str, kind: str, log_json: bool, log_level: str) -> None:
+    configure_logging(json=log_json, level=log_level)
+    shipping = shipping_of(settings.config)
     config = shipping.shipper(name)
     if config.kind != kind:
         raise ConfigError(
             f"{shipping.path}: shippers.{name} has kind = {config.kind!r}; use 'spoolq {config.kind}'"
         )
-    shipper = build_shipper(settings.root(), shipping, name)
+    shipper = build_shipper(
+        settings.root(),
+        shipping,
+        name,
+        metrics_dir=settings.config.metrics_dir,
+        metrics_interval=settings.config.metrics_interval,
+    )
     signals = {"count": 0}
 
     def on_signal(signum, frame):  # only sets flags (the second signal forces)
@@ -39,20 +47,22 @@ def _run(settings: Settings, name: str, kind: str) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    shipper.run()
+    shipper.run(on_started=report_ready)  # to `spoolq run`, through $SPOOLQ_READY_FD
 
 
 @main.command()
 @click.option("--shipper", "name", required=True, help='The [shippers.NAME] table to run (kind = "ship").')
+@log_options
 @click.pass_obj
-def ship(settings: Settings, name: str) -> None:
+def ship(settings: Settings, name: str, log_json: bool, log_level: str) -> None:
     """Send an outgoing spool to its broker destination, removing what the broker confirmed."""
-    _run(settings, name, "ship")
+    _run(settings, name, "ship", log_json, log_level)
 
 
 @main.command()
 @click.option("--shipper", "name", required=True, help='The [shippers.NAME] table to run (kind = "receive").')
+@log_options
 @click.pass_obj
-def receive(settings: Settings, name: str) -> None:
+def receive(settings: Settings, name: str, log_json: bool, log_level: str) -> None:
     """Write messages from this node's broker destination into local spools, acking after the write."""
-    _run(settings, name, "receive")
+    _run(settings, name, "receive", log_json, log_level)

@@ -23,12 +23,14 @@ import logging
 import os
 import random
 import threading
+from collections.abc import Callable
 
 from spoolq.errors import BrokerUnavailable, ShipError
 from spoolq.root import SpoolRoot
 from spoolq.shippers.config import BrokerConfig, DestinationConfig, ShipperConfig
 from spoolq.shippers.link import Link
 from spoolq.shippers.status import STATE_DIR, ShipperStatus, StatusFile
+from spoolq.shippers.status_metrics import StatusMetrics, shipper_metrics_path
 
 log = logging.getLogger("spoolq.shippers")
 
@@ -61,6 +63,9 @@ class Shipper:
         config: ShipperConfig,
         destination: DestinationConfig,
         broker: BrokerConfig,
+        *,
+        metrics_dir: str | None = None,
+        metrics_interval: float = 10.0,
     ):
         self.root = root
         self.config = config
@@ -69,6 +74,10 @@ class Shipper:
         self.stopping = threading.Event()
         self.status = ShipperStatus(config.name, self.kind)
         self.status_file = StatusFile(root.path, self.status)
+        self.metrics_file = StatusMetrics(
+            self.status, shipper_metrics_path(root.path, metrics_dir, config.name), metrics_interval
+        )
+        self._connections = 0
         self.backoff = Backoff(maximum=config.backoff_max)
 
     # -- hooks ----------------------------------------------------------------------
@@ -100,11 +109,19 @@ class Shipper:
         """Ask the loop to drain and return; safe from a signal handler."""
         self.stopping.set()
 
-    def run(self) -> None:
-        """Connect, pump, reconnect after losses; return after :meth:`stop`."""
+    def run(self, on_started: Callable[[], object] | None = None) -> None:
+        """Connect, pump, reconnect after losses; return after :meth:`stop`.
+
+        ``on_started`` is called once, after the first connection attempt has
+        either connected or failed (so after at most ``connect_timeout`` per host):
+        ``spoolq run`` counts the shipper as ready then.
+        """
         try:
             while not self.stopping.is_set():
                 link = self._connect()
+                if on_started is not None:
+                    on_started()
+                    on_started = None
                 if link is None:
                     continue
                 try:
@@ -118,7 +135,8 @@ class Shipper:
                     self._pause(f"connection to {link.where} lost")
         finally:
             self.status.state = "stopped"
-            self.status_file.maybe_write(force=True)
+            self.refresh_status()
+            self.publish(force=True)
 
     def _connect(self) -> Link | None:
         link = self.make_link()
@@ -137,6 +155,9 @@ class Shipper:
             self._pause(f"setting up {link.where}: {exc}")
             return None
         self.backoff.reset()
+        self._connections += 1
+        self.status.reconnects = self._connections - 1
+        self.publish(force=True)  # "connected" shows at once, not at the next interval
         return link
 
     def _serve(self, link: Link) -> None:
@@ -148,7 +169,7 @@ class Shipper:
                 link.mark_lost()
                 break
             self.refresh_status()
-            self.status_file.maybe_write()
+            self.publish()
         if link.alive:
             self.drain(link)
 
@@ -156,5 +177,10 @@ class Shipper:
         delay = self.backoff.next_delay()
         log.warning("shipper %s: %s; retrying in %.1f s", self.config.name, why, delay)
         self.refresh_status()
-        self.status_file.maybe_write(force=True)
+        self.publish(force=True)
         self.stopping.wait(delay)
+
+    def publish(self, force: bool = False) -> None:
+        """Write the status file and the metrics file, each when due (or now, when ``force``)."""
+        self.status_file.maybe_write(force)
+        self.metrics_file.maybe_write(force)

@@ -35,52 +35,31 @@ destination into spools (``kind = "receive"``)::
     allow_list = "allowed_dns"
     deny_list = "denied_dns"
 
-Secrets come from a file or an environment variable, never from the command
-line.  Every error names the file and the key.
+The broker tables are read by spoolq.shippers.broker_config.  Secrets come
+from a file or an environment variable, never from the command line.  Every
+error names the file and the key.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 
-from spoolq.config import read_toml
+from spoolq.config import Config, read_toml
 from spoolq.config.table import Table
 from spoolq.errors import ConfigError
-from spoolq.shippers.ca_directory import NoCACertificates, ca_certificates
+from spoolq.shippers.broker_config import BrokerConfig, parse_broker
 
 ACK_MODES = ("client-individual", "client", "auto")
 KINDS = ("ship", "receive")
+SHIPPER_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
-BROKER_KEYS = (
-    "hosts", "username", "passcode", "passcode_file", "passcode_env", "vhost",
-    "heartbeat_send_ms", "heartbeat_recv_ms", "use_tls", "ca_file", "ca_path", "cert_file",
-    "key_file", "connect_timeout",
-)  # fmt: skip
 DESTINATION_KEYS = ("broker", "address", "ack", "prefetch")
 SHIPPER_KEYS = (
     "kind", "destination", "spool", "window", "receipt_timeout", "send_timeout", "max_size",
-    "sign", "encrypt_to", "verify", "dedup_window", "backoff_max", "security",
+    "sign", "encrypt_to", "verify", "dedup_window", "backoff_max", "security", "enable",
 )  # fmt: skip
 SECURITY_KEYS = ("cert", "key", "ca_file", "ca_path", "allow_list", "deny_list")
-
-
-@dataclass(frozen=True)
-class BrokerConfig:
-    """One broker: a failover list of (host, port) and how to log in."""
-
-    name: str
-    hosts: tuple[tuple[str, int], ...]
-    username: str | None = None
-    passcode: str | None = field(default=None, repr=False)
-    vhost: str | None = "/"
-    heartbeats: tuple[int, int] = (0, 0)  # (send, receive) in milliseconds
-    use_tls: bool = False
-    ca_file: str | None = None
-    ca_path: str | None = None  # a directory of CA certificates (bundled at each connect)
-    cert_file: str | None = None
-    key_file: str | None = None
-    connect_timeout: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +97,7 @@ class ShipperConfig:
     dedup_window: int = 100_000
     backoff_max: float = 60.0
     security: SecurityConfig = SecurityConfig()
+    enable: bool = True  # false: `spoolq run` does not start it
 
 
 @dataclass(frozen=True)
@@ -134,91 +114,46 @@ class ShippingConfig:
             raise ConfigError(f"{self.path}: no [shippers.{name}] table (configured: {known})")
         return self.shippers[name]
 
+    def enabled_shippers(self) -> tuple[ShipperConfig, ...]:
+        return tuple(s for s in self.shippers.values() if s.enable)
+
 
 def load_shipping(path: str | None) -> ShippingConfig:
-    """Read the shipping tables of ``path`` (``None``: nothing configured).
+    """Read the shipping tables of the file at ``path`` (``None``: nothing configured)."""
+    if path is None:
+        return ShippingConfig(None, None, {}, {}, {})
+    return parse_shipping(path, read_toml(path))
+
+
+def shipping_of(config: Config) -> ShippingConfig:
+    """The shipping tables a loaded :class:`Config` kept raw, validated now.
+
+    No second read of the file: what ``spoolq run`` validates on a reload is
+    exactly what it then runs.  A configuration without a file (or a PanDA JSON
+    one) has no shippers.
+    """
+    if config.path is None:
+        return ShippingConfig(None, None, {}, {}, {})
+    data = {"brokers": config.brokers, "destinations": config.destinations, "shippers": config.shippers}
+    if config.node is not None:
+        data["node"] = config.node
+    return parse_shipping(config.path, data)
+
+
+def parse_shipping(path: str, data: dict) -> ShippingConfig:
+    """Validate the shipping part of a parsed file.
 
     Only ``node`` and the ``brokers``, ``destinations`` and ``shippers`` tables
     are read here; the other top-level keys belong to the component configuration.
     """
-    if path is None:
-        return ShippingConfig(None, None, {}, {}, {})
-    top = Table(path, "", read_toml(path))
+    top = Table(path, "", data)
     node = top.string("node", None)
     if node is not None and "@" in node:
         raise top.error("node", f"must be a name without '@', not {node!r}")
-    brokers = {n: _broker(n, t) for n, t in top.tables("brokers").items()}
+    brokers = {n: parse_broker(n, t) for n, t in top.tables("brokers").items()}
     destinations = {n: _destination(n, t, brokers) for n, t in top.tables("destinations").items()}
     shippers = {n: _shipper(n, t, destinations) for n, t in top.tables("shippers").items()}
     return ShippingConfig(path, node, brokers, destinations, shippers)
-
-
-def _host_port(table: Table, text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise table.error("hosts", f"entry {text!r} is not host:port")
-    return host.strip("[]"), int(port)
-
-
-def _secret(table: Table) -> str | None:
-    inline = table.string("passcode", None)
-    file = table.file_path("passcode_file")
-    variable = table.string("passcode_env", None)
-    if sum(x is not None for x in (inline, file, variable)) > 1:
-        raise table.error("passcode", "give only one of passcode, passcode_file, passcode_env")
-    if file is not None:
-        try:
-            with open(file, encoding="utf-8") as handle:
-                return handle.read().strip()
-        except OSError as exc:
-            raise table.error("passcode_file", f"names an unreadable file: {file}: {exc.strerror}") from None
-    if variable is not None:
-        if variable not in os.environ:
-            raise table.error("passcode_env", f"names the environment variable {variable}, which is not set")
-        return os.environ[variable]
-    return inline
-
-
-def _broker(name: str, t: Table) -> BrokerConfig:
-    t.reject_unknown(BROKER_KEYS)
-    broker = BrokerConfig(
-        name=name,
-        hosts=tuple(_host_port(t, h) for h in t.strings("hosts")),
-        username=t.string("username", None),
-        passcode=_secret(t),
-        vhost=t.string("vhost", "/"),
-        heartbeats=(
-            t.integer("heartbeat_send_ms", 0, minimum=0),
-            t.integer("heartbeat_recv_ms", 0, minimum=0),
-        ),
-        use_tls=t.boolean("use_tls", False),
-        ca_file=t.file_path("ca_file"),
-        ca_path=t.file_path("ca_path"),
-        cert_file=t.file_path("cert_file"),
-        key_file=t.file_path("key_file"),
-        connect_timeout=t.number("connect_timeout", 10.0, minimum=0.1),
-    )
-    _check_tls_trust(t, broker)
-    if bool(broker.cert_file) != bool(broker.key_file):
-        raise t.error("cert_file", "must be given together with key_file")
-    return broker
-
-
-def _check_tls_trust(t: Table, broker: BrokerConfig) -> None:
-    """With ``use_tls``, exactly one of ``ca_file`` and ``ca_path``, and a CA in the directory."""
-    if not broker.use_tls:
-        return
-    if bool(broker.ca_file) == bool(broker.ca_path):
-        raise t.error(
-            "ca_file",
-            "give exactly one of ca_file and ca_path with use_tls"
-            " (the broker's certificate is always verified)",
-        )
-    if broker.ca_path:
-        try:
-            ca_certificates(broker.ca_path)
-        except NoCACertificates as exc:
-            raise t.error("ca_path", str(exc)) from None
 
 
 def _destination(name: str, t: Table, brokers: dict) -> DestinationConfig:
@@ -237,6 +172,8 @@ def _destination(name: str, t: Table, brokers: dict) -> DestinationConfig:
 
 def _shipper(name: str, t: Table, destinations: dict) -> ShipperConfig:
     t.reject_unknown(SHIPPER_KEYS)
+    if not SHIPPER_NAME.fullmatch(name):  # it names files: .shippers/NAME.json, shipper-NAME.prom
+        raise t.error_at(t.path, "a shipper name is letters, digits, '_', '-' and '.', not starting with '.'")
     shipper = ShipperConfig(
         name=name,
         kind=t.choice("kind", KINDS, "ship"),
@@ -252,6 +189,7 @@ def _shipper(name: str, t: Table, destinations: dict) -> ShipperConfig:
         dedup_window=t.integer("dedup_window", 100_000, minimum=0),
         backoff_max=t.number("backoff_max", 60.0, minimum=0.1),
         security=_security(t.table("security", {})),
+        enable=t.boolean("enable", True),
     )
     if shipper.destination not in destinations:
         raise t.error("destination", f"names {shipper.destination!r}, which is not a [destinations.*] table")

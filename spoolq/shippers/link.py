@@ -109,7 +109,7 @@ class Link:
                 self._connect(host, port)
                 return
             except (OSError, stomp.exception.StompException, BrokerUnavailable) as exc:
-                reason = self._tls_problem(host, port) or exc or type(exc).__name__
+                reason = self._tls_problem(host, port) or str(exc) or type(exc).__name__
                 failures.append(f"{host}:{port}: {reason}")
                 self._drop()
         raise BrokerUnavailable(f"broker {self.broker.name!r}: no host answered: " + "; ".join(failures))

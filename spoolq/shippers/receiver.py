@@ -20,6 +20,7 @@ import logging
 import os
 import queue
 from collections import defaultdict
+from collections.abc import Callable
 
 from spoolq import envelope
 from spoolq.errors import MalformedMessage, SecurityError, SpoolqError
@@ -83,9 +84,9 @@ class StompReceiver(Shipper):
     def refresh_status(self) -> None:
         self.status.backlog = self.frames.qsize()  # received, not yet written
 
-    def run(self) -> None:
+    def run(self, on_started: Callable[[], object] | None = None) -> None:
         try:
-            super().run()
+            super().run(on_started)
         finally:
             self.recent.close()
 

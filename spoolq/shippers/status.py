@@ -32,6 +32,7 @@ class ShipperStatus:
     done: int = 0  # sent (receipt received) or received (written and acked)
     parked: int = 0
     duplicates: int = 0
+    reconnects: int = 0  # connections made after the first
     rate: float = 0.0  # messages per second over the last interval
     last_error: str = ""
     pid: int = field(default_factory=os.getpid)

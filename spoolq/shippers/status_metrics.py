@@ -1,0 +1,110 @@
+"""A shipper's status as a Prometheus text file, beside the components' metric files.
+
+The file is ``METRICS_DIR/shipper-<name>.prom`` (``ROOT/.metrics`` unless the
+configuration sets ``metrics_dir``), so node_exporter's textfile collector and
+``spoolq stats --prom`` pick it up as they pick up the components' files.  It
+is rendered by the one registry (:class:`spoolq.metrics.Metrics`) and written
+by the one writer (:func:`spoolq.metrics.write_atomically`).  Every series is
+labelled ``shipper`` and ``kind``:
+
+====================================  =======  =====================================================
+``spoolq_shipper_connected``          gauge    1 while connected to the broker, else 0
+``spoolq_shipper_backlog``            gauge    ship: elements in the outgoing spool; receive: received,
+                                               not yet written
+``spoolq_shipper_in_flight``          gauge    ship: sends awaiting their receipt
+``spoolq_shipper_sent_total``         counter  ship: messages the broker confirmed (then removed)
+``spoolq_shipper_received_total``     counter  receive: messages written and acked
+``spoolq_shipper_parked_total``       counter  messages parked instead of sent or delivered
+``spoolq_shipper_duplicates_total``   counter  receive: redelivered duplicates dropped
+``spoolq_shipper_reconnects_total``   counter  connections made after the first one
+====================================  =======  =====================================================
+
+Counters count since the shipper process started (a restart starts them at
+0 again, which Prometheus' ``rate`` understands).  A write that fails is
+logged and tried again later: metrics never stop a shipper.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+from spoolq.metrics import Metrics, write_atomically
+from spoolq.metrics_file import metrics_path
+from spoolq.shippers.status import ShipperStatus
+
+log = logging.getLogger("spoolq.shippers")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One metric family: which :class:`ShipperStatus` field it shows, for which kinds."""
+
+    name: str
+    type: str  # "gauge" or "counter"
+    help: str
+    field: str  # a ShipperStatus attribute; "connected" is derived from ``state``
+    kinds: tuple[str, ...] = ("ship", "receive")
+
+
+FIGURES = (
+    Figure("spoolq_shipper_connected", "gauge", "1 while connected to the broker, else 0.", "connected"),
+    Figure(
+        "spoolq_shipper_backlog",
+        "gauge",
+        "ship: messages waiting in the outgoing spool; receive: messages received, not yet written.",
+        "backlog",
+    ),
+    Figure("spoolq_shipper_in_flight", "gauge", "Sends awaiting their receipt.", "in_flight", ("ship",)),
+    Figure("spoolq_shipper_sent_total", "counter", "Messages the broker confirmed.", "done", ("ship",)),
+    Figure("spoolq_shipper_received_total", "counter", "Messages written and acked.", "done", ("receive",)),
+    Figure("spoolq_shipper_parked_total", "counter", "Messages parked with the reason.", "parked"),
+    Figure("spoolq_shipper_duplicates_total", "counter", "Duplicates dropped.", "duplicates", ("receive",)),
+    Figure("spoolq_shipper_reconnects_total", "counter", "Connections made after the first.", "reconnects"),
+)
+
+
+def shipper_metrics_path(root_path: str, metrics_dir: str | None, name: str) -> str:
+    """Where the metrics file of shipper ``name`` goes (beside the components' files)."""
+    return metrics_path(root_path, metrics_dir, f"shipper-{name}")
+
+
+class StatusMetrics:
+    """Writes a :class:`ShipperStatus` to ``path`` at most once per ``interval`` (unless forced)."""
+
+    def __init__(self, status: ShipperStatus, path: str, interval: float = 10.0):
+        self.status = status
+        self.path = path
+        self.interval = interval
+        self.labels = {"shipper": status.name, "kind": status.kind}
+        self.metrics = Metrics()
+        self.figures = [f for f in FIGURES if status.kind in f.kinds]
+        for figure in self.figures:
+            self.metrics.describe(figure.name, figure.type, figure.help)
+        self._last_write = 0.0
+
+    def maybe_write(self, force: bool = False) -> bool:
+        """Refresh and write when due (or ``force``); ``False`` when not written."""
+        now = time.monotonic()
+        if not force and now - self._last_write < self.interval:
+            return False
+        self._last_write = now
+        return self.write()
+
+    def write(self) -> bool:
+        """Copy the status into the registry and replace the file; ``False`` (logged) on failure."""
+        for figure in self.figures:
+            if figure.field == "connected":
+                value = 1.0 if self.status.state == "connected" else 0.0
+            else:
+                value = float(getattr(self.status, figure.field))
+            self.metrics.set(figure.name, value, **self.labels)
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            write_atomically(self.path, self.metrics.render())
+        except OSError as exc:
+            log.warning("shipper %s: cannot write metrics to %s: %s", self.status.name, self.path, exc)
+            return False
+        return True
