@@ -1,12 +1,14 @@
-"""One component running as a child process of the supervisor, and its ready pipe.
+"""One component or shipper running as a child process of the supervisor, and its ready pipe.
 
-Each component runs in its own process so that a crash of one cannot take down
-another.  The child learns the write end of a pipe from ``$SPOOLQ_READY_FD``
-and writes ``ready\\n`` to it once its watches are in place and its first scan
-is done; the supervisor reads the other end.  The child gets its own process
-group, so that a Ctrl-C in a terminal reaches the supervisor only, which then
-decides what the children get (drain first, force on the second signal); and
-if the supervisor itself dies, the kernel sends each child SIGTERM.
+Each component and shipper runs in its own process so that a crash of one
+cannot take down another.  The child learns the write end of a pipe from
+``$SPOOLQ_READY_FD`` and writes ``ready\\n`` to it once it is ready (a
+component: its watches are in place and its first scan is done; a shipper:
+its first connection attempt has connected or failed); the supervisor reads
+the other end.  The child gets its own process group, so that a Ctrl-C in a
+terminal reaches the supervisor only, which then decides what the children
+get (drain first, force on the second signal); and if the supervisor itself
+dies, the kernel sends each child SIGTERM.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 
-from spoolq.config import ComponentConfig
+from spoolq.run_plan import ChildSpec
 
 READY_FD_ENV = "SPOOLQ_READY_FD"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -26,7 +28,7 @@ READY_LINE = b"ready\n"
 
 
 def report_ready() -> bool:
-    """Child side: tell the supervisor this component is ready (once; no-op if not supervised)."""
+    """Child side: tell the supervisor this child is ready (once; no-op if not supervised)."""
     fd_text = os.environ.pop(READY_FD_ENV, "")
     if not fd_text.isdigit():
         return False
@@ -38,12 +40,12 @@ def report_ready() -> bool:
     return True
 
 
-class ComponentProcess:
+class ChildProcess:
     """A started child: its process, its ready pipe, and why it is stopping, if it is."""
 
-    def __init__(self, component: ComponentConfig, command: Sequence[str], env: Mapping[str, str]):
-        self.component = component
-        self.name = component.name
+    def __init__(self, spec: ChildSpec, command: Sequence[str], env: Mapping[str, str]):
+        self.spec = spec
+        self.key = spec.key  # "component pe", "shipper out"
         self.started_at = time.monotonic()
         self.ready = False
         self.stopping = False  # a stop was asked for: its exit is not a crash

@@ -1,4 +1,4 @@
-"""``spoolq run``: every enabled component in its own child process, kept running.
+"""``spoolq run``: every enabled component and shipper in its own child process, kept running.
 
 The loop owns all state; signal handlers only count or flag (and wake the loop
 through ``signal.set_wakeup_fd``):
@@ -11,8 +11,18 @@ through ``signal.set_wakeup_fd``):
 - SIGHUP: the configuration is read again.  Invalid: logged, the running one is
   kept.  Valid: new components start, removed ones drain, changed ones drain
   and start again with the new settings;
-- READY=1 goes to systemd once every enabled component reported ready (again
-  after a reload).
+- READY=1 goes to systemd once every child reported ready (again after a
+  reload): a component once it watches its spool, a shipper once its first
+  connection attempt connected or failed.  A shipper does not wait for its
+  broker: messages wait on disk, components work locally meanwhile, and a
+  broker that is down at boot must not hold the whole service in "starting"
+  (systemd would kill it after its start timeout).  The attempt is bounded
+  (``connect_timeout`` per host), so in the usual case READY=1 means
+  "connected", and ``spoolq stats`` shows which shippers are not.
+
+Children are :class:`~spoolq.run_plan.ChildSpec` records from
+:func:`~spoolq.run_plan.planned_children`, keyed ``component NAME`` and
+``shipper NAME``; the log names them so.
 """
 
 from __future__ import annotations
@@ -22,23 +32,25 @@ import os
 import select
 import signal
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from spoolq import sdnotify
-from spoolq.child_process import ComponentProcess
-from spoolq.config import ComponentConfig, Config
+from spoolq.child_process import ChildProcess
+from spoolq.config import Config
 from spoolq.errors import ConfigError
 from spoolq.restarts import RestartSchedule
+from spoolq.run_plan import SHIPPER, ChildSpec, planned_children
 
 log = logging.getLogger(__name__)
 
 DRAINED = 0
 FORCED = 130
-CommandFor = Callable[[ComponentConfig], Sequence[str]]
+CommandFor = Callable[[ChildSpec], Sequence[str]]
+ChildrenOf = Callable[[Config], list[ChildSpec]]
 
 
 class Supervisor:
-    """Starts, restarts and stops the component processes of one configuration."""
+    """Starts, restarts and stops the component and shipper processes of one configuration."""
 
     def __init__(
         self,
@@ -46,6 +58,7 @@ class Supervisor:
         reload: Callable[[], Config],
         command_for: CommandFor,
         *,
+        children_of: ChildrenOf = planned_children,
         env: Mapping[str, str] | None = None,
         restart_delay: float = 0.5,
         restart_cap: float = 60.0,
@@ -54,10 +67,11 @@ class Supervisor:
         self.config = config
         self._reload_config = reload
         self._command_for = command_for
+        self._children_of = children_of
         self._env = dict(os.environ if env is None else env)
         self.restarts = RestartSchedule(restart_delay, restart_cap, stable_after)
-        self.children: dict[str, ComponentProcess] = {}
-        self.desired: dict[str, ComponentConfig] = {}
+        self.children: dict[str, ChildProcess] = {}  # by ChildSpec.key
+        self.desired: dict[str, ChildSpec] = {}
         self._stop_signals = 0
         self._reload_requested = False
         self._draining = self._ready_announced = False
@@ -84,7 +98,7 @@ class Supervisor:
         previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
         previous_wakeup = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
         try:
-            self.apply(self.config)
+            self.apply(self.config, self._children_of(self.config))
             return self._loop(wake_read)
         finally:
             signal.set_wakeup_fd(previous_wakeup)
@@ -104,7 +118,7 @@ class Supervisor:
                 self.reload()
             self._reap()
             if self._draining and not self.children:
-                log.info("all components stopped")
+                log.info("all %s stopped", "components and shippers" if self._shippers() else "components")
                 return DRAINED
             if not self._draining:
                 self._start_due()
@@ -127,28 +141,28 @@ class Supervisor:
                 child = pipes[fd]
                 child.read_ready()
                 if child.ready:
-                    log.info("component %s is ready (pid %d)", child.name, child.pid)
+                    log.info("%s is ready (pid %d)", child.key, child.pid)
 
     # -- what runs ---------------------------------------------------------------------
 
-    def apply(self, config: Config) -> None:
-        """Make the running set match ``config``: start new, stop removed, restart changed."""
+    def apply(self, config: Config, specs: list[ChildSpec]) -> None:
+        """Make the running set match ``specs``: start new, stop removed, restart changed."""
         everything_changed = _globals(config) != _globals(self.config)
         self.config = config
-        old, self.desired = self.desired, {c.name: c for c in config.enabled_components()}
-        for name in list(old):
-            if name not in self.desired:
-                self.restarts.cancel(name)
-                if name in self.children:
-                    log.info("component %s removed from the configuration: stopping it", name)
-                    self.children[name].stop()
-        for name, component in self.desired.items():
-            if name in self.children:
-                if everything_changed or old.get(name) != component:
-                    log.info("component %s changed: restarting it", name)
-                    self.children[name].stop()  # started again when it has exited
-            elif not self.restarts.pending(name):
-                self._start(component)
+        old, self.desired = self.desired, {spec.key: spec for spec in specs}
+        for key in list(old):
+            if key not in self.desired:
+                self.restarts.cancel(key)
+                if key in self.children:
+                    log.info("%s removed from the configuration: stopping it", key)
+                    self.children[key].stop()
+        for key, spec in self.desired.items():
+            if key in self.children:
+                if everything_changed or old.get(key) != spec:
+                    log.info("%s changed: restarting it", key)
+                    self.children[key].stop()  # started again when it has exited
+            elif not self.restarts.pending(key):
+                self._start(spec)
         if not self.desired:
             log.warning("no enabled components in the configuration")
 
@@ -156,74 +170,81 @@ class Supervisor:
         """SIGHUP: read the configuration again; keep the running one if it is invalid."""
         try:
             config = self._reload_config()
+            specs = self._children_of(config)
         except ConfigError as exc:
             log.error("configuration reload failed, keeping the running configuration: %s", exc)
             return
         log.info("configuration reloaded from %s", config.path)
         sdnotify.notify("RELOADING=1")
         self._ready_announced = False
-        self.apply(config)
+        self.apply(config, specs)
 
-    def _start(self, component: ComponentConfig) -> None:
+    def _start(self, spec: ChildSpec) -> None:
         try:
-            child = ComponentProcess(component, self._command_for(component), self._env)
+            child = ChildProcess(spec, self._command_for(spec), self._env)
         except OSError as exc:
-            log.error("cannot start component %s: %s", component.name, exc)
-            self._schedule_restart(component.name, 0.0, None)
+            log.error("cannot start %s: %s", spec.key, exc)
+            self._schedule_restart(spec.key, 0.0, None)
             return
-        self.children[component.name] = child
-        log.info("started component %s (pid %d)", component.name, child.pid)
+        self.children[spec.key] = child
+        log.info("started %s (pid %d)", spec.key, child.pid)
 
     def _reap(self) -> None:
-        for name, child in list(self.children.items()):
+        for key, child in list(self.children.items()):
             status = child.poll()
             if status is None:
                 continue
             child.close_pipe()
-            del self.children[name]
+            del self.children[key]
             if self._draining or child.stopping:
-                log.info("component %s stopped (status %s)", name, status)
-                if not self._draining and name in self.desired:
-                    self._start(self.desired[name])  # a changed component comes back
-            elif name in self.desired:
-                self._schedule_restart(name, time.monotonic() - child.started_at, status)
+                log.info("%s stopped (status %s)", key, status)
+                if not self._draining and key in self.desired:
+                    self._start(self.desired[key])  # a changed child comes back
+            elif key in self.desired:
+                self._schedule_restart(key, time.monotonic() - child.started_at, status)
 
-    def _schedule_restart(self, name: str, ran_for: float, status: int | None) -> None:
-        delay, crashes = self.restarts.crashed(name, ran_for)
+    def _schedule_restart(self, key: str, ran_for: float, status: int | None) -> None:
+        delay, crashes = self.restarts.crashed(key, ran_for)
         log.warning(
-            "component %s exited unexpectedly (status %s); restarting in %.1f s (restart %d)",
-            name,
+            "%s exited unexpectedly (status %s); restarting in %.1f s (restart %d)",
+            key,
             status,
             delay,
             crashes,
         )
 
     def _start_due(self) -> None:
-        for name in self.restarts.take_due():
-            if name in self.desired and name not in self.children:
-                log.info("restarting component %s", name)
-                self._start(self.desired[name])
+        for key in self.restarts.take_due():
+            if key in self.desired and key not in self.children:
+                log.info("restarting %s", key)
+                self._start(self.desired[key])
 
     def _announce_ready(self) -> None:
         if self._ready_announced:
             return
-        if all(name in self.children and self.children[name].ready for name in self.desired):
+        if all(key in self.children and self.children[key].ready for key in self.desired):
             self._ready_announced = True
-            log.info("all %d components ready", len(self.desired))
-            sdnotify.notify("READY=1", f"STATUS={len(self.desired)} components running")
+            running = _counted(self.desired.values())
+            log.info("all %s ready", running)
+            sdnotify.notify("READY=1", f"STATUS={running} running")
+
+    def _shippers(self) -> int:
+        return sum(spec.family == SHIPPER for spec in self.desired.values())
 
     # -- stopping ----------------------------------------------------------------------
 
     def _drain(self) -> None:
         self._draining = True
         self.restarts.clear()
-        log.info("stopping: draining %d components (signal again to force)", len(self.children))
+        running = _counted(c.spec for c in self.children.values())
+        log.info("stopping: draining %s (signal again to force)", running)
         sdnotify.notify("STOPPING=1")
         for child in self.children.values():
             child.stop()
 
     def _force(self) -> int:
-        log.warning("forced stop: killing %d components; their claims are retried later", len(self.children))
+        running = _counted(c.spec for c in self.children.values())
+        log.warning("forced stop: killing %s; their claims are retried later", running)
         for child in self.children.values():
             child.kill()
         for child in self.children.values():
@@ -233,8 +254,16 @@ class Supervisor:
         return FORCED
 
 
+def _counted(specs: Iterable[ChildSpec]) -> str:
+    """``2 components`` or ``2 components and 1 shippers`` (the log's and systemd's wording)."""
+    families = [spec.family for spec in specs]
+    shippers = families.count(SHIPPER)
+    text = f"{len(families) - shippers} components"
+    return f"{text} and {shippers} shippers" if shippers else text
+
+
 def _globals(config: Config) -> tuple:
-    """The settings every component reads: a change restarts them all."""
+    """The settings every child reads: a change restarts them all."""
     return (
         *(config.root, config.node, config.durable, config.granularity),
         *(config.metrics_dir, config.metrics_interval),

@@ -1,4 +1,4 @@
-"""``spoolq run``: start every configured component and supervise them (see spoolq.supervisor)."""
+"""``spoolq run``: start every configured component and shipper and supervise them (see spoolq.supervisor)."""
 
 from __future__ import annotations
 
@@ -11,20 +11,25 @@ import click
 from spoolq.cli import main
 from spoolq.cli.daemon_options import log_options
 from spoolq.cli.settings import Settings
-from spoolq.config import ComponentConfig, Config, find_config, load_config
+from spoolq.config import Config, find_config, load_config
 from spoolq.errors import ConfigError
 from spoolq.logs import configure_logging, environment_for_children
+from spoolq.run_plan import SHIPPER, ChildSpec, planned_children
 from spoolq.supervisor import Supervisor
 
 
-def watch_command(config_path: str, root: str) -> Callable[[ComponentConfig], list[str]]:
-    """The command line that runs one component: ``spoolq watch --component NAME``."""
+def child_command(config_path: str, root: str) -> Callable[[ChildSpec], list[str]]:
+    """The command line of one child: ``spoolq watch --component NAME``, ``spoolq ship --shipper NAME``.
 
-    def command_for(component: ComponentConfig) -> list[str]:
-        return [
-            sys.executable, "-m", "spoolq", "-c", config_path, "--root", root,
-            "watch", "--component", component.name,
-        ]  # fmt: skip
+    A receiving shipper runs ``spoolq receive --shipper NAME``.
+    """
+
+    def command_for(spec: ChildSpec) -> list[str]:
+        base = [sys.executable, "-m", "spoolq", "-c", config_path, "--root", root]
+        if spec.family == SHIPPER:
+            shipper, _destination, _broker = spec.settings
+            return [*base, shipper.kind, "--shipper", spec.name]
+        return [*base, "watch", "--component", spec.name]
 
     return command_for
 
@@ -35,15 +40,15 @@ def watch_command(config_path: str, root: str) -> Callable[[ComponentConfig], li
     type=click.FloatRange(min=0.1),
     default=60.0,
     show_default=True,
-    help="Longest wait, in seconds, before a crashed component is started again.",
+    help="Longest wait, in seconds, before a crashed component or shipper is started again.",
 )
 @log_options
 @click.pass_obj
 def run(settings: Settings, restart_cap: float, log_json: bool, log_level: str) -> None:
-    """Run every enabled component of the configuration, each in its own process.
+    """Run every enabled component and shipper of the configuration, each in its own process.
 
     SIGTERM or SIGINT drains (a second one stops at once), SIGHUP reloads the
-    configuration, a crashed component is restarted with backoff.
+    configuration, a crashed child is restarted with backoff.
     """
     configure_logging(json=log_json, level=log_level)
     path = find_config(settings.config_option)
@@ -51,11 +56,12 @@ def run(settings: Settings, restart_cap: float, log_json: bool, log_level: str) 
         raise ConfigError("spoolq run needs a configuration file: give --config or set SPOOLQ_CONFIG")
     path = os.path.abspath(path)
     config: Config = settings.config
+    planned_children(config)  # a bad shipper table is one clear error now, before anything starts
     root = os.path.abspath(settings.root().path)
     supervisor = Supervisor(
         config,
         reload=lambda: load_config(path),
-        command_for=watch_command(path, root),
+        command_for=child_command(path, root),
         env={**os.environ, **environment_for_children(log_json, log_level)},
         restart_cap=restart_cap,
     )

@@ -129,11 +129,12 @@ def shipping_of(config: Config) -> ShippingConfig:
     """The shipping tables a loaded :class:`Config` kept raw, validated now.
 
     No second read of the file: what ``spoolq run`` validates on a reload is
-    exactly what it then runs.  A configuration without a file (or a PanDA JSON
-    one) has no shippers.
+    exactly what it then runs.  Without a ``[shippers.*]`` table nothing is
+    read: a PanDA JSON file keeps its ``mb_servers`` in ``Config.brokers`` in
+    PanDA's own shape, which is not ours to check.
     """
-    if config.path is None:
-        return ShippingConfig(None, None, {}, {}, {})
+    if config.path is None or not config.shippers:
+        return ShippingConfig(config.path, config.node, {}, {}, {})
     data = {"brokers": config.brokers, "destinations": config.destinations, "shippers": config.shippers}
     if config.node is not None:
         data["node"] = config.node

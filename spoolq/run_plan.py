@@ -1,0 +1,44 @@
+"""What ``spoolq run`` runs: one child process per enabled component and shipper.
+
+:func:`planned_children` turns a loaded configuration into :class:`ChildSpec`
+records.  The supervisor compares them between reloads: a child whose
+``settings`` changed is restarted, one that disappeared is stopped.  The
+settings of a shipper include its destination and broker tables, so that a
+new host list or passcode restarts the shippers that use that broker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from spoolq.config import Config
+from spoolq.shippers.config import shipping_of
+
+COMPONENT = "component"
+SHIPPER = "shipper"
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """One supervised child: a component or a shipper, and the settings it starts with."""
+
+    family: str  # COMPONENT or SHIPPER
+    name: str
+    settings: Any  # compared on reload (frozen dataclasses); a change restarts the child
+
+    @property
+    def key(self) -> str:
+        """Unique across families, and how the log names it: ``component pe``, ``shipper out``."""
+        return f"{self.family} {self.name}"
+
+
+def planned_children(config: Config) -> list[ChildSpec]:
+    """Every enabled component and shipper of ``config``; :class:`ConfigError` if a shipper table is bad."""
+    children = [ChildSpec(COMPONENT, c.name, c) for c in config.enabled_components()]
+    shipping = shipping_of(config)
+    for shipper in shipping.enabled_shippers():
+        destination = shipping.destinations[shipper.destination]
+        broker = shipping.brokers[destination.broker]
+        children.append(ChildSpec(SHIPPER, shipper.name, (shipper, destination, broker)))
+    return children

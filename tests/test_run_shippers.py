@@ -1,0 +1,109 @@
+"""``spoolq run`` with shippers: real processes, the real broker, two nodes on one machine."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from spoolq.message import Message
+from tests.run_helpers import component_table, running
+from tests.shipping import root_of, unique, wait_until, write_node_config
+from tests.shipping import running as shippers_running
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture
+def start_run(tmp_path):
+    with running(tmp_path / "a") as start:
+        yield start
+
+
+def node_a(tmp_path, broker, *, ship_extra: str = "", receive_extra: str = ""):
+    """Node A's configuration: component ``pe``, shippers ``out`` and ``in``; its node name."""
+    node = unique("a")
+    config = write_node_config(
+        tmp_path / "a",
+        node,
+        broker,
+        top_extra=component_table("pe"),
+        ship_extra=ship_extra,
+        receive_extra=receive_extra,
+    )
+    return config, node
+
+
+def test_run_supervises_a_component_and_both_shippers_across_two_nodes(start_run, broker, tmp_path):
+    config, a = node_a(tmp_path, broker)
+    b = unique("b")
+    far = write_node_config(tmp_path / "b", b, broker)
+    run = start_run(config=config)
+    run.wait_for_log("all 1 components and 2 shippers ready")
+    assert "shipper out is ready" in run.log() and "shipper in is ready" in run.log()
+
+    run.root.spool("outgoing").put(Message.new("ask", "to the far node", to=f"md@{b}"))
+    with shippers_running(far, "in", "out"):
+        md = root_of(far).spool("md")
+        wait_until(lambda: md.count() == 1, what="the message in the far node's md spool")
+        assert next(md.claims()).message().body == "to the far node"
+        # and back: the far node sends to pe@A; A's receiver delivers, A's component answers
+        root_of(far).spool("outgoing").put(Message.new("ping", "hello", to=f"pe@{a}"))
+        replies = run.root.spool("pe_reply")
+        wait_until(lambda: replies.count() == 1, what="pe's answer to a message from the far node")
+        assert next(replies.claims()).message().body == "hello by pe"
+
+    run.signal(signal.SIGTERM)
+    assert run.wait(30) == 0
+    assert "all components and shippers stopped" in run.log()
+    assert "shipper out stopped (status 0)" in run.log()
+
+
+def test_a_shipper_killed_hard_is_restarted_and_delivers(start_run, broker, tmp_path):
+    config, _a = node_a(tmp_path, broker)
+    b = unique("b")
+    far = write_node_config(tmp_path / "b", b, broker)
+    run = start_run(config=config)
+    run.wait_for_log("all 1 components and 2 shippers ready")
+    first = int(run.wait_for_log(r"started shipper out \(pid (\d+)\)")[-1].group(1))
+    os.kill(first, signal.SIGKILL)
+    run.wait_for_log(r"shipper out exited unexpectedly \(status -9\); restarting in [\d.]+ s \(restart 1\)")
+    found = run.wait_for_log(r"started shipper out \(pid (\d+)\)", count=2)
+    assert int(found[-1].group(1)) != first
+    run.root.spool("outgoing").put_many(Message.new("x", str(n), to=f"md@{b}") for n in range(5))
+    with shippers_running(far, "in"):
+        wait_until(lambda: root_of(far).spool("md").count() == 5, what="5 delivered after the restart")
+    run.signal(signal.SIGTERM)
+    assert run.wait(30) == 0
+
+
+def test_disabled_shippers_are_not_started_and_sighup_applies_shipper_changes(start_run, broker, tmp_path):
+    config, _a = node_a(tmp_path, broker, receive_extra="enable = false")
+    run = start_run(config=config)
+    run.wait_for_log("all 1 components and 1 shippers ready")
+    assert "started shipper in" not in run.log()
+
+    config.write_text(config.read_text().replace("enable = false", "enable = true"))
+    run.signal(signal.SIGHUP)
+    run.wait_for_log(r"started shipper in \(pid \d+\)")
+    run.wait_for_log("all 1 components and 2 shippers ready")
+
+    config.write_text(config.read_text().replace("window = 200", "window = 50"))
+    run.signal(signal.SIGHUP)
+    run.wait_for_log("shipper out changed: restarting it")
+    run.wait_for_log(r"started shipper out \(pid \d+\)", count=2)
+    assert "shipper in changed" not in run.log()
+
+    config.write_text(config.read_text().replace("window = 50", "windw = 50"))
+    run.signal(signal.SIGHUP)
+    run.wait_for_log(r"configuration reload failed, keeping the running .*shippers\.out\.windw")
+    run.signal(signal.SIGTERM)
+    assert run.wait(30) == 0
+
+
+def test_a_bad_shipper_table_stops_run_before_anything_starts(tmp_path, broker, cli):
+    config, _a = node_a(tmp_path, broker, ship_extra="max_size = 0")
+    done = cli("-c", str(config), "run")
+    assert done.returncode == 4
+    assert b"shippers.out.max_size: must be >= 1" in done.stderr and b"Traceback" not in done.stderr
