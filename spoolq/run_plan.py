@@ -9,6 +9,7 @@ new host list or passcode restarts the shippers that use that broker.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,3 +43,19 @@ def planned_children(config: Config) -> list[ChildSpec]:
         broker = shipping.brokers[destination.broker]
         children.append(ChildSpec(SHIPPER, shipper.name, (shipper, destination, broker)))
     return children
+
+
+def counted(specs: Iterable[ChildSpec]) -> str:
+    """``2 components`` or ``2 components and 1 shippers`` (the log's and systemd's wording)."""
+    families = [spec.family for spec in specs]
+    shippers = families.count(SHIPPER)
+    text = f"{len(families) - shippers} components"
+    return f"{text} and {shippers} shippers" if shippers else text
+
+
+def shared_settings(config: Config) -> tuple:
+    """The settings every child reads: a change restarts them all."""
+    return (
+        *(config.root, config.node, config.durable, config.granularity),
+        *(config.metrics_dir, config.metrics_interval),
+    )

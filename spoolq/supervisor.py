@@ -32,14 +32,14 @@ import os
 import select
 import signal
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from spoolq import sdnotify
 from spoolq.child_process import ChildProcess
 from spoolq.config import Config
 from spoolq.errors import ConfigError
 from spoolq.restarts import RestartSchedule
-from spoolq.run_plan import SHIPPER, ChildSpec, planned_children
+from spoolq.run_plan import SHIPPER, ChildSpec, counted, planned_children, shared_settings
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class Supervisor:
 
     def apply(self, config: Config, specs: list[ChildSpec]) -> None:
         """Make the running set match ``specs``: start new, stop removed, restart changed."""
-        everything_changed = _globals(config) != _globals(self.config)
+        everything_changed = shared_settings(config) != shared_settings(self.config)
         self.config = config
         old, self.desired = self.desired, {spec.key: spec for spec in specs}
         for key in list(old):
@@ -224,7 +224,7 @@ class Supervisor:
             return
         if all(key in self.children and self.children[key].ready for key in self.desired):
             self._ready_announced = True
-            running = _counted(self.desired.values())
+            running = counted(self.desired.values())
             log.info("all %s ready", running)
             sdnotify.notify("READY=1", f"STATUS={running} running")
 
@@ -236,14 +236,14 @@ class Supervisor:
     def _drain(self) -> None:
         self._draining = True
         self.restarts.clear()
-        running = _counted(c.spec for c in self.children.values())
+        running = counted(c.spec for c in self.children.values())
         log.info("stopping: draining %s (signal again to force)", running)
         sdnotify.notify("STOPPING=1")
         for child in self.children.values():
             child.stop()
 
     def _force(self) -> int:
-        running = _counted(c.spec for c in self.children.values())
+        running = counted(c.spec for c in self.children.values())
         log.warning("forced stop: killing %s; their claims are retried later", running)
         for child in self.children.values():
             child.kill()
@@ -252,19 +252,3 @@ class Supervisor:
             child.close_pipe()
         self.children.clear()
         return FORCED
-
-
-def _counted(specs: Iterable[ChildSpec]) -> str:
-    """``2 components`` or ``2 components and 1 shippers`` (the log's and systemd's wording)."""
-    families = [spec.family for spec in specs]
-    shippers = families.count(SHIPPER)
-    text = f"{len(families) - shippers} components"
-    return f"{text} and {shippers} shippers" if shippers else text
-
-
-def _globals(config: Config) -> tuple:
-    """The settings every child reads: a change restarts them all."""
-    return (
-        *(config.root, config.node, config.durable, config.granularity),
-        *(config.metrics_dir, config.metrics_interval),
-    )
