@@ -8,6 +8,7 @@ import signal
 import pytest
 
 from spoolq.message import Message
+from tests.broker import free_port
 from tests.run_helpers import component_table, running
 from tests.shipping import root_of, unique, wait_until, write_node_config
 from tests.shipping import running as shippers_running
@@ -28,14 +29,14 @@ def node_a(tmp_path, broker, *, ship_extra: str = "", receive_extra: str = ""):
         tmp_path / "a",
         node,
         broker,
-        top_extra=component_table("pe"),
+        top_extra="metrics_interval = 0.2\n" + component_table("pe"),
         ship_extra=ship_extra,
         receive_extra=receive_extra,
     )
     return config, node
 
 
-def test_run_supervises_a_component_and_both_shippers_across_two_nodes(start_run, broker, tmp_path):
+def test_run_supervises_a_component_and_both_shippers_across_two_nodes(start_run, broker, tmp_path, cli):
     config, a = node_a(tmp_path, broker)
     b = unique("b")
     far = write_node_config(tmp_path / "b", b, broker)
@@ -54,10 +55,31 @@ def test_run_supervises_a_component_and_both_shippers_across_two_nodes(start_run
         wait_until(lambda: replies.count() == 1, what="pe's answer to a message from the far node")
         assert next(replies.claims()).message().body == "hello by pe"
 
+    def prom() -> str:
+        return cli("-c", str(config), "stats", "--prom").stdout.decode()
+
+    wait_until(lambda: 'spoolq_shipper_sent_total{kind="ship",shipper="out"} 1' in prom(), what="sent 1")
+    assert 'spoolq_shipper_received_total{kind="receive",shipper="in"} 1' in prom()
+    assert 'spoolq_shipper_connected{kind="ship",shipper="out"} 1' in prom()
     run.signal(signal.SIGTERM)
     assert run.wait(30) == 0
     assert "all components and shippers stopped" in run.log()
     assert "shipper out stopped (status 0)" in run.log()
+
+
+def test_ready_does_not_wait_for_a_broker_that_is_down(start_run, broker, tmp_path, cli):
+    node = unique("a")
+    closed = f"127.0.0.1:{free_port()}"
+    config = write_node_config(tmp_path / "a", node, broker, hosts=[closed], top_extra=component_table("pe"))
+    run = start_run(config=config)
+    run.wait_for_log("all 1 components and 2 shippers ready")
+    assert run.ask("pe").body == "hello by pe"  # the components work meanwhile
+    run.root.spool("outgoing").put(Message.new("x", "waits on disk", to="md@elsewhere"))
+    shown = cli("-c", str(config), "stats").stdout.decode()
+    assert "disconnected" in shown and "out" in shown
+    assert run.root.spool("outgoing").count() == 1
+    run.signal(signal.SIGTERM)
+    assert run.wait(30) == 0
 
 
 def test_a_shipper_killed_hard_is_restarted_and_delivers(start_run, broker, tmp_path):

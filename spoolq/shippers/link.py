@@ -30,6 +30,8 @@ from spoolq.shippers.tls_probe import handshake_problem
 
 log = logging.getLogger("spoolq.shippers")
 
+PROBE_TIMEOUT = 5.0  # seconds for the handshake repeated after a failed TLS connect
+
 
 def _escape(value: str) -> str:
     """STOMP 1.2 header value escaping."""
@@ -137,7 +139,7 @@ class Link:
             return None
         problem = handshake_problem(
             host, port, ca_file=self._ca_file, cert_file=b.cert_file, key_file=b.key_file,
-            timeout=b.connect_timeout,
+            timeout=min(b.connect_timeout, PROBE_TIMEOUT),
         )  # fmt: skip
         if problem is None:
             return None
