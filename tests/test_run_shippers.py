@@ -7,7 +7,10 @@ import signal
 
 import pytest
 
+from spoolq.config import load_config
+from spoolq.errors import ConfigError
 from spoolq.message import Message
+from spoolq.run_plan import planned_children
 from tests.broker import free_port
 from tests.run_helpers import component_table, running
 from tests.shipping import root_of, unique, wait_until, write_node_config
@@ -129,3 +132,15 @@ def test_a_bad_shipper_table_stops_run_before_anything_starts(tmp_path, broker, 
     done = cli("-c", str(config), "run")
     assert done.returncode == 4
     assert b"shippers.out.max_size: must be >= 1" in done.stderr and b"Traceback" not in done.stderr
+
+
+def test_the_plan_holds_enabled_children_and_checks_shipper_names(tmp_path, broker):
+    config_path, _a = node_a(tmp_path, broker, receive_extra="enable = false")
+    plan = planned_children(load_config(str(config_path)))
+    assert [spec.key for spec in plan] == ["component pe", "shipper out"]
+    shipper, destination, broker_config = plan[1].settings
+    assert (shipper.kind, destination.name, broker_config.name) == ("ship", "nodes", "main")
+
+    config_path.write_text(config_path.read_text().replace("[shippers.in]", "[shippers.'in/../x']"))
+    with pytest.raises(ConfigError, match="a shipper name is letters"):
+        planned_children(load_config(str(config_path)))
