@@ -7,7 +7,7 @@ Per spool (from :meth:`Spool.stats`, read at the moment of the call):
 - ``spoolq_spool_oldest_age_seconds{spool}``              age of the oldest element (0 when empty)
 - ``spoolq_parked_messages{spool}``                       messages parked from the spool
 
-and then every ``*.prom`` file the components write (``ROOT/.metrics`` unless
+and then every ``*.prom`` file the components and shippers write (``ROOT/.metrics`` unless
 ``metrics_dir`` says otherwise), merged so that each metric family appears
 once with one ``# HELP`` / ``# TYPE`` even when several components report it.
 A file that is not valid text format is skipped with a comment, not fatal.

@@ -36,7 +36,7 @@ def collect(root: SpoolRoot, names: tuple[str, ...] | list[str]) -> list[dict]:
 @main.command()
 @click.argument("spools", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per spool, one a line.")
-@click.option("--prom", is_flag=True, help="Prometheus text: the spools and the components' metric files.")
+@click.option("--prom", is_flag=True, help="Prometheus text: spools, components' and shippers' metrics.")
 @click.pass_obj
 def stats(settings: Settings, spools: tuple[str, ...], as_json: bool, prom: bool) -> None:
     """Per spool: ready, locked, temporary and parked elements, oldest age, bytes.

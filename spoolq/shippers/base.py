@@ -14,7 +14,8 @@ callback: it opens a :class:`~spoolq.shippers.link.Link`, pumps while the
 link is alive, and after a loss waits a jittered, exponentially growing delay
 before it connects again.  Messages wait on disk meanwhile.  :meth:`stop` (a
 signal handler may call it: it only sets a flag) makes the loop drain and
-return.
+return.  :meth:`Shipper.publish` writes what the loop counts: the status file
+for ``spoolq stats`` and the metrics file for Prometheus.
 """
 
 from __future__ import annotations
