@@ -44,14 +44,14 @@ def ca_certificates(directory: str) -> list[x509.Certificate]:
     try:
         names = sorted(os.listdir(directory))
     except OSError as exc:
-        raise NoCACertificates(f"ca_path {directory}: cannot list: {exc.strerror}") from None
+        raise NoCACertificates(f"{directory}: cannot list: {exc.strerror}") from None
     found: dict[bytes, x509.Certificate] = {}
     for name in names:
         for cert in _certificates_in(os.path.join(directory, name)):
             found.setdefault(cert.public_bytes(Encoding.DER), cert)
     if not found:
         raise NoCACertificates(
-            f"ca_path {directory}: no CA certificate in it (expected PEM files such as *.pem or hashed *.0)"
+            f"{directory}: no CA certificate in it (expected PEM files such as *.pem or hashed *.0)"
         )
     return list(found.values())
 

@@ -126,7 +126,7 @@ class Link:
         try:
             count = write_bundle(b.ca_path, self.ca_bundle)
         except NoCACertificates as exc:
-            raise BrokerUnavailable(f"broker {b.name!r}: {exc}") from None
+            raise BrokerUnavailable(f"broker {b.name!r}: ca_path {exc}") from None
         except OSError as exc:
             raise BrokerUnavailable(f"broker {b.name!r}: cannot write {self.ca_bundle}: {exc}") from None
         log.debug("broker %s: %d CA certificates from %s", b.name, count, b.ca_path)
