@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -99,6 +100,25 @@ def test_a_shipper_killed_hard_is_restarted_and_delivers(start_run, broker, tmp_
     run.root.spool("outgoing").put_many(Message.new("x", str(n), to=f"md@{b}") for n in range(5))
     with shippers_running(far, "in"):
         wait_until(lambda: root_of(far).spool("md").count() == 5, what="5 delivered after the restart")
+    run.signal(signal.SIGTERM)
+    assert run.wait(30) == 0
+
+
+def test_locks_left_by_a_killed_shipper_are_taken_back_and_sent(start_run, broker, tmp_path):
+    config, _a = node_a(tmp_path, broker)
+    b = unique("b")
+    far = write_node_config(tmp_path / "b", b, broker)
+    outgoing = root_of(config).spool("outgoing")
+    outgoing.put_many(Message.new("x", str(n), to=f"md@{b}") for n in range(3))
+    left = next(outgoing.claims())  # as a shipper killed between send and receipt leaves it
+    long_ago = time.time() - 1000
+    os.utime(left.where + ".lck", (long_ago, long_ago))
+    fresh = next(outgoing.claims())  # younger than 2 x (send + receipt timeout): a live holder's
+    run = start_run(config=config)
+    with shippers_running(far, "in"):
+        wait_until(lambda: root_of(far).spool("md").count() == 2, what="the stale one sent again")
+    run.wait_for_log(r"shipper out: unlocked 1 stale claim\(s\) older than 80 s")
+    assert outgoing.is_locked(fresh.name) and outgoing.count() == 1
     run.signal(signal.SIGTERM)
     assert run.wait(30) == 0
 

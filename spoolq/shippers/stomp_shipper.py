@@ -8,6 +8,13 @@ unlocked and so sent again; when the connection is lost every send in flight
 is unlocked.  A resent message may reach the far side twice: the receiver
 drops duplicates by the ``spoolq-id`` header.
 
+A shipper that was killed (``kill -9``, a forced stop of ``spoolq run``) leaves
+the locks of its sends in flight behind.  No live shipper holds a lock longer
+than ``send_timeout + receipt_timeout`` (then it is acked or released), so
+locks older than twice that are taken back and their messages sent again: at
+each connect, and every ``PURGE_INTERVAL`` seconds.  The same purge removes
+stale temporaries and empty intermediate directories of the outgoing spool.
+
 The broker destination comes from the message's ``to: COMPONENT@NODE``
 header (the destination address's ``{node}``).  An element that cannot be
 sent as it is (too large, no node to send it to) is parked with the reason.
@@ -31,6 +38,7 @@ from spoolq.spool import Claim
 log = logging.getLogger("spoolq.shippers")
 
 SPOOLQ_ID = "spoolq-id"
+PURGE_INTERVAL = 60.0  # seconds between looks for locks a killed shipper left
 
 
 class StompShipper(Shipper):
@@ -43,16 +51,20 @@ class StompShipper(Shipper):
         self.in_flight: OrderedDict[str, tuple[Claim, float]] = OrderedDict()
         self._names = iter(())
         self._serial = 0
+        self.stale_lock_age = 2 * (self.config.send_timeout + self.config.receipt_timeout)
+        self._next_purge = 0.0
 
     # -- hooks ----------------------------------------------------------------------
 
     def on_connect(self, link: Link) -> None:
         self.in_flight.clear()
         self._names = iter(())
+        self._next_purge = 0.0  # look for leftover locks now
 
     def pump(self, link: Link) -> bool:
         self._settle(link.take_receipts(0))
         self._expire()
+        self._purge_stale_locks()
         sent = self._fill(link)
         if not sent:
             # Window full or spool empty: wait for a receipt, a little.
@@ -149,6 +161,24 @@ class StompShipper(Shipper):
         park(self.root, self.spool.name, claim.read(), reason, element=claim.name)
         claim.ack()
         self.status.parked += 1
+
+    def _purge_stale_locks(self) -> None:
+        """Take back the locks of a killed shipper (see the module's docstring), when due."""
+        now = time.monotonic()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + PURGE_INTERVAL
+        try:
+            report = self.spool.purge(max_lock_age=self.stale_lock_age)
+        except OSError as exc:
+            log.error("shipper %s: purge of %s failed: %s", self.config.name, self.spool.path, exc)
+            return
+        if report.unlocked:
+            log.warning(
+                "shipper %s: unlocked %d stale claim(s) older than %g s; sending them again",
+                self.config.name, report.unlocked, self.stale_lock_age,
+            )  # fmt: skip
+            self._names = iter(())
 
     # -- receipts -------------------------------------------------------------------
 
