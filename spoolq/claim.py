@@ -8,6 +8,7 @@ from spoolq import element, envelope
 from spoolq.message import Message
 
 if TYPE_CHECKING:
+    from spoolq.lock_reaper import LockReaper
     from spoolq.spool import Spool
 
 
@@ -40,9 +41,12 @@ class Claim:
     def touch(self) -> None:
         self.spool.touch(self.name)
 
-    def ack(self) -> None:
-        """Done with it: remove the element (we hold its lock, so no re-check)."""
-        element.remove_locked(self.path)
+    def ack(self, reaper: LockReaper | None = None) -> None:
+        """Done with it: remove the element (we hold its lock, so no re-check).
+
+        With a ``reaper``, the lock is left to its thread to remove.
+        """
+        element.remove_locked(self.path, reaper.remove if reaper is not None else None)
 
     def release(self) -> None:
         """Not done: unlock so that it is handed out again."""
