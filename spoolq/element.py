@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable
 
 from spoolq import layout
 from spoolq.errors import ElementNotFound, SpoolWriteError
@@ -77,17 +76,13 @@ def lock(path: str) -> bool:
     return True
 
 
-def remove_locked(path: str, unlink_lock: Callable[[str], None] | None = None) -> None:
-    """Remove an element and then its lock (in dirq's order: never unlocked while present).
-
-    ``unlink_lock`` removes the lock instead of this thread (see
-    :mod:`spoolq.lock_reaper`); it is only called once the element is gone.
-    """
+def remove_locked(path: str) -> None:
+    """Remove an element and then its lock (in dirq's order: never unlocked while present)."""
     try:
         os.unlink(path)
     except FileNotFoundError:
         pass
-    (unlink_lock or unlink_quietly)(path + layout.LOCKED_SUFFIX)
+    unlink_quietly(path + layout.LOCKED_SUFFIX)
 
 
 _READ_SIZE = 1 << 16

@@ -22,8 +22,8 @@ from collections import OrderedDict
 
 from spoolq import envelope
 from spoolq.errors import MalformedMessage, MessageTooLarge, SpoolqError
-from spoolq.lock_reaper import LockReaper
 from spoolq.parking import park
+from spoolq.reaper import Reaper
 from spoolq.routing import RoutingError, address_of
 from spoolq.shippers.base import Shipper
 from spoolq.shippers.link import Link
@@ -44,12 +44,12 @@ class StompShipper(Shipper):
         self.in_flight: OrderedDict[str, tuple[Claim, float]] = OrderedDict()
         self._names = iter(())
         self._serial = 0
-        self._reaper: LockReaper | None = None
+        self._reaper: Reaper | None = None
 
     def run(self) -> None:
-        # Locks of sent elements are freed off this thread (spoolq.lock_reaper: on an
-        # ext4 disk that unlink is most of the cost of a message).
-        self._reaper = LockReaper(f"shipper-{self.config.name}-locks")
+        # Sent elements are removed off this thread (spoolq.reaper: on an ext4
+        # disk the unlinks were most of the cost of a message).
+        self._reaper = Reaper(f"shipper-{self.config.name}-reaper")
         try:
             super().run()
         finally:
