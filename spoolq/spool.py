@@ -6,10 +6,11 @@ reason (figures: ``benchmarks/bench_spool.py``, ``docs/foundation.md``):
 
 * ``put``: dirq neither fsyncs nor gives up on a create error other than a
   missing directory (it loops forever on EACCES, ENOSPC, ENOTDIR), and it is
-  slower than a path of bare system calls: one ``time.time()``, one name for
-  the temporary and the element, one ``write``, one ``renameat2``
-  (measured on tmpfs: 1.4 x to 1.7 x dirq's ``add``, about 0.8 x a bare
-  open/write/rename loop).
+  slower than a path of bare system calls: one ``time.time()``, one
+  unnamed file (``O_TMPFILE``) written and linked in under its element name
+  (``.tmp`` and ``renameat2`` where the filesystem cannot).  Measured on
+  tmpfs: about 1.7 x dirq's ``add``; ``put_many`` publishes a large batch as
+  one directory (:mod:`spoolq.batch`).
 * ``lock`` and consuming (``Claim``): the same two system calls as dirq
   (``link`` to ``.lck``, then ``utime`` so that the lock's age is the lock
   time), without its per-call string building and error wrapping; a claim
