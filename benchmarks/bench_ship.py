@@ -11,7 +11,8 @@ messages of ``--size`` bytes:
 
 Targets: spoolq >= 10 x one-at-a-time, >= 0.8 x bare pipelined; receiver >= 0.7 x bare consume.
 
-    python benchmarks/bench_ship.py [--count 5000] [--size 300] [--window 200]
+    python benchmarks/bench_ship.py [--count 5000] [--size 300] [--window 200] [--rounds 3]
+                                    [--spool-dir DIR]
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def bare_consume(broker: Broker, count: int, body: bytes, window: int) -> float:
 
 
 def spoolq_ship(broker: Broker, work: Path, count: int, size: int, window: int) -> float:
-    config = write_node_config(work / "ship", "bench-a", broker)
+    config = write_node_config(work / f"ship-{uuid.uuid4().hex[:6]}", "bench-a", broker)
     config.write_text(config.read_text().replace("window = 200", f"window = {window}"))
     outgoing = root_of(config).spool("outgoing")
     outgoing.put_many(Message.new("b", "x" * size, to="md@bench-sink") for _ in range(count))
@@ -131,7 +132,7 @@ def spoolq_receive(broker: Broker, work: Path, count: int, size: int, window: in
     from spoolq import envelope
 
     node = f"bench-{uuid.uuid4().hex[:6]}"
-    config = write_node_config(work / "recv", node, broker)
+    config = write_node_config(work / f"recv-{node}", node, broker)
     config.write_text(config.read_text().replace("prefetch = 200", f"prefetch = {window}"))
     body = envelope.encode(Message.new("b", "x" * size, to=f"md@{node}"))
     fill_queue(broker, f"/queue/spoolq-test.{node}", [body] * count, window)
@@ -156,28 +157,40 @@ def main() -> None:
         help="where the spool roots go (default: the system temporary directory; /dev/shm isolates"
         " the shipper's own cost from the disk's)",
     )
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best of each is kept")
     args = parser.parse_args()
     os.environ.setdefault("SPOOLQ_TEST_PASSCODE", "guest")
     body = b"x" * args.size
+    best: dict[str, float] = {}
+
+    def keep(name: str, rate: float) -> None:
+        best[name] = max(best.get(name, 0.0), rate)
+
     with tempfile.TemporaryDirectory(prefix="bench-ship-") as scratch:
         work = Path(scratch)
         broker = Broker(work / "rabbitmq")
         broker.start()
         try:
-            single = one_at_a_time(broker, max(200, args.count // 10), body)
-            pipelined = bare_pipelined(broker, args.count, body, args.window)
             with tempfile.TemporaryDirectory(prefix="bench-spools-", dir=args.spool_dir) as spools:
-                shipped = spoolq_ship(broker, Path(spools), args.count, args.size, args.window)
-                consumed = bare_consume(broker, args.count, body, args.window)
-                received = spoolq_receive(broker, Path(spools), args.count, args.size, args.window)
+                # Contenders take turns, round by round, so that a change in the load of a
+                # shared machine does not favour whichever ran while it was quiet.
+                for _ in range(args.rounds):
+                    keep("single", one_at_a_time(broker, max(200, args.count // 10), body))
+                    keep("pipelined", bare_pipelined(broker, args.count, body, args.window))
+                    keep("shipped", spoolq_ship(broker, Path(spools), args.count, args.size, args.window))
+                    keep("consumed", bare_consume(broker, args.count, body, args.window))
+                    keep("received", spoolq_receive(broker, Path(spools), args.count, args.size, args.window))
         finally:
             broker.close()
+    single, pipelined, shipped = best["single"], best["pipelined"], best["shipped"]
+    consumed, received = best["consumed"], best["received"]
     print(f"persistent messages of {args.size} bytes, {args.count} per run, window {args.window}")
-    print(f"spools in {args.spool_dir or tempfile.gettempdir()}")
+    print(f"spools in {args.spool_dir or tempfile.gettempdir()}; best of {args.rounds} alternating rounds")
     print(f"send  one-at-a-time (SSM way) : {single:9.0f} msg/s")
     print(f"send  bare pipelined stomp.py : {pipelined:9.0f} msg/s")
     print(f"send  spoolq ship             : {shipped:9.0f} msg/s")
     print(f"  spoolq / one-at-a-time = {shipped / single:5.1f} x (target >= 10)")
+    print(f"  (bare pipelined / one-at-a-time = {pipelined / single:5.1f} x: the most a sender reaches here)")
     print(f"  spoolq / bare pipelined = {shipped / pipelined:5.2f} x (target >= 0.8)")
     print(f"recv  bare consume stomp.py   : {consumed:9.0f} msg/s")
     print(f"recv  spoolq receive (durable): {received:9.0f} msg/s")

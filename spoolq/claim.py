@@ -8,6 +8,7 @@ from spoolq import element, envelope
 from spoolq.message import Message
 
 if TYPE_CHECKING:
+    from spoolq.reaper import Reaper
     from spoolq.spool import Spool
 
 
@@ -40,9 +41,16 @@ class Claim:
     def touch(self) -> None:
         self.spool.touch(self.name)
 
-    def ack(self) -> None:
-        """Done with it: remove the element (we hold its lock, so no re-check)."""
-        element.remove_locked(self.path)
+    def ack(self, reaper: Reaper | None = None) -> None:
+        """Done with it: remove the element (we hold its lock, so no re-check).
+
+        With a ``reaper``, its thread removes the element, soon; it stays
+        locked until then.
+        """
+        if reaper is None:
+            element.remove_locked(self.path)
+        else:
+            reaper.remove(self.path)
 
     def release(self) -> None:
         """Not done: unlock so that it is handed out again."""

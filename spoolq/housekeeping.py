@@ -7,11 +7,13 @@ element) that a concurrent purge or consumer removes underneath them.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from spoolq import layout
+from spoolq.batch import BATCH_PREFIX
 
 if TYPE_CHECKING:
     from spoolq.spool import Spool
@@ -61,6 +63,7 @@ def spool_stats(spool: Spool) -> SpoolStats:
                 oldest = born if oldest is None else min(oldest, born)
             elif entry.name.endswith(layout.TEMPORARY_SUFFIX):
                 temporary += 1
+    temporary += sum(len(files) for _, files in _batches_being_written(spool))
     age = None if oldest is None else max(0.0, time.time() - oldest)
     return SpoolStats(ready, locked, temporary, size, age)
 
@@ -105,4 +108,33 @@ def purge(spool: Spool, max_temp_age: float = 300, max_lock_age: float = 600) ->
             removed += 1
         except OSError:
             continue  # not empty, or already gone
+    if max_temp_age:
+        for staging, files in _batches_being_written(spool):
+            try:
+                if now - os.stat(staging).st_mtime < max_temp_age:
+                    continue
+            except FileNotFoundError:
+                continue  # published (renamed into place) meanwhile
+            shutil.rmtree(staging, ignore_errors=True)
+            temporaries += len(files)
     return PurgeReport(unlocked, temporaries, removed)
+
+
+def _batches_being_written(spool: Spool) -> list[tuple[str, list[str]]]:
+    """The ``.batch-*`` staging directories of :mod:`spoolq.batch` and their files.
+
+    One still there long after it was made was left by a crash mid-batch:
+    none of its elements was ever visible, so purging it loses nothing the
+    writer was told it had.
+    """
+    try:
+        names = [n for n in os.listdir(spool.path) if n.startswith(BATCH_PREFIX)]
+    except FileNotFoundError:
+        return []
+    found = []
+    for name in names:
+        try:
+            found.append((f"{spool.path}/{name}", os.listdir(f"{spool.path}/{name}")))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+    return found

@@ -85,17 +85,27 @@ if _renameat2 is not None:
 _use_renameat2 = _renameat2 is not None
 
 
-def publish(temporary: str, final: str) -> None:
-    """Move ``temporary`` to ``final``; raise ``FileExistsError`` if ``final`` exists."""
+def rename_noreplace(source: str, target: str) -> bool:
+    """``renameat2(RENAME_NOREPLACE)``: ``True`` when done, ``False`` when the kernel cannot.
+
+    Raises ``OSError`` (``FileExistsError`` when ``target`` exists) for any
+    other failure.  Works for directories too, which ``link`` cannot move.
+    """
     global _use_renameat2
     if _use_renameat2:
-        source = temporary.encode("utf-8", "surrogateescape")  # what os.fsencode does, without its call
-        target = final.encode("utf-8", "surrogateescape")
-        if _renameat2(_AT_FDCWD, source, _AT_FDCWD, target, _RENAME_NOREPLACE) == 0:
-            return
+        source_bytes = source.encode("utf-8", "surrogateescape")  # what os.fsencode does, without its call
+        target_bytes = target.encode("utf-8", "surrogateescape")
+        if _renameat2(_AT_FDCWD, source_bytes, _AT_FDCWD, target_bytes, _RENAME_NOREPLACE) == 0:
+            return True
         err = ctypes.get_errno()
         if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-            raise OSError(err, os.strerror(err), final)
+            raise OSError(err, os.strerror(err), target)
         _use_renameat2 = False  # this filesystem cannot; fall back for good
-    os.link(temporary, final)
-    os.unlink(temporary)
+    return False
+
+
+def publish(temporary: str, final: str) -> None:
+    """Move ``temporary`` to ``final``; raise ``FileExistsError`` if ``final`` exists."""
+    if not rename_noreplace(temporary, final):
+        os.link(temporary, final)
+        os.unlink(temporary)

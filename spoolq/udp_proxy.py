@@ -4,7 +4,8 @@ Each datagram on the listening socket is parsed as a ticket
 (:mod:`spoolq.udp_tickets`) and put into ``spool`` as a JSON message whose
 ``type`` is the ticket's ``work`` (else ``UDP_TICKET``), with ``reply-to`` set
 to ``reply_spool``.  Its ``message-id`` is remembered with the sender's
-address; a message arriving on ``reply_spool`` whose ``correlation-id``
+address, on disk (:mod:`spoolq.udp_pending`: a restarted proxy still
+answers); a message arriving on ``reply_spool`` whose ``correlation-id``
 matches is sent back to that address, in the form the request came in.
 
 Nothing a sender does stops the proxy: oversized, undecodable or non-dict
@@ -16,15 +17,16 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import select
 import socket
 import threading
-import time
 
 from spoolq.errors import MalformedMessage
 from spoolq.message import Message
 from spoolq.parking import park
 from spoolq.root import SpoolRoot
+from spoolq.udp_pending import PendingRequests
 from spoolq.udp_tickets import TicketError, format_ticket, jsonable, parse_ticket
 
 log = logging.getLogger("spoolq.udp_proxy")
@@ -48,7 +50,7 @@ class UdpProxy:
         self.root, self.spool, self.reply_spool = root, spool, reply_spool
         self.max_size, self.reply_timeout = max_size, reply_timeout
         self.counts: collections.Counter[str] = collections.Counter()
-        self.waiting: dict[str, tuple[tuple[str, int], str, float]] = {}  # id -> (peer, form, since)
+        self.waiting = PendingRequests(os.path.join(root.path, ".state", f"udp-{reply_spool}"))
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(address)
         self._stop = threading.Event()
@@ -91,7 +93,7 @@ class UdpProxy:
             udp_peer=f"{peer[0]}:{peer[1]}",
         )
         self.root.spool(self.spool).put(message)
-        self.waiting[message.message_id] = (peer, form, time.monotonic())
+        self.waiting.add(message.message_id, peer, form)
         self.counts["forwarded"] += 1
 
     def _refuse(self, peer: tuple[str, int], kind: str, why: str) -> None:
@@ -104,7 +106,7 @@ class UdpProxy:
         for claim in spool.claims():
             try:
                 reply = claim.message()
-                target = self.waiting.pop(reply.correlation_id or "", None)
+                target = self.waiting.pop(reply.correlation_id or "")
                 if target is None:
                     raise LookupError(f"no request waits for correlation-id {reply.correlation_id!r}")
                 peer, form, _ = target
@@ -116,7 +118,4 @@ class UdpProxy:
             claim.ack()
 
     def _expire(self) -> None:
-        limit = time.monotonic() - self.reply_timeout
-        for key in [k for k, (_, _, since) in self.waiting.items() if since < limit]:
-            del self.waiting[key]
-            self.counts["expired"] += 1
+        self.counts["expired"] += self.waiting.expire(self.reply_timeout)

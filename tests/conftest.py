@@ -36,6 +36,20 @@ def root_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def tiny_tmpfs(tmp_path: Path) -> Path:
+    """A 64 KiB tmpfs, to fill the disk for real (skips where mounting is not allowed)."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+@pytest.fixture
 def root(root_dir: Path) -> SpoolRoot:
     """A spool root with one intermediate directory a second, so new directories appear often."""
     return SpoolRoot(root_dir, granularity=1)

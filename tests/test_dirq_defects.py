@@ -40,6 +40,7 @@ PUT_EXPECTING_ERROR = """
     from spoolq.errors import SpoolWriteError
     {prelude}
     spool = Spool({path!r}, granularity=10**6)
+    spool._unnamed = spool._unnamed and {unnamed}
     try:
         spool.put(b"x" * 100)
     except SpoolWriteError as exc:
@@ -49,11 +50,16 @@ PUT_EXPECTING_ERROR = """
 """
 
 
+#: Both ways a put writes: an unnamed file linked in (where the kernel can), and a ``.tmp`` renamed.
+write_paths = pytest.mark.parametrize("unnamed", [True, False], ids=["unnamed", "tmp-rename"])
+
+
 def visible_files(path) -> list[str]:
     return sorted(os.path.relpath(os.path.join(d, f), path) for d, _, files in os.walk(path) for f in files)
 
 
-def test_put_without_permission_raises_instead_of_looping():
+@write_paths
+def test_put_without_permission_raises_instead_of_looping(unnamed):
     # Tests run as root, whom file modes do not stop: the writer drops to nobody.
     base = tempfile.mkdtemp()  # not under tmp_path: its parents are closed to other users
     try:
@@ -61,7 +67,7 @@ def test_put_without_permission_raises_instead_of_looping():
         spool = Spool(os.path.join(base, "q"), granularity=10**6)
         os.mkdir(os.path.join(spool.path, layout.directory_name(time.time(), 10**6)), 0o555)
         prelude = f"os.setuid({NOBODY})" if os.geteuid() == 0 else ""
-        result = run_python(PUT_EXPECTING_ERROR.format(prelude=prelude, path=spool.path))
+        result = run_python(PUT_EXPECTING_ERROR.format(prelude=prelude, path=spool.path, unnamed=unnamed))
         assert result.stdout.startswith("SpoolWriteError:"), result.stdout + result.stderr
         assert "permission denied" in result.stdout and "EACCES" in result.stdout
         assert spool.count() == 0 and spool.stats().temporary == 0
@@ -69,51 +75,47 @@ def test_put_without_permission_raises_instead_of_looping():
         subprocess.run(["rm", "-rf", base], check=True)
 
 
-def test_put_where_a_file_blocks_the_directory_raises_instead_of_looping(tmp_path):
+@write_paths
+def test_put_where_a_file_blocks_the_directory_raises_instead_of_looping(tmp_path, unnamed):
     spool = Spool(tmp_path / "q", granularity=10**6)
     (tmp_path / "q" / layout.directory_name(time.time(), 10**6)).write_bytes(b"in the way")
-    result = run_python(PUT_EXPECTING_ERROR.format(prelude="", path=spool.path))
+    result = run_python(PUT_EXPECTING_ERROR.format(prelude="", path=spool.path, unnamed=unnamed))
     assert result.stdout.startswith("SpoolWriteError:"), result.stdout + result.stderr
     assert "ENOTDIR" in result.stdout
 
 
-@pytest.fixture
-def tiny_tmpfs(tmp_path):
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    yield mount_point
-    subprocess.run(["umount", str(mount_point)], check=True)
-
-
-def test_full_disk_raises_and_leaves_nothing_half_written(tiny_tmpfs):
+@write_paths
+def test_full_disk_raises_and_leaves_nothing_half_written(tiny_tmpfs, unnamed):
     spool = Spool(tiny_tmpfs / "q")
-    result = run_python(PUT_EXPECTING_ERROR.replace("* 100", "* 200_000").format(prelude="", path=spool.path))
+    result = run_python(
+        PUT_EXPECTING_ERROR.replace("* 100", "* 200_000").format(prelude="", path=spool.path, unnamed=unnamed)
+    )
     assert result.stdout.startswith("SpoolWriteError:"), result.stdout + result.stderr
     assert "no space left" in result.stdout
     assert visible_files(spool.path) == []
 
 
-def test_a_write_cut_short_leaves_nothing_visible(tmp_path):
+@write_paths
+def test_a_write_cut_short_leaves_nothing_visible(tmp_path, unnamed):
     # Works without mount rights: a file size limit cuts the write short (EFBIG).
     spool = Spool(tmp_path / "q")
     prelude = (
         "import resource, signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
         "resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))"
     )
-    code = PUT_EXPECTING_ERROR.replace("* 100", "* 5000").format(prelude=prelude, path=spool.path)
+    code = PUT_EXPECTING_ERROR.replace("* 100", "* 5000").format(
+        prelude=prelude, path=spool.path, unnamed=unnamed
+    )
     result = run_python(code)
     assert result.stdout.startswith("SpoolWriteError:"), result.stdout + result.stderr
     assert "EFBIG" in result.stdout
     assert visible_files(spool.path) == []
 
 
-def test_filling_the_disk_keeps_every_visible_element_whole(tiny_tmpfs):
+@write_paths
+def test_filling_the_disk_keeps_every_visible_element_whole(tiny_tmpfs, unnamed):
     spool = Spool(tiny_tmpfs / "q")
+    spool._unnamed = spool._unnamed and unnamed
     payloads = {}
 
     with pytest.raises(SpoolWriteError, match="no space left"):

@@ -142,3 +142,40 @@ def test_an_unknown_type_is_rejected(root):
 
     with pytest.raises(Reject, match="does not handle"):
         feed(start(root), root, Message.new("HELLO", {}))
+
+
+def archive(engine, root, *file_ids):
+    outbox = [
+        item for f in file_ids for item in feed(engine, root, events.cache_written(written_ticket(f))).outbox
+    ]
+    ((_, command),) = outbox
+    files = [{"id": f, "container": "c.tar"} for f in file_ids]
+    feed(engine, root, dispatcher.reply(command, OK, files))
+
+
+def test_archived_files_are_forgotten_after_archived_keep(root):
+    engine = start(root, max_files=2, archived_keep=0.2)
+    archive(engine, root, "F0", "F1")
+    assert set(engine.state.load()["archived"]) == {"F0", "F1"}
+    time.sleep(0.3)
+    archive(engine, root, "F2", "F3")
+    state = engine.state.load()
+    assert set(state["archived"]) == set(state["archived_at"]) == {"F2", "F3"}
+
+
+def test_a_deleted_file_is_forgotten_at_once(root):
+    engine = start(root, max_files=2)
+    archive(engine, root, "F0", "F1")
+    feed(engine, root, events.file_deleted({"file": {"id": "F0", "name": "/pnfs/x"}}))
+    state = engine.state.load()
+    assert set(state["archived"]) == set(state["archived_at"]) == {"F1"}
+
+
+def test_files_archived_by_an_older_state_get_a_time_at_start(root):
+    engine = start(root, max_files=2)
+    archive(engine, root, "F0", "F1")
+    with engine.state.change() as state:
+        del state["archived_at"]  # as a state file written before archived_at existed
+    engine.teardown()
+    state = start(root).state.load()
+    assert set(state["archived_at"]) == {"F0", "F1"}

@@ -143,3 +143,30 @@ def test_the_cli_bridges_until_sigterm(root_dir, client):
         out, err = process.communicate(timeout=10)
     assert process.returncode == 0, err.decode()
     assert "malformed 1" in out.decode() and "replied 1" in out.decode()
+
+
+def test_a_restarted_proxy_still_answers_a_request_made_before(root_dir, client):
+    root = SpoolRoot(root_dir, durable=False)
+    first = UdpProxy(root, "lmd", "lmd_udp_reply")
+    address = first.address
+    client.sendto(repr({"work": "read_from_hsm"}).encode(), address)
+    first.receive_one()
+    first.sock.close()  # stopped with the request still waiting
+    request = wait_for_message(root.spool("lmd"))
+    again = UdpProxy(root, "lmd", "lmd_udp_reply", address)
+    answer(again, request, {"status": ["ok", None]})
+    again.send_replies()
+    data, _ = client.recvfrom(4096)
+    assert ast.literal_eval(data.decode()) == {"status": ["ok", None]}
+    assert len(again.waiting) == 0 and list(iter_parked(root, "lmd_udp_reply")) == []
+    again.sock.close()
+
+
+def test_an_unreadable_pending_request_is_dropped_not_fatal(root_dir, client):
+    root = SpoolRoot(root_dir, durable=False)
+    pending = root_dir / ".state" / "udp-lmd_udp_reply"
+    pending.mkdir(parents=True)
+    (pending / "0123456789abcdef0123456789abcdef").write_text("{not json")
+    bridge = UdpProxy(root, "lmd", "lmd_udp_reply")
+    assert len(bridge.waiting) == 0 and list(pending.iterdir()) == []
+    bridge.sock.close()

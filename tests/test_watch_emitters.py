@@ -123,3 +123,18 @@ def test_queue_overflow_resyncs_watches_and_rescans_everything(tmp_path: Path):
         assert "30000000" in emitter._directories.values()
     finally:
         emitter.close()
+
+
+def test_a_directory_renamed_in_whole_is_watched_and_listed(tmp_path: Path):
+    # Spool.put_many publishes a large batch this way (spoolq.batch).
+    emitter = InotifyEmitter(str(tmp_path))
+    try:
+        emitter.wait(0)
+        staging = tmp_path / ".batch-x"
+        staging.mkdir()
+        (staging / "30000000000001").write_text("x")
+        os.rename(staging, tmp_path / "30000001")
+        signals = collect(emitter, lambda s: Signal("directory", "30000001") in s)
+        assert Signal("directory", "30000001") in signals
+    finally:
+        emitter.close()

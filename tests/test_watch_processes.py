@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 from watch_helpers import Watcher, recorded, wait_for
 
-from spoolq import envelope
+from spoolq import Spool, envelope
 from spoolq.message import Message
 from spoolq.root import SpoolRoot
 
@@ -131,3 +133,31 @@ def test_poll_mode_serves_the_spool_without_inotify(root_dir, tmp_path, watchers
     request = Message.new("JOB", "polled")
     SpoolRoot(root_dir).spool("pe").put(request)
     wait_for(lambda: recorded(log) == [request.message_id], what="the polled message handled")
+
+
+@pytest.mark.timeout(240)
+def test_a_real_inotify_queue_overflow_is_rescanned_and_nothing_is_missed(tmp_path):
+    # More events than the kernel queues (fs.inotify.max_queued_events) arrive while the
+    # watcher is stopped, so the kernel drops events and reports IN_Q_OVERFLOW.
+    limit = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
+    if limit > 100_000:
+        pytest.skip(f"max_queued_events is {limit}: too many elements to overflow it in a test")
+    shm = Path("/dev/shm") if os.path.isdir("/dev/shm") else tmp_path  # the disk is slow to fill
+    root_dir = Path(tempfile.mkdtemp(prefix="spoolq-overflow-", dir=shm))
+    watcher = Watcher(root_dir, "pe", "--handler", "noop", log=tmp_path / "watch.log")
+    try:
+        # One intermediate directory for the whole test, watched before the flood.
+        spool = Spool(root_dir / "pe", durable=False, granularity=10**6)
+        data = envelope.encode(Message.new("PING", "x"))
+        spool.put(data)
+        wait_for(lambda: spool.count() == 0, what="the first element handled: its directory watched")
+        watcher.signal(signal.SIGSTOP)
+        for _ in range(limit + 2000):
+            spool.put(data)
+        watcher.signal(signal.SIGCONT)
+        wait_for(lambda: spool.count() == 0, timeout=200, what="every element handled")
+        assert "overflowed" in watcher.stderr()
+        assert watcher.process.poll() is None
+    finally:
+        watcher.close()
+        shutil.rmtree(root_dir, ignore_errors=True)

@@ -14,6 +14,10 @@
   parked with that reason, where monitoring sees it.
 * ``MDR_*`` replies (on ``pe_reply``) settle what was in flight; failed
   archive files go back to their group.
+* Archived files are remembered (to drop a duplicate ``CACHE_WRITTEN`` and
+  to accept their ``CACHE_PURGED``) for ``archived_keep`` seconds (a day by
+  default), or until their ``FILE_DELETED``: the state does not grow
+  with every file ever archived.
 
 All of it lives in ``ROOT/.state/pe.json``, saved before the input is acked;
 the tickets of files waiting for archive are kept beside it, one file each
@@ -32,7 +36,7 @@ from spoolq.enstore.ticket_store import TicketStore
 from spoolq.handlers.base import Context, Handler, Reject
 from spoolq.message import Message
 
-SECTIONS = ("groups", "archiving", "archived", "stage_pending", "staging", "waiting")
+SECTIONS = ("groups", "archiving", "archived", "archived_at", "stage_pending", "staging", "waiting")
 
 
 class PolicyEngine(Handler):
@@ -48,6 +52,11 @@ class PolicyEngine(Handler):
         self.max_bytes = int(self.options.get("max_bytes", 64 * 1024 * 1024))
         self.max_age = float(self.options.get("max_age", 5.0))
         self.stage_delay = float(self.options.get("stage_delay", 0.5))
+        self.archived_keep = float(self.options.get("archived_keep", 86400.0))
+        with self.state.change() as state:  # files archived before archived_at existed: from now
+            archived_at = state.setdefault("archived_at", {})
+            for file_id in state.get("archived", {}):
+                archived_at.setdefault(file_id, time.time())
 
     def teardown(self) -> None:
         self.state.close()
@@ -58,7 +67,9 @@ class PolicyEngine(Handler):
             for section in SECTIONS:
                 state.setdefault(section, {})
             problem = self._dispatch(message, state, context)
-            self._send_due(state, context, time.time())
+            now = time.time()
+            self._send_due(state, context, now)
+            _forget_archived(state, now - self.archived_keep)
             _count(state, message.type)
         if problem:  # state is saved; park the message so the error is seen
             raise Reject(problem)
@@ -155,6 +166,8 @@ class PolicyEngine(Handler):
         file_id = ticket["file"]["id"]
         if _drop_pending(state, file_id):
             self.tickets.drop(file_id)
+        state["archived"].pop(file_id, None)
+        state["archived_at"].pop(file_id, None)
         for flight in state["archiving"].values():
             if file_id in flight["files"]:
                 flight["deleted"].append(file_id)  # aggregation goes on; the file is marked
@@ -188,6 +201,7 @@ class PolicyEngine(Handler):
         for file_id, size in flight["files"].items():
             if file_id in done:
                 state["archived"][file_id] = done[file_id]["container"]
+                state["archived_at"][file_id] = time.time()  # in time order: see _forget_archived
                 self.tickets.drop(file_id)
             elif file_id in flight["deleted"]:
                 self.tickets.drop(file_id)
@@ -203,6 +217,24 @@ def _count(state: dict, type_: str | None) -> None:
     """Messages handled, by type (``spoolq demo`` shows them)."""
     counts = state.setdefault("counts", {})
     counts[type_ or "?"] = counts.get(type_ or "?", 0) + 1
+
+
+def _forget_archived(state: dict, before: float) -> None:
+    """Forget files archived before ``before``.
+
+    ``archived_at`` is kept in the order files were archived (JSON objects
+    keep their order), so this stops at the first file young enough: the
+    cost is the files forgotten, not the files remembered.
+    """
+    archived_at = state["archived_at"]
+    expired = []
+    for file_id, when in archived_at.items():
+        if when >= before:
+            break
+        expired.append(file_id)
+    for file_id in expired:
+        del archived_at[file_id]
+        state["archived"].pop(file_id, None)
 
 
 def _in_flight(state: dict, file_id: str) -> bool:

@@ -1,0 +1,105 @@
+"""A large batch of elements published at once, as one new intermediate directory.
+
+A durable ``put`` flushes twice per element: the element's data, then its
+directory entry.  ``Spool.put_many`` flushes once per batch; for a large batch
+it also spares the rename of every element.  The elements are written under
+their final names into a private directory ``.batch-*`` in the spool (no
+reader lists it: its name is not 8 hex digits), the data is flushed once, and
+the directory is renamed into place as a fresh intermediate directory with
+``renameat2(RENAME_NOREPLACE)``: every element of the batch appears at the
+same instant, or none does.  Measured on the root disk: durable ``put_many``
+of 100 rose from 3 to 4.7 x durable ``put`` with the per-element rename to
+5 to 6.7 x this way (``benchmarks/bench_spool.py``, ``docs/foundation.md``).
+
+The new directory is named after the current intermediate directory plus the
+first free offset (``+1``, ``+2``, ...), so it sorts among the elements of its
+time; dirq and every reader accept any 8-hex-digit directory.  A watcher sees
+it arrive as a directory moved in (``IN_MOVED_TO``) and lists it.  A crash
+before the rename leaves a ``.batch-*`` that ``purge`` removes once it is
+older than the temporary age; its elements were never visible.
+
+Small batches keep the per-element way (:meth:`Spool.put_many`): a directory
+each would multiply the directories consumers list.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import tempfile
+import time
+
+from spoolq import element, layout
+from spoolq.errors import SpoolWriteError
+
+#: Batches at least this large are published as a directory of their own.
+DIRECTORY_BATCH_MIN = 32
+BATCH_PREFIX = ".batch-"
+
+
+class BatchPublisher:
+    """Publishes the large batches of one spool; remembers the last directory offset used."""
+
+    def __init__(self, path: str, namer: layout.ElementNamer, granularity: int, durable: bool):
+        self.path = path
+        self.namer = namer
+        self.granularity = granularity
+        self.durable = durable
+        self._last = 0  # the last directory (as a number) a batch was renamed to
+
+    def publish(self, datas: list[bytes]) -> list[str] | None:
+        """Write ``datas`` as one new intermediate directory; the element names ``dir/elt``.
+
+        Returns ``None``, having written nothing, when the kernel cannot
+        rename without replacing; the caller then publishes element by element.
+        """
+        try:
+            staging = tempfile.mkdtemp(prefix=BATCH_PREFIX, dir=self.path)
+        except OSError as exc:
+            raise element.write_error(self.path, exc) from None
+        try:
+            names = [_write(staging, self.namer.next(), data) for data in datas]
+            if self.durable:
+                element.sync_filesystem_of(staging, [f"{staging}/{name}" for name in names])
+                element.sync_directory(staging)
+            directory = self._rename_into_place(staging)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        if directory is None:
+            shutil.rmtree(staging, ignore_errors=True)
+            return None
+        if self.durable:
+            element.sync_directory(self.path)
+        return [f"{directory}/{name}" for name in names]
+
+    def _rename_into_place(self, staging: str) -> str | None:
+        """Rename ``staging`` to the first free ``current directory + offset``; its name."""
+        base = int(layout.directory_name(time.time(), self.granularity), 16)
+        first = max(base + 1, self._last + 1)  # after this spool's last batch, without probing it again
+        for number in range(first, first + (1 << 16)):
+            directory = f"{number:08x}"
+            try:
+                if not layout.rename_noreplace(staging, f"{self.path}/{directory}"):
+                    return None
+            except OSError as exc:
+                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                    continue  # the name is taken (by a directory of elements or another batch)
+                raise element.write_error(f"{self.path}/{directory}", exc) from None
+            self._last = number
+            return directory
+        raise SpoolWriteError(f"{self.path}: no free intermediate directory name after {first:08x}")
+
+
+def _write(staging: str, name: str, data: bytes) -> str:
+    target = f"{staging}/{name}"
+    try:
+        fd = os.open(target, element.O_WRITE, 0o666)
+        try:
+            element.write_all(fd, data)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise element.write_error(target, exc) from None
+    return name
