@@ -26,6 +26,7 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 from spoolq import envelope
 from spoolq.errors import MalformedMessage, MessageTooLarge, SpoolqError
@@ -57,12 +58,12 @@ class StompShipper(Shipper):
         self._next_purge = 0.0
         self._reaper: Reaper | None = None
 
-    def run(self) -> None:
+    def run(self, on_started: Callable[[], object] | None = None) -> None:
         # Sent elements are removed off this thread (spoolq.reaper: on an ext4
         # disk the unlinks were most of the cost of a message).
         self._reaper = Reaper(f"shipper-{self.config.name}-reaper")
         try:
-            super().run()
+            super().run(on_started)
         finally:
             reaper, self._reaper = self._reaper, None
             reaper.close()
