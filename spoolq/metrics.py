@@ -3,15 +3,13 @@
 Counters and gauges keep one value per label set; a summary keeps the count
 and sum of all observations and quantiles over the last ``window``
 observations (recent latency is what an operator asks about).  Exporting is
-:func:`write_atomically`: a scraper (node_exporter's textfile collector) never
+:func:`spoolq.atomic_file.write_atomically`: a scraper (node_exporter's textfile collector) never
 reads a half-written file.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -122,23 +120,3 @@ def _number(value: float) -> str:
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
     return repr(value)
-
-
-def write_atomically(path: str | os.PathLike, text: str) -> None:
-    """Replace ``path`` with ``text``: write a temporary beside it, fsync, rename."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise

@@ -19,7 +19,8 @@ import logging
 import os
 import threading
 
-from spoolq.metrics import Metrics, write_atomically
+from spoolq.atomic_file import write_atomically
+from spoolq.metrics import Metrics
 from spoolq.spool import Spool
 
 log = logging.getLogger(__name__)

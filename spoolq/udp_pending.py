@@ -18,6 +18,8 @@ import logging
 import os
 import time
 
+from spoolq.atomic_file import write_atomically
+
 log = logging.getLogger("spoolq.udp_proxy")
 
 Peer = tuple[str, int]
@@ -31,7 +33,7 @@ class PendingRequests:
         os.makedirs(directory, exist_ok=True)
         self._waiting: dict[str, tuple[Peer, str, float]] = {}
         for name in sorted(os.listdir(directory)):
-            if not name.endswith(".tmp"):
+            if not name.startswith("."):  # a temporary of write_atomically
                 self._load(name)
 
     def __len__(self) -> int:
@@ -50,11 +52,8 @@ class PendingRequests:
 
     def add(self, message_id: str, peer: Peer, form: str) -> None:
         since = time.time()
-        path = os.path.join(self.directory, message_id)
-        temporary = f"{path}.tmp"
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump({"peer": list(peer), "form": form, "since": since}, handle)
-        os.replace(temporary, path)
+        entry = json.dumps({"peer": list(peer), "form": form, "since": since})
+        write_atomically(os.path.join(self.directory, message_id), entry, durable=False)
         self._waiting[message_id] = (peer, form, since)
 
     def pop(self, message_id: str) -> tuple[Peer, str, float] | None:

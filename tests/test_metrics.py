@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from spoolq.metrics import Metrics, write_atomically
+from spoolq.atomic_file import write_atomically
+from spoolq.metrics import Metrics
 
 
 def test_counters_gauges_and_summaries_render_as_prometheus_text():

@@ -52,15 +52,6 @@ def cached_path(ticket: dict, default_mount: str | None = None, *, inside: str |
     return path
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    """Put ``data`` at ``path`` so that readers see the whole file or none."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-    os.replace(temporary, path)
-
-
 def adler32(data: bytes) -> int:
     """The checksum the design carries as ``file.crc_adler32``."""
     return zlib.adler32(data) & 0xFFFFFFFF

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 
-from spoolq.enstore.cachefs import write_atomically
+from spoolq.atomic_file import write_atomically
 
 FILES_DIR = ".files"
 
@@ -24,7 +24,7 @@ def record_path(archive_dir: str, file_id: str) -> str:
 def record(archive_dir: str, file_id: str, location: dict) -> None:
     """Remember ``location`` of ``file_id``."""
     data = json.dumps(location, sort_keys=True).encode()
-    write_atomically(record_path(archive_dir, file_id), data)
+    write_atomically(record_path(archive_dir, file_id), data, durable=False)
 
 
 def locate(archive_dir: str, file_id: str) -> dict | None:

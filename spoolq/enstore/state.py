@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from spoolq.atomic_file import write_atomically
 from spoolq.errors import SpoolError
 
 STATE_DIR = ".state"
@@ -85,13 +86,7 @@ class StateFile:
 
     def save(self, data: dict[str, Any]) -> None:
         """Write ``data`` to a temporary file and rename it over the state file."""
-        temporary = f"{self.path}.tmp-{os.getpid()}"
-        with open(temporary, "w", encoding="utf-8") as handle:
-            # dumps, not dump: json.dump encodes in Python, many times slower on big states
-            handle.write(json.dumps(data, separators=(",", ":")))
-            if self.durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
+        # dumps, not dump: json.dump encodes in Python, many times slower on big states
+        write_atomically(self.path, json.dumps(data, separators=(",", ":")), durable=self.durable)
         info = os.stat(self.path)
         self._data, self._seen = data, (info.st_ino, info.st_mtime_ns)

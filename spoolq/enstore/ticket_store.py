@@ -4,8 +4,9 @@ The Policy Engine's state file is rewritten on every message; keeping whole
 tickets in it made each rewrite grow with the number of pending files.  The
 state keeps only ids and sizes, and the tickets live here:
 ``ROOT/.state/<name>-tickets/<file id>.json``.  A ticket is written before the
-state that refers to it, so a crash leaves at worst an unreferenced ticket,
-never a reference without its ticket.
+state that refers to it (and fsynced first when the root is durable, as the
+state is), so a crash leaves at worst an unreferenced ticket, never a
+reference without its ticket.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from __future__ import annotations
 import json
 import os
 
-from spoolq.enstore.cachefs import write_atomically
+from spoolq.atomic_file import write_atomically
 from spoolq.enstore.state import STATE_DIR
 
 
 class TicketStore:
-    def __init__(self, root_path: str, name: str):
+    def __init__(self, root_path: str, name: str, durable: bool = True):
+        self.durable = durable
         self.directory = os.path.join(root_path, STATE_DIR, f"{name}-tickets")
         os.makedirs(self.directory, exist_ok=True)
 
@@ -26,7 +28,8 @@ class TicketStore:
         return os.path.join(self.directory, f"{os.path.basename(file_id)}.json")
 
     def put(self, file_id: str, ticket: dict) -> None:
-        write_atomically(self._path(file_id), json.dumps(ticket, separators=(",", ":")).encode())
+        text = json.dumps(ticket, separators=(",", ":"))
+        write_atomically(self._path(file_id), text, durable=self.durable)
 
     def get(self, file_id: str) -> dict | None:
         """The ticket of ``file_id``, or ``None`` if it is gone (removed by hand)."""

@@ -16,10 +16,11 @@ import os
 import tarfile
 import time
 
+from spoolq.atomic_file import write_atomically
 from spoolq.catalogue import events, worker
 from spoolq.catalogue.fields import OK
 from spoolq.enstore import containers, filedb
-from spoolq.enstore.cachefs import CacheError, cached_path, write_atomically
+from spoolq.enstore.cachefs import CacheError, cached_path
 from spoolq.enstore.state import StateFile
 from spoolq.handlers.base import Context, Handler, Reject
 from spoolq.message import Message
@@ -153,7 +154,7 @@ class MigrationWorker(Handler):
                 files.append({"id": ticket["file"]["id"], "error": str(data)})
                 continue
             path = self._cached(ticket)
-            write_atomically(path, data)
+            write_atomically(path, data, durable=False)
             staged = dict(ticket, cache={**ticket["cache"], "en": _entry_of(path, ticket, self.cache)})
             context.emit("pe", events.cache_staged(staged))
             files.append({"id": ticket["file"]["id"], "path": path})

@@ -44,7 +44,7 @@ class PolicyEngine(Handler):
 
     def setup(self, context: Context) -> None:
         name = self.options.get("state_name", "pe")
-        self.tickets = TicketStore(context.root.path, name)
+        self.tickets = TicketStore(context.root.path, name, durable=context.root.durable)
         self.state = StateFile(context.root.path, name, durable=context.root.durable)
         self.md_spool = self.options.get("md_spool", "md")
         self.reply_spool = self.options.get("reply_spool", "pe_reply")

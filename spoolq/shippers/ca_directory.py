@@ -19,10 +19,11 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+
+from spoolq.atomic_file import write_atomically
 
 log = logging.getLogger("spoolq.shippers")
 
@@ -83,18 +84,5 @@ def write_bundle(directory: str, bundle_path: str) -> int:
     """
     certificates = ca_certificates(directory)
     text = b"".join(cert.public_bytes(Encoding.PEM) for cert in certificates)
-    folder = os.path.dirname(os.path.abspath(bundle_path))
-    os.makedirs(folder, exist_ok=True)
-    # mkstemp creates the file 0600 from the start: no moment where others may read it.
-    fd, temporary = tempfile.mkstemp(prefix=".ca-bundle-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text)
-        os.replace(temporary, bundle_path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    write_atomically(bundle_path, text, durable=False, mode=0o600)  # rebuilt at each connect
     return len(certificates)

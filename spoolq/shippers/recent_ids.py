@@ -14,6 +14,8 @@ import os
 from collections import OrderedDict
 from collections.abc import Iterable
 
+from spoolq.atomic_file import write_atomically
+
 
 class RecentIds:
     """A bounded, persistent set of message ids (oldest forgotten first)."""
@@ -62,12 +64,7 @@ class RecentIds:
             self._compact()
 
     def _compact(self) -> None:
-        temporary = f"{self.path}.tmp"
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write("".join(f"{i}\n" for i in self._ids))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
+        write_atomically(self.path, "".join(f"{i}\n" for i in self._ids))
         self._file.close()
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
         self._lines = len(self._ids)

@@ -13,6 +13,8 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 
+from spoolq.atomic_file import write_atomically
+
 STATE_DIR = ".shippers"
 STALE_AFTER = 10.0  # seconds without an update
 #: What ``spoolq stats`` shows of each shipper.
@@ -63,11 +65,8 @@ class StatusFile:
             self.status.rate = round((self.status.done - self._last_done) / max(elapsed, 1e-6), 1)
         self._last_write, self._last_done = now, self.status.done
         self.status.updated = time.time()
-        os.makedirs(self.directory, exist_ok=True)
-        temporary = f"{self.path}.{os.getpid()}.tmp"
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(asdict(self.status), handle, sort_keys=True)
-        os.replace(temporary, self.path)
+        text = json.dumps(asdict(self.status), sort_keys=True)
+        write_atomically(self.path, text, durable=False)  # rewritten every second; a lost one is harmless
 
 
 def shipper_rows(root_path: str) -> list[dict]:

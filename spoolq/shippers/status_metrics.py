@@ -4,7 +4,7 @@ The file is ``METRICS_DIR/shipper-<name>.prom`` (``ROOT/.metrics`` unless the
 configuration sets ``metrics_dir``), so node_exporter's textfile collector and
 ``spoolq stats --prom`` pick it up as they pick up the components' files.  It
 is rendered by the one registry (:class:`spoolq.metrics.Metrics`) and written
-by the one writer (:func:`spoolq.metrics.write_atomically`).  Every series is
+by the one writer (:func:`spoolq.atomic_file.write_atomically`).  Every series is
 labelled ``shipper`` and ``kind``:
 
 ====================================  =======  =====================================================
@@ -31,7 +31,8 @@ import os
 import time
 from dataclasses import dataclass
 
-from spoolq.metrics import Metrics, write_atomically
+from spoolq.atomic_file import write_atomically
+from spoolq.metrics import Metrics
 from spoolq.metrics_file import metrics_path
 from spoolq.shippers.status import ShipperStatus
 

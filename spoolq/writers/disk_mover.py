@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from spoolq.atomic_file import write_atomically
 from spoolq.catalogue import events
 from spoolq.enstore import filedb
-from spoolq.enstore.cachefs import cached_path, conventional_entry, write_atomically
+from spoolq.enstore.cachefs import cached_path, conventional_entry
 from spoolq.errors import SpoolqError
 from spoolq.root import SpoolRoot
 from spoolq.writers.base import Writer
@@ -59,7 +60,7 @@ class DiskMover(Writer):
     def write(self, file_id: str, name: str, data: bytes, family: Family = Family()) -> dict:
         """Store ``data`` as ``file_id`` in the cache and emit ``CACHE_WRITTEN``."""
         ticket = self.ticket(file_id, name, len(data), family)
-        write_atomically(cached_path(ticket), data)
+        write_atomically(cached_path(ticket), data, durable=False)
         self.emit(self.pe_spool, events.cache_written(ticket))
         return ticket
 
