@@ -63,6 +63,11 @@ class Dispatcher:
         with self._lock:
             self._pending.discard(name)
 
+    def done_many(self, names: list[str]) -> None:
+        """:meth:`done` for several names at once (a committed batch)."""
+        with self._lock:
+            self._pending.difference_update(names)
+
     def defer(self, name: str, due: float) -> None:
         """Offer ``name`` again at Unix time ``due``."""
         with self._lock:
