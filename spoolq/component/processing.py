@@ -2,7 +2,7 @@
 
 Order of work for an element, and why:
 
-1. :func:`spoolq.component.intake.take` checks and locks it;
+1. :func:`spoolq.component.intake.take` checks, reads and locks it;
 2. decode (a :class:`MalformedMessage` is parked with its reason);
 3. a ``not-before`` in the future: unlock, and ask the dispatcher to offer it
    again when due;
@@ -89,7 +89,7 @@ class Processor:
                     log.warning("%s/%s: ignored: %s", self.spool.path, name, verdict.reason)
                 return None
             self.in_flight.add(name)
-            answered, deferred = self._handle_claim(Claim(self.spool, name))
+            answered, deferred = self._handle_claim(Claim(self.spool, name, None, verdict.data))
             return answered
         except SpoolqError as exc:
             log.error("%s/%s: %s", self.spool.path, name, exc)
