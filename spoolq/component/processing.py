@@ -69,6 +69,7 @@ class Processor:
         self._latency = metrics.summary(LATENCY, component=config.name)
         self._router = Router(node)  # COMPONENT@<another node> goes to the outgoing spool
         self._skipped: set[str] = set()  # names ignored (not regular files), logged once
+        self._valid_targets: set[str] = set()  # output spool names already checked
 
     def process(self, name: str) -> Answered | None:
         """Claim and handle ``name``.
@@ -133,9 +134,12 @@ class Processor:
         else:
             self._latency.observe(time.perf_counter() - started)
             try:
-                output = self._addressed(claim, message, replies) + self._routed(context.outbox)
+                output = self._addressed(claim, message, replies)
+                if context.outbox:
+                    output += self._routed(context.outbox)
                 for spool_name, _ in output:
-                    check_spool_name(spool_name)  # one bad address must not fail a whole batch
+                    if spool_name not in self._valid_targets:  # one bad address must not fail a batch
+                        self._valid_targets.add(check_spool_name(spool_name))
             except (SpoolError, RoutingError) as exc:
                 self._park(claim, data, f"cannot deliver the handler's output: {exc}", attempt)
                 return None, False
