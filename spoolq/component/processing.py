@@ -24,7 +24,7 @@ import threading
 import time
 import traceback
 
-from spoolq import parking
+from spoolq import envelope, parking
 from spoolq.component import intake, retry
 from spoolq.component.answers import HANDLED, LATENCY, PARKED, RETRIED, Answered, as_messages
 from spoolq.component.dispatcher import Dispatcher
@@ -71,8 +71,30 @@ class Processor:
         self._skipped: set[str] = set()  # names ignored (not regular files), logged once
         self._valid_targets: set[str] = set()  # output spool names already checked
 
-    def process(self, name: str) -> Answered | None:
-        """Claim and handle ``name``.
+    def claim(self, name: str) -> Claim | None:
+        """Check, read and lock ``name``: its :class:`Claim`, or ``None`` (finished here).
+
+        A claim returned must be passed to :meth:`handle`.
+        """
+        try:
+            verdict = intake.take(self.spool, self.root, name, self.config.max_size)
+            if verdict.claimed:
+                self.in_flight.add(name)
+                return Claim(self.spool, name, None, verdict.data)
+            if verdict.parked:
+                self._parked.inc()
+            elif verdict is not intake.TAKEN and name not in self._skipped:
+                self._skipped.add(name)  # left alone: say so once, not at every rescan
+                log.warning("%s/%s: ignored: %s", self.spool.path, name, verdict.reason)
+        except SpoolqError as exc:
+            log.error("%s/%s: %s", self.spool.path, name, exc)
+        except Exception:  # a bug of ours must not kill the worker; a lock taken goes stale, retried
+            log.exception("%s/%s: failed; retried once its lock is stale", self.spool.path, name)
+        self.dispatcher.done(name)
+        return None
+
+    def handle(self, claim: Claim) -> Answered | None:
+        """Handle a claimed element.
 
         Returns the :class:`Answered` record when the handler succeeded: its
         output is not written yet, the caller passes it to :meth:`commit`
@@ -81,27 +103,23 @@ class Processor:
         """
         answered = deferred = None
         try:
-            verdict = intake.take(self.spool, self.root, name, self.config.max_size)
-            if not verdict.claimed:
-                if verdict.parked:
-                    self._parked.inc()
-                elif verdict is not intake.TAKEN and name not in self._skipped:
-                    self._skipped.add(name)  # left alone: say so once, not at every rescan
-                    log.warning("%s/%s: ignored: %s", self.spool.path, name, verdict.reason)
-                return None
-            self.in_flight.add(name)
-            answered, deferred = self._handle_claim(Claim(self.spool, name, None, verdict.data))
+            answered, deferred = self._handle_claim(claim)
             return answered
         except SpoolqError as exc:
-            log.error("%s/%s: %s", self.spool.path, name, exc)
+            log.error("%s: %s", claim.where, exc)
         except Exception:  # a bug of ours must not kill the worker; the lock goes stale, it is retried
-            log.exception("%s/%s: failed; retried once its lock is stale", self.spool.path, name)
+            log.exception("%s: failed; retried once its lock is stale", claim.where)
         finally:
             if answered is None:
-                self.in_flight.discard(name)
+                self.in_flight.discard(claim.name)
                 if not deferred:
-                    self.dispatcher.done(name)
+                    self.dispatcher.done(claim.name)
         return None
+
+    def process(self, name: str) -> Answered | None:
+        """:meth:`claim` then :meth:`handle`, for one name."""
+        claim = self.claim(name)
+        return None if claim is None else self.handle(claim)
 
     def _handle_claim(self, claim: Claim) -> tuple[Answered | None, bool]:
         """Handle a locked element: (its answer if handled, whether it was deferred)."""
@@ -185,10 +203,12 @@ class Processor:
         try:
             if self.stopped.is_set():
                 return  # stopped at once: leave the claims locked, retried when stale
-            by_spool: dict[str, list[Message]] = {}
+            # Encoded here, all together, rather than by put_many between its system calls:
+            # the same bytes, and the encoder runs with warm caches (measurably cheaper).
+            by_spool: dict[str, list[bytes]] = {}
             for answered in batch:
                 for spool_name, output in answered.output:
-                    by_spool.setdefault(spool_name, []).append(output)
+                    by_spool.setdefault(spool_name, []).append(envelope.encode(output))
             try:
                 for spool_name, outputs in by_spool.items():
                     self.root.spool(spool_name).put_many(outputs)
