@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,32 +57,9 @@ def _forget_sender() -> None:
 os.register_at_fork(after_in_child=_forget_sender)
 
 
-# Random bytes for message ids are drawn 4 KiB at a time (one getrandom call per 256 ids):
-# a system call per reply was a measurable part of a component's cost.  The pool is
-# emptied in a forked child, so that parent and child never hand out the same bytes.
-_random_pool = bytearray()
-_random_lock = threading.Lock()
-
-
-def _empty_random_pool() -> None:
-    del _random_pool[:]
-
-
-os.register_at_fork(after_in_child=_empty_random_pool)
-
-
-def _random_16_bytes() -> bytes:
-    with _random_lock:
-        if not _random_pool:
-            _random_pool.extend(os.urandom(4096))
-        chunk = bytes(_random_pool[-16:])
-        del _random_pool[-16:]
-    return chunk
-
-
 def new_message_id() -> str:
     """A random (version 4) UUID as 32 hex digits, as ``uuid.uuid4().hex`` gives, without the UUID object."""
-    number = int.from_bytes(_random_16_bytes(), "big")
+    number = int.from_bytes(os.urandom(16), "big")
     number = (number & _UUID4_CLEAR) | _UUID4_SET
     return f"{number:032x}"
 
