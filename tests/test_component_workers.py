@@ -39,9 +39,23 @@ def slow(message: Message, context) -> Message:
     return message.reply("DONE", message.body)
 
 
-def serve_all(root: SpoolRoot, handler: str, count: int) -> None:
+STOPPED = threading.Event()  # the processor's "stopped at once" flag
+DRAINING = threading.Event()
+
+
+def stops_at_second_call(message: Message, context) -> Message:
+    _note_claimed_ahead(context)
+    if len(CLAIMED_AHEAD) == 2:  # the first of a claimed group: stop as Component.stop does
+        STOPPED.set()
+        DRAINING.set()
+    return message.reply("DONE", message.body)
+
+
+def serve_all(root: SpoolRoot, handler: str, count: int, *, committed: bool = True) -> None:
     """Queue ``count`` messages and run one worker over them until STOP."""
     CLAIMED_AHEAD.clear()
+    STOPPED.clear()
+    DRAINING.clear()
     spool = root.spool("pe")
     work: queue.SimpleQueue = queue.SimpleQueue()
     for index in range(count):
@@ -51,14 +65,15 @@ def serve_all(root: SpoolRoot, handler: str, count: int) -> None:
     emitter = PollingEmitter(spool.path, interval=60)  # never run: the queue is filled above
     dispatcher = Dispatcher(spool, emitter, work, purge_interval=60, lock_timeout=60)
     table = HandlerTable(config.handler, config.types, config.options)
-    processor = Processor(config, root, table, dispatcher, Metrics(), threading.Event())
+    processor = Processor(config, root, table, dispatcher, Metrics(), STOPPED)
     try:
-        while serve_batch(work, processor, dispatcher, threading.Event()):
+        while serve_batch(work, processor, dispatcher, DRAINING):
             pass
     finally:
         emitter.close()
-    assert root.spool("pe").count() == 0
-    assert root.spool("pe_reply").count() == count
+    if committed:
+        assert root.spool("pe").count() == 0
+        assert root.spool("pe_reply").count() == count
 
 
 def test_quick_handlers_get_a_group_of_names_claimed_before_they_run(root):
@@ -70,3 +85,11 @@ def test_quick_handlers_get_a_group_of_names_claimed_before_they_run(root):
 def test_a_slow_handler_claims_one_name_at_a_time(root):
     serve_all(root, "slow", 8)
     assert CLAIMED_AHEAD == [0] * 8
+
+
+def test_a_stop_in_the_middle_of_a_group_leaves_the_rest_claimed_and_unhandled(root):
+    serve_all(root, "stops_at_second_call", 10, committed=False)
+    assert len(CLAIMED_AHEAD) == 2  # no handler ran after the stop
+    spool = root.spool("pe")
+    assert spool.count() == 10 and all(spool.is_locked(name) for name in spool.names())
+    assert root.spool("pe_reply").count() == 0  # stopped: nothing committed, retried when stale

@@ -52,6 +52,8 @@ def serve_batch(
         else:
             claims = [claim for claim in map(processor.claim, names) if claim is not None]
             for claim in claims:
+                if processor.stopped.is_set():
+                    break  # stopped at once: the rest of the group stays locked, retried when stale
                 result = processor.handle(claim)
                 if result is not None:
                     answered.append(result)
