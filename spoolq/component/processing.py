@@ -116,11 +116,6 @@ class Processor:
                     self.dispatcher.done(claim.name)
         return None
 
-    def process(self, name: str) -> Answered | None:
-        """:meth:`claim` then :meth:`handle`, for one name."""
-        claim = self.claim(name)
-        return None if claim is None else self.handle(claim)
-
     def _handle_claim(self, claim: Claim) -> tuple[Answered | None, bool]:
         """Handle a locked element: (its answer if handled, whether it was deferred)."""
         data = claim.read()

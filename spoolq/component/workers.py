@@ -44,7 +44,7 @@ def serve_batch(
         return False
     answered: list[Answered] = []
     started = time.monotonic()
-    handled = 0
+    seen = 0  # names taken from the queue in this batch
     names, go_on = [name], True
     while names:
         if draining.is_set():
@@ -57,11 +57,11 @@ def serve_batch(
                 result = processor.handle(claim)
                 if result is not None:
                     answered.append(result)
-            handled += len(names)
+            seen += len(names)
         elapsed = time.monotonic() - started
         if not go_on or len(answered) >= BATCH_SIZE or elapsed > BATCH_SECONDS:
             break
-        group = GROUP_SIZE if elapsed < QUICK_SECONDS * handled else 1
+        group = GROUP_SIZE if elapsed < QUICK_SECONDS * seen else 1
         names, go_on = _waiting(work, min(group, BATCH_SIZE - len(answered)))
     if answered:
         processor.commit(answered)
