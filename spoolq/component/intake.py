@@ -84,9 +84,11 @@ def _read_regular(fd: int, max_size: int) -> bytes | int | None:
     except OSError as exc:  # EISDIR, EAGAIN (a FIFO with a writer): fstat tells
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        raise exc from None
+        raise exc
     if data and len(data) < first:
-        return data  # a short read of a regular file is its end: no fstat needed
+        # A short read of a regular file is its end: no fstat needed.  (Device nodes read
+        # full, empty or EAGAIN, and take the fstat below; making one needs CAP_MKNOD.)
+        return data
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         return None  # an empty read: a FIFO without a writer, a device
