@@ -26,13 +26,13 @@ import traceback
 
 from spoolq import envelope, parking
 from spoolq.component import intake, retry
+from spoolq.component.addressing import address_emitted, address_replies
 from spoolq.component.answers import HANDLED, LATENCY, PARKED, RETRIED, Answered, as_messages
 from spoolq.component.dispatcher import Dispatcher
 from spoolq.config import ComponentConfig
 from spoolq.errors import MalformedMessage, SpoolError, SpoolqError
 from spoolq.handlers.base import Context, Reject, Retry
 from spoolq.handlers.registry import HandlerTable
-from spoolq.message import CORRELATION_ID, Message
 from spoolq.metrics import Metrics
 from spoolq.root import SpoolRoot, check_spool_name
 from spoolq.routing import Router, RoutingError
@@ -68,6 +68,7 @@ class Processor:
         self._parked = metrics.counter(PARKED, component=config.name)
         self._latency = metrics.summary(LATENCY, component=config.name)
         self._router = Router(node)  # COMPONENT@<another node> goes to the outgoing spool
+        self._reply_spool = config.reply_spool or f"{config.name}_reply"
         self._skipped: set[str] = set()  # names ignored (not regular files), logged once
         self._valid_targets: set[str] = set()  # output spool names already checked
 
@@ -147,9 +148,10 @@ class Processor:
         else:
             self._latency.observe(time.perf_counter() - started)
             try:
-                output = self._addressed(claim, message, replies)
+                correlation = message.message_id or f"{self.config.spool}/{claim.name}"
+                output = address_replies(self._router, message, replies, self._reply_spool, correlation)
                 if context.outbox:
-                    output += self._routed(context.outbox)
+                    output += address_emitted(self._router, context.outbox)
                 for spool_name, _ in output:
                     if spool_name not in self._valid_targets:  # one bad address must not fail a batch
                         self._valid_targets.add(check_spool_name(spool_name))
@@ -158,36 +160,6 @@ class Processor:
                 return None, False
             return Answered(claim, data, message, attempt, output), False
         return None, False
-
-    def _addressed(self, claim: Claim, message: Message, replies: list[Message]) -> list[tuple[str, Message]]:
-        """Each output message with the spool it goes to on this node.
-
-        Replies go to the request's ``reply-to``, else the component's reply
-        spool; they carry the request's id as ``correlation-id``.  An address
-        ``COMPONENT@NODE`` (in ``reply-to`` or given to ``context.emit``) goes to
-        the spool ``COMPONENT`` when NODE is this node, else to the ``outgoing``
-        spool with a ``to`` header, for ``spoolq ship`` to relay (see
-        :mod:`spoolq.routing`).
-        """
-        default = self.config.reply_spool or f"{self.config.name}_reply"
-        correlation = message.message_id or f"{self.config.spool}/{claim.name}"
-        output = []
-        for reply in replies:
-            if CORRELATION_ID not in reply.header:
-                reply = reply.with_header(**{CORRELATION_ID: correlation})
-            reply = Router.reply_address(message, reply)
-            output.append((self._router.route(reply, default), reply))
-        return output
-
-    def _routed(self, outbox: list[tuple[str, Message]]) -> list[tuple[str, Message]]:
-        """``context.emit`` targets: a plain spool name, or ``COMPONENT@NODE`` via ``outgoing``."""
-        routed = []
-        for target, emitted in outbox:
-            if "@" in target:
-                emitted = emitted.with_header(to=target)
-                target = self._router.route(emitted)
-            routed.append((target, emitted))
-        return routed
 
     def commit(self, batch: list[Answered]) -> None:
         """Write the output of ``batch`` (one flush per target spool), then remove the inputs.
