@@ -17,11 +17,12 @@ class Claim:
 
     __slots__ = ("spool", "name", "path", "_data")
 
-    def __init__(self, spool: Spool, name: str, path: str | None = None):
+    def __init__(self, spool: Spool, name: str, path: str | None = None, data: bytes | None = None):
+        """``data``: the element's bytes if the caller has read them already."""
         self.spool = spool
         self.name = name
         self.path = path or spool.path_of(name)
-        self._data: bytes | None = None
+        self._data = data
 
     def __repr__(self) -> str:
         return f"Claim({self.spool.path!r}, {self.name!r})"

@@ -107,6 +107,8 @@ def _from_object(obj: dict, where: str | None) -> Message:
     except TypeError:
         raise MalformedMessage("envelope 'header' must be an object of strings", where) from None
     body = obj.get("body", "")
+    if obj.get("text") is True and type(body) is str and "encoding" not in obj:
+        return Message._owning(body, header)  # the common text envelope: nothing to undo
     if not isinstance(body, str):
         raise MalformedMessage("envelope 'body' must be a string", where)
     text = obj.get("text", False)
@@ -135,7 +137,7 @@ def _from_object(obj: dict, where: str | None) -> Message:
             data = data.encode("utf-8")
     except (binascii.Error, zlib.error, UnicodeError) as exc:
         raise MalformedMessage(f"envelope body does not decode as {encoding!r}: {exc}", where) from None
-    return Message(data, header)
+    return Message._owning(data, header)  # header checked above, fresh from the parser
 
 
 def _is_plain_ascii(data: bytes) -> bool:

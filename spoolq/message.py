@@ -14,7 +14,7 @@ import os
 import socket
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from spoolq.errors import MalformedMessage, MessageError
@@ -33,21 +33,28 @@ HEADERS = (TYPE, VERSION, MESSAGE_ID, CORRELATION_ID, REPLY_TO, SENDER, TIMESTAM
 JSON_CONTENT_TYPE = "application/json"
 
 
-_sender: tuple[int, str] = (-1, "")  # (pid, name): computed once per process
+_sender: str | None = None  # computed once per process; forgotten in a forked child
 
 
 def default_sender() -> str:
     """Who we are, for the ``sender`` header: ``host:pid`` unless ``SPOOLQ_SENDER`` overrides it.
 
-    Read once per process (keyed on the pid, so a forked child names itself):
-    every reply carries it, and gethostname plus an environment lookup per
-    message was a measurable part of a component's cost.
+    Read once per process (a forked child forgets it and names itself):
+    every reply carries it, and gethostname plus an environment lookup (or
+    even a getpid) per message was a measurable part of a component's cost.
     """
     global _sender
-    pid = os.getpid()
-    if _sender[0] != pid:
-        _sender = (pid, os.environ.get("SPOOLQ_SENDER") or f"{socket.gethostname()}:{pid}")
-    return _sender[1]
+    if _sender is None:
+        _sender = os.environ.get("SPOOLQ_SENDER") or f"{socket.gethostname()}:{os.getpid()}"
+    return _sender
+
+
+def _forget_sender() -> None:
+    global _sender
+    _sender = None
+
+
+os.register_at_fork(after_in_child=_forget_sender)
 
 
 def new_message_id() -> str:
@@ -87,6 +94,20 @@ class Message:
                     raise MessageError(problem) from None
         object.__setattr__(self, "header", header)
 
+    @classmethod
+    def _owning(cls, body: str | bytes, header: dict[str, str]) -> Message:
+        """A message over ``header`` itself, neither copied nor checked.
+
+        For builders in this package that made ``header`` fresh and know its
+        keys and values are strings and ``body`` is str or bytes (the envelope
+        decoder, :meth:`new`, :meth:`with_header`): the public constructor's
+        copy and checks were a measurable part of handling a message.
+        """
+        message = object.__new__(cls)
+        object.__setattr__(message, "body", body)
+        object.__setattr__(message, "header", header)
+        return message
+
     # -- construction ---------------------------------------------------------------
 
     @classmethod
@@ -116,7 +137,9 @@ class Message:
         for key, value in headers.items():
             if value is not None:
                 header[key.replace("_", "-")] = str(value)
-        return cls(body, header)
+        if type is not None and not isinstance(type, str):
+            return cls(body, header)  # let the constructor word the error
+        return cls._owning(body, header)
 
     def reply(self, type: str | None = None, body: Any = "", /, **headers: str) -> Message:
         """A new message answering this one: its ``correlation-id`` is our id."""
@@ -132,7 +155,7 @@ class Message:
                 header.pop(key, None)
             else:
                 header[key] = str(value)
-        return replace(self, header=header)
+        return self._owning(self.body, header)  # a copy of checked strings, plus str() values
 
     # -- reading --------------------------------------------------------------------
 

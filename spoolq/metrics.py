@@ -61,17 +61,21 @@ class Metrics:
             self._help[name] = (kind, help)
 
     def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
-        key = _labels(labels)
-        with self._lock:
-            series = self._values.setdefault(name, {})
-            series[key] = series.get(key, 0.0) + amount
+        self._add(name, _labels(labels), amount)
 
     def set(self, name: str, value: float, **labels: str) -> None:
         with self._lock:
             self._values.setdefault(name, {})[_labels(labels)] = float(value)
 
     def observe(self, name: str, value: float, **labels: str) -> None:
-        key = _labels(labels)
+        self._observe(name, _labels(labels), value)
+
+    def _add(self, name: str, key: Labels, amount: float) -> None:
+        with self._lock:
+            series = self._values.setdefault(name, {})
+            series[key] = series.get(key, 0.0) + amount
+
+    def _observe(self, name: str, key: Labels, value: float) -> None:
         with self._lock:
             series = self._summaries.setdefault(name, {})
             summary = series.get(key)
@@ -80,6 +84,14 @@ class Metrics:
             summary.count += 1
             summary.total += value
             summary.recent.append(value)
+
+    def counter(self, name: str, **labels: str) -> Counter:
+        """``name`` with ``labels`` bound once, for a hot path: ``counter.inc(n)``."""
+        return Counter(self, name, _labels(labels))
+
+    def summary(self, name: str, **labels: str) -> Summary:
+        """``name`` with ``labels`` bound once, for a hot path: ``summary.observe(v)``."""
+        return Summary(self, name, _labels(labels))
 
     def value(self, name: str, **labels: str) -> float:
         """A counter's or gauge's current value (0 if never set)."""
@@ -112,6 +124,39 @@ class Metrics:
                     lines.append(f"{name}_sum{_render_labels(labels)} {_number(summary.total)}")
                     lines.append(f"{name}_count{_render_labels(labels)} {summary.count}")
         return "\n".join(lines) + "\n" if lines else ""
+
+
+class Counter:
+    """One series of a counter (or gauge), its label key computed once.
+
+    ``Metrics.inc`` sorts and stringifies its labels on every call; a
+    component counting each message uses this instead.  Nothing is created
+    in the registry until the first ``inc``, so rendering is unchanged.
+    """
+
+    __slots__ = ("_metrics", "_name", "_key")
+
+    def __init__(self, metrics: Metrics, name: str, key: Labels):
+        self._metrics = metrics
+        self._name = name
+        self._key = key
+
+    def inc(self, amount: float = 1.0) -> None:
+        self._metrics._add(self._name, self._key, amount)
+
+
+class Summary:
+    """One series of a summary, its label key computed once (see :class:`Counter`)."""
+
+    __slots__ = ("_metrics", "_name", "_key")
+
+    def __init__(self, metrics: Metrics, name: str, key: Labels):
+        self._metrics = metrics
+        self._name = name
+        self._key = key
+
+    def observe(self, value: float) -> None:
+        self._metrics._observe(self._name, self._key, value)
 
 
 def _number(value: float) -> str:

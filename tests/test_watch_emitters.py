@@ -138,3 +138,21 @@ def test_a_directory_renamed_in_whole_is_watched_and_listed(tmp_path: Path):
         assert Signal("directory", "30000001") in signals
     finally:
         emitter.close()
+
+
+def test_a_burst_larger_than_one_read_keeps_every_element_and_drops_every_lock(tmp_path: Path):
+    """Thousands of events (more than one 64 KiB read) with our own locks interleaved."""
+    directory = tmp_path / "10000000"
+    directory.mkdir()
+    emitter = InotifyEmitter(str(tmp_path))
+    names = [f"1000000000{index:04x}" for index in range(3000)]
+    try:
+        emitter.wait(0)
+        (tmp_path / "x.tmp").write_text("a")
+        for name in names:
+            os.link(tmp_path / "x.tmp", directory / name)
+            os.link(tmp_path / "x.tmp", directory / f"{name}.lck")
+        seen = collect(emitter, lambda signals: len(signals) >= len(names))
+    finally:
+        emitter.close()
+    assert seen == [Signal("element", "10000000", name) for name in names]

@@ -63,6 +63,11 @@ class Dispatcher:
         with self._lock:
             self._pending.discard(name)
 
+    def done_many(self, names: list[str]) -> None:
+        """:meth:`done` for several names at once (a committed batch)."""
+        with self._lock:
+            self._pending.difference_update(names)
+
     def defer(self, name: str, due: float) -> None:
         """Offer ``name`` again at Unix time ``due``."""
         with self._lock:
@@ -139,12 +144,14 @@ class Dispatcher:
             return
         present = set(entries)
         entries.sort()
+        ready = []
         for entry in entries:
             if layout.is_element_name(entry):
                 if entry + layout.LOCKED_SUFFIX not in present:
-                    self._offer(f"{directory}/{entry}")
+                    ready.append(f"{directory}/{entry}")
             elif not entry.endswith((layout.LOCKED_SUFFIX, layout.TEMPORARY_SUFFIX)):
                 self._note_odd(f"{directory}/{entry}")
+        self._offer_many(ready)
 
     def _offer(self, name: str) -> None:
         with self._lock:
@@ -152,6 +159,14 @@ class Dispatcher:
                 return
             self._pending.add(name)
         self.work.put(name)
+
+    def _offer_many(self, names: list[str]) -> None:
+        """:meth:`_offer` for a listing: one lock for all (a backlog can be many thousands)."""
+        with self._lock:
+            fresh = [n for n in names if n not in self._pending and n not in self._deferred_names]
+            self._pending.update(fresh)
+        for name in fresh:
+            self.work.put(name)
 
     def _release_due(self) -> None:
         now = time.time()

@@ -1,6 +1,6 @@
 """Taking one element in safely: refuse what must not be read, claim the rest.
 
-Before an element's bytes are read it must be a regular file (or a symlink to
+Before an element's bytes are used it must be a regular file (or a symlink to
 one *inside* the spool) no larger than the component's ``max_size``.  What
 fails is set aside without being read in full:
 
@@ -10,6 +10,14 @@ fails is set aside without being read in full:
   ``ROOT/parked/<spool>/oversize/<dir>-<elt>`` and a parked record names it;
 * anything else that is not a regular file (a directory, a FIFO) is left
   alone and logged once.
+
+The common case costs one ``open`` with ``O_NOFOLLOW`` instead of an
+``lstat`` guard before the open: a symlink fails that open (``ELOOP``) and
+takes the careful path; a FIFO does not block (``O_NONBLOCK``) and reads
+empty; a directory fails the read.  So only an empty or long first read, or
+a failed one, needs an ``fstat`` to tell what the file is.  The element is
+read *before* it is locked: a published element never changes, and if the
+lock then fails (another worker took it) the bytes are simply dropped.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from spoolq import element, layout, parking
 from spoolq.root import SpoolRoot
@@ -25,23 +33,75 @@ from spoolq.spool import Spool
 
 log = logging.getLogger("spoolq.component")
 OVERSIZE_DIR = "oversize"
+_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+_READ_SIZE = 1 << 16
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """What intake decided: ``claimed`` (locked, ours to read), else the reason it is not."""
+class Verdict(NamedTuple):
+    """What intake decided: ``claimed`` (locked, ours), else the reason it is not.
+
+    ``data`` holds the element's bytes when intake read them (``None``: read
+    them through the claim).
+    """
 
     claimed: bool
     reason: str = ""
     parked: bool = False
+    data: bytes | None = None
 
 
 TAKEN = Verdict(False, "gone or locked by another worker")
+NOT_REGULAR = Verdict(False, "not a regular file")
 
 
 def take(spool: Spool, root: SpoolRoot, name: str, max_size: int) -> Verdict:
-    """Check and lock ``name``; park or skip it when it must not be read."""
+    """Check, read and lock ``name``; park or skip it when it must not be read."""
     path = spool.path_of(name)
+    try:
+        fd = os.open(path, _OPEN)
+    except FileNotFoundError:
+        return TAKEN
+    except OSError:  # ELOOP (a symlink), ENXIO (a socket), EACCES: look before touching
+        return _take_checked(spool, root, name, path, max_size)
+    try:
+        content = _read_regular(fd, max_size)
+    finally:
+        os.close(fd)
+    if content is None:
+        return NOT_REGULAR
+    if not element.lock(path):  # spool.lock(name), less checking the name a second time
+        return TAKEN
+    if type(content) is int:
+        return _park_oversize(spool, root, name, content, max_size)
+    return Verdict(True, "", False, content)
+
+
+def _read_regular(fd: int, max_size: int) -> bytes | int | None:
+    """The file's bytes; its size (an ``int``) when over ``max_size``; ``None`` if not a regular file."""
+    first = min(_READ_SIZE, max_size + 1)
+    try:
+        data = os.read(fd, first)
+    except OSError as exc:  # EISDIR, EAGAIN (a FIFO with a writer): fstat tells
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        raise exc
+    if data and len(data) < first:
+        # A short read of a regular file is its end: no fstat needed.  (Device nodes read
+        # full, empty or EAGAIN, and take the fstat below; making one needs CAP_MKNOD.)
+        return data
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        return None  # an empty read: a FIFO without a writer, a device
+    if info.st_size > max_size:
+        return info.st_size
+    chunks = [data]
+    while chunk := os.read(fd, _READ_SIZE):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _take_checked(spool: Spool, root: SpoolRoot, name: str, path: str, max_size: int) -> Verdict:
+    """The careful path for what ``O_NOFOLLOW`` would not open: look first (``lstat``), then lock."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -56,8 +116,8 @@ def take(spool: Spool, root: SpoolRoot, name: str, max_size: int) -> Verdict:
         except FileNotFoundError:
             return Verdict(False, "dangling symlink")
     if not stat.S_ISREG(info.st_mode):
-        return Verdict(False, "not a regular file")
-    if not element.lock(path):  # spool.lock(name), less checking the name a second time
+        return NOT_REGULAR
+    if not element.lock(path):
         return TAKEN
     if info.st_size > max_size:
         return _park_oversize(spool, root, name, info.st_size, max_size)
