@@ -59,10 +59,16 @@ class BatchPublisher:
         except OSError as exc:
             raise element.write_error(self.path, exc) from None
         try:
-            names = [_write(staging, self.namer.next(), data) for data in datas]
-            if self.durable:
-                element.sync_filesystem_of(staging, [f"{staging}/{name}" for name in names])
-                element.sync_directory(staging)
+            # Created relative to the staging directory's descriptor: one path component
+            # looked up per file instead of the whole path (the directory is ours alone).
+            staging_fd = os.open(staging, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                names = [_write(staging_fd, staging, self.namer.next(), data) for data in datas]
+                if self.durable:
+                    element.sync_filesystem_of(staging, [f"{staging}/{name}" for name in names])
+                    os.fsync(staging_fd)
+            finally:
+                os.close(staging_fd)
             directory = self._rename_into_place(staging)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -92,14 +98,13 @@ class BatchPublisher:
         raise SpoolWriteError(f"{self.path}: no free intermediate directory name after {first:08x}")
 
 
-def _write(staging: str, name: str, data: bytes) -> str:
-    target = f"{staging}/{name}"
+def _write(staging_fd: int, staging: str, name: str, data: bytes) -> str:
     try:
-        fd = os.open(target, element.O_WRITE, 0o666)
+        fd = os.open(name, element.O_WRITE, 0o666, dir_fd=staging_fd)
         try:
             element.write_all(fd, data)
         finally:
             os.close(fd)
     except OSError as exc:
-        raise element.write_error(target, exc) from None
+        raise element.write_error(f"{staging}/{name}", exc) from None
     return name
