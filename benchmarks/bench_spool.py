@@ -272,9 +272,6 @@ def bench_filesystem(label: str, parent: str, n: int, n_durable: int, repeats: i
         TARGETS.append(("tmpfs: consume vs python-dirq", rates["spoolq"] / rates["dirq"], 1.2))
     else:
         TARGETS.append(("disk: durable put_many vs durable put", many_d / ours_d, 5.0))
-        # put_many can save the flushes, not the file creation: creating files as fast as the
-        # bare non-durable loop, it could reach at most this ratio on this disk, in this run.
-        print(f"  (most put_many can reach here: bare non-durable / durable put = {bare / ours_d:.2f} x)")
 
 
 def bench_listing(parent: str, sizes: list[int], repeats: int) -> None:
