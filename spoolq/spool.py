@@ -22,24 +22,25 @@ reason (figures: ``benchmarks/bench_spool.py``, ``docs/foundation.md``):
 * ``remove``: dirq deletes the element before finding it was not locked.
 * ``purge``: dirq's fails on the same concurrent-removal race.
 
-The system calls on one element live in :mod:`spoolq.element`, a held element
-in :mod:`spoolq.claim`, ``stats`` and ``purge`` in :mod:`spoolq.housekeeping`.
+The put paths live in :mod:`spoolq.writer` (large batches in
+:mod:`spoolq.batch`), the system calls on one element in
+:mod:`spoolq.element`, a held element in :mod:`spoolq.claim`, ``stats`` and
+``purge`` in :mod:`spoolq.housekeeping`.
 """
 
 from __future__ import annotations
 
 import os
-import random
-import time
 from collections.abc import Iterable, Iterator
 
 from dirq.QueueSimple import QueueSimple
 
-from spoolq import batch, element, envelope, housekeeping, layout
+from spoolq import element, envelope, housekeeping, layout
 from spoolq.claim import Claim
-from spoolq.errors import ElementNotFound, NotLocked, SpoolError, SpoolWriteError
+from spoolq.errors import ElementNotFound, NotLocked, SpoolError
 from spoolq.housekeeping import PurgeReport, SpoolStats
 from spoolq.message import Message
+from spoolq.writer import ElementWriter
 
 
 class Spool:
@@ -68,11 +69,7 @@ class Spool:
             self._dirq = QueueSimple(self.path, umask=umask, granularity=granularity)
         except OSError as exc:
             raise element.write_error(self.path, exc) from None
-        self._namer = layout.ElementNamer(random.randrange(16))
-        self._directory = ""  # the current intermediate directory, recomputed when its time is up
-        self._directory_end = 0.0
-        self._unnamed = element.CAN_CREATE_UNNAMED  # False once the filesystem says it cannot
-        self._batches = batch.BatchPublisher(self.path, self._namer, granularity, durable)
+        self._writer = ElementWriter(self.path, granularity, durable)
 
     @property
     def name(self) -> str:
@@ -85,175 +82,18 @@ class Spool:
 
     def put(self, message: Message | bytes | str) -> str:
         """Add one message; return its element name ``dir/elt``."""
-        data = message if type(message) is bytes else _serialise(message)
-        if self._unnamed:
-            name = self._put_unnamed(data)
-            if name is not None:
-                return name
-        directory, temporary = self._write_temporary(data, sync=self.durable)
-        # Publish under the temporary's own name: fresh from our namer, so almost always free.
-        elt = temporary[-len(layout.TEMPORARY_SUFFIX) - 14 : -len(layout.TEMPORARY_SUFFIX)]
-        try:
-            layout.publish(temporary, f"{self.path}/{directory}/{elt}")
-            name = f"{directory}/{elt}"
-        except OSError:
-            name = self._publish(directory, temporary)  # taken, or an error to report
-        if self.durable:
-            element.sync_directory(f"{self.path}/{directory}")
-        return name
-
-    def _put_unnamed(self, data: bytes) -> str | None:
-        """``put`` through an unnamed file linked in under its element name.
-
-        Returns ``None`` (and stops trying, for this spool) when the
-        filesystem cannot create unnamed files; the caller then writes a
-        ``.tmp`` and renames it.
-        """
-        now = time.time()
-        directory = self._directory if now < self._directory_end else self._directory_for(now)
-        where = f"{self.path}/{directory}"
-        for _attempt in range(3):
-            try:
-                fd = os.open(where, element.O_UNNAMED, 0o666)
-                break
-            except FileNotFoundError:
-                self._make_directory(directory)  # new, or removed by a purge: make it, retry
-            except OSError as exc:
-                if exc.errno in element.UNNAMED_UNSUPPORTED:
-                    self._unnamed = False
-                    return None
-                raise element.write_error(where, exc) from None
-        else:
-            raise SpoolWriteError(f"{where}: cannot create an element after 3 attempts")
-        try:
-            element.write_all(fd, data)
-            if self.durable:
-                os.fsync(fd)
-            name = self._link_unnamed(fd, directory, now)
-        except OSError as exc:
-            raise element.write_error(where, exc) from None
-        finally:
-            os.close(fd)  # an unnamed file that was never linked vanishes here
-        if self.durable:
-            element.sync_directory(where)
-        return name
-
-    def _link_unnamed(self, fd: int, directory: str, now: float) -> str:
-        for _attempt in range(3):
-            elt = self._namer.next(now)
-            try:
-                element.link_unnamed(fd, f"{self.path}/{directory}/{elt}")
-                return f"{directory}/{elt}"
-            except FileExistsError:
-                continue  # another writer chose this name in the same microsecond
-            except FileNotFoundError:
-                # RACE: a purge removed the (still empty-looking) directory after our open.
-                self._make_directory(directory)
-        raise SpoolWriteError(f"{self.path}/{directory}: cannot name an element after 3 attempts")
-
-    def _directory_for(self, now: float) -> str:
-        """The intermediate directory for ``now``, remembered until its time is up."""
-        directory = self._directory = layout.directory_name(now, self.granularity)
-        self._directory_end = int(directory, 16) + max(self.granularity, 1)
-        return directory
+        return self._writer.put(message if type(message) is bytes else _serialise(message))
 
     def put_many(self, messages: Iterable[Message | bytes | str]) -> list[str]:
-        """Add several messages, paying for the flushes once per batch.
+        """Add several messages, paying for the flushes once per batch (see :mod:`spoolq.writer`).
 
-        A batch of at least :data:`~spoolq.batch.DIRECTORY_BATCH_MIN` is
-        published as one new intermediate directory, all at once
-        (:mod:`spoolq.batch`).  A smaller one is written as temporaries whose
-        data is flushed with one ``syncfs`` (where the kernel offers it)
-        before any is renamed to its element name.  Either way a crash leaves
-        each element absent or whole.
+        Either way a crash leaves each element absent or whole.
         """
-        datas = [_serialise(m) for m in messages]
-        if len(datas) >= batch.DIRECTORY_BATCH_MIN:
-            names = self._batches.publish(datas)
-            if names is not None:
-                # Later puts of this interval join the batch's directory, so that
-                # they list after it, as they were put.
-                self._directory_for(time.time())
-                self._directory = names[0][:8]
-                return names
-        pending = [self._write_temporary(data, sync=False) for data in datas]
-        if self.durable and pending:
-            element.sync_filesystem_of(os.path.join(self.path, pending[0][0]), [t for _, t in pending])
-        names = [self._publish(directory, temporary) for directory, temporary in pending]
-        if self.durable:
-            for directory in sorted({d for d, _ in pending}):
-                element.sync_directory(os.path.join(self.path, directory))
-        return names
+        return self._writer.put_many([_serialise(m) for m in messages])
 
     def adopt(self, path: str | os.PathLike) -> str:
         """Move an existing file on the same filesystem into the spool, atomically."""
-        directory = layout.directory_name(time.time(), self.granularity)
-        self._make_directory(directory)
-        try:
-            name = self._publish(directory, os.fspath(path))
-        except OSError as exc:
-            raise element.write_error(os.fspath(path), exc) from None
-        if self.durable:
-            element.sync_directory(os.path.join(self.path, directory))
-        return name
-
-    def _write_temporary(self, data: bytes, sync: bool) -> tuple[str, str]:
-        now = time.time()
-        directory = self._directory if now < self._directory_end else self._directory_for(now)
-        for _attempt in range(3):
-            temporary = f"{self.path}/{directory}/{self._namer.next(now)}{layout.TEMPORARY_SUFFIX}"
-            try:
-                fd = os.open(temporary, element.O_WRITE, 0o666)
-            except FileNotFoundError:
-                # A new intermediate directory (or a purge removed it): make it, retry.
-                self._make_directory(directory)
-                continue
-            except FileExistsError:
-                continue
-            except OSError as exc:
-                raise element.write_error(temporary, exc) from None
-            try:
-                element.write_all(fd, data)
-                if sync:
-                    os.fsync(fd)
-            except OSError as exc:
-                os.close(fd)
-                element.unlink_quietly(temporary)
-                raise element.write_error(temporary, exc) from None
-            os.close(fd)
-            return directory, temporary
-        raise SpoolWriteError(f"{self.path}/{directory}: cannot create an element after 3 attempts")
-
-    def _make_directory(self, directory: str) -> None:
-        full = f"{self.path}/{directory}"
-        try:
-            os.mkdir(full)
-        except FileExistsError:
-            return
-        except OSError as exc:
-            raise element.write_error(full, exc) from None
-        if self.durable:
-            element.sync_directory(self.path)
-
-    def _publish(self, directory: str, temporary: str) -> str:
-        """Rename ``temporary`` to an element name, never over an existing element.
-
-        The temporary's own name (less ``.tmp``) is tried first: it is fresh
-        from our namer, so it is almost always free.
-        """
-        base = f"{self.path}/{directory}/"
-        ours = temporary.startswith(base) and temporary.endswith(layout.TEMPORARY_SUFFIX)
-        elt = temporary[len(base) : -len(layout.TEMPORARY_SUFFIX)] if ours else self._namer.next()
-        while True:
-            try:
-                layout.publish(temporary, base + elt)
-                return f"{directory}/{elt}"
-            except FileExistsError:
-                elt = self._namer.next()  # another writer chose this name in the same microsecond
-            except OSError as exc:
-                if ours:  # never delete an adopted file that could not be moved in
-                    element.unlink_quietly(temporary)
-                raise element.write_error(base + elt, exc) from None
+        return self._writer.adopt(path)
 
     # -- listing --------------------------------------------------------------------
 

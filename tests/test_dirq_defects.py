@@ -40,7 +40,7 @@ PUT_EXPECTING_ERROR = """
     from spoolq.errors import SpoolWriteError
     {prelude}
     spool = Spool({path!r}, granularity=10**6)
-    spool._unnamed = spool._unnamed and {unnamed}
+    spool._writer._unnamed = spool._writer._unnamed and {unnamed}
     try:
         spool.put(b"x" * 100)
     except SpoolWriteError as exc:
@@ -115,7 +115,7 @@ def test_a_write_cut_short_leaves_nothing_visible(tmp_path, unnamed):
 @write_paths
 def test_filling_the_disk_keeps_every_visible_element_whole(tiny_tmpfs, unnamed):
     spool = Spool(tiny_tmpfs / "q")
-    spool._unnamed = spool._unnamed and unnamed
+    spool._writer._unnamed = spool._writer._unnamed and unnamed
     payloads = {}
 
     with pytest.raises(SpoolWriteError, match="no space left"):

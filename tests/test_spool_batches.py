@@ -78,7 +78,7 @@ def test_a_full_disk_mid_batch_leaves_nothing_visible(tiny_tmpfs):
 def test_a_put_whose_directory_is_purged_after_open_still_lands(tmp_path):
     # RACE: an unnamed file does not keep its directory from looking empty to a purge.
     spool = Spool(tmp_path / "q")
-    if not spool._unnamed:
+    if not spool._writer._unnamed:
         pytest.skip("this filesystem cannot create unnamed files")
     directory = spool.put(b"warm up").split("/")[0]
     for name in list(spool.names()):
@@ -87,7 +87,7 @@ def test_a_put_whose_directory_is_purged_after_open_still_lands(tmp_path):
     try:
         os.write(fd, b"survivor")
         os.rmdir(f"{spool.path}/{directory}")
-        name = spool._link_unnamed(fd, directory, time.time())
+        name = spool._writer._link_unnamed(fd, directory, time.time())
     finally:
         os.close(fd)
     assert spool.read(name) == b"survivor"
