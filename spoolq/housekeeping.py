@@ -43,7 +43,8 @@ def spool_stats(spool: Spool) -> SpoolStats:
     """What ``spoolq stats`` shows of one spool (one pass over its directories)."""
     ready = locked = temporary = size = 0
     oldest: float | None = None
-    for directory in spool.directories():
+    directories, stagings = _top_level(spool)
+    for directory in directories:
         try:
             entries = list(os.scandir(f"{spool.path}/{directory}"))
         except (FileNotFoundError, NotADirectoryError):
@@ -63,7 +64,7 @@ def spool_stats(spool: Spool) -> SpoolStats:
                 oldest = born if oldest is None else min(oldest, born)
             elif entry.name.endswith(layout.TEMPORARY_SUFFIX):
                 temporary += 1
-    temporary += sum(len(files) for _, files in _batches_being_written(spool))
+    temporary += sum(len(files) for _, files in _batches_being_written(spool, stagings))
     age = None if oldest is None else max(0.0, time.time() - oldest)
     return SpoolStats(ready, locked, temporary, size, age)
 
@@ -76,7 +77,7 @@ def purge(spool: Spool, max_temp_age: float = 300, max_lock_age: float = 600) ->
     """
     now = time.time()
     unlocked = temporaries = removed = 0
-    directories = spool.directories()
+    directories, stagings = _top_level(spool)
     for directory in directories:
         base = f"{spool.path}/{directory}"
         try:
@@ -109,7 +110,7 @@ def purge(spool: Spool, max_temp_age: float = 300, max_lock_age: float = 600) ->
         except OSError:
             continue  # not empty, or already gone
     if max_temp_age:
-        for staging, files in _batches_being_written(spool):
+        for staging, files in _batches_being_written(spool, stagings):
             try:
                 if now - os.stat(staging).st_mtime < max_temp_age:
                     continue
@@ -120,17 +121,23 @@ def purge(spool: Spool, max_temp_age: float = 300, max_lock_age: float = 600) ->
     return PurgeReport(unlocked, temporaries, removed)
 
 
-def _batches_being_written(spool: Spool) -> list[tuple[str, list[str]]]:
-    """The ``.batch-*`` staging directories of :mod:`spoolq.batch` and their files.
+def _top_level(spool: Spool) -> tuple[list[str], list[str]]:
+    """The intermediate directories (oldest first) and the batch staging directories: one listing."""
+    try:
+        entries = os.listdir(spool.path)
+    except FileNotFoundError:
+        return [], []
+    directories = sorted(e for e in entries if layout.is_directory_name(e))
+    return directories, [e for e in entries if e.startswith(BATCH_PREFIX)]
+
+
+def _batches_being_written(spool: Spool, names: list[str]) -> list[tuple[str, list[str]]]:
+    """The ``.batch-*`` staging directories of :mod:`spoolq.batch` named ``names``, and their files.
 
     One still there long after it was made was left by a crash mid-batch:
     none of its elements was ever visible, so purging it loses nothing the
     writer was told it had.
     """
-    try:
-        names = [n for n in os.listdir(spool.path) if n.startswith(BATCH_PREFIX)]
-    except FileNotFoundError:
-        return []
     found = []
     for name in names:
         try:

@@ -18,6 +18,7 @@ import logging
 import os
 import time
 
+from spoolq import element
 from spoolq.atomic_file import write_atomically
 
 log = logging.getLogger("spoolq.udp_proxy")
@@ -48,7 +49,7 @@ class PendingRequests:
             self._waiting[message_id] = ((str(host), int(port)), str(entry["form"]), float(entry["since"]))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("udp-proxy: dropping unreadable pending request %s: %s", path, exc)
-            _unlink(path)
+            element.unlink_quietly(path)
 
     def add(self, message_id: str, peer: Peer, form: str) -> None:
         since = time.time()
@@ -60,7 +61,7 @@ class PendingRequests:
         """The request ``message_id`` answers, forgotten; ``None`` if nobody waits for it."""
         entry = self._waiting.pop(message_id, None)
         if entry is not None:
-            _unlink(os.path.join(self.directory, message_id))
+            element.unlink_quietly(os.path.join(self.directory, message_id))
         return entry
 
     def expire(self, timeout: float) -> int:
@@ -70,10 +71,3 @@ class PendingRequests:
         for key in old:
             self.pop(key)
         return len(old)
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

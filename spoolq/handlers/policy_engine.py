@@ -53,10 +53,14 @@ class PolicyEngine(Handler):
         self.max_age = float(self.options.get("max_age", 5.0))
         self.stage_delay = float(self.options.get("stage_delay", 0.5))
         self.archived_keep = float(self.options.get("archived_keep", 86400.0))
-        with self.state.change() as state:  # files archived before archived_at existed: from now
-            archived_at = state.setdefault("archived_at", {})
-            for file_id in state.get("archived", {}):
-                archived_at.setdefault(file_id, time.time())
+        known = self.state.load()
+        if set(known.get("archived", {})) - set(known.get("archived_at", {})):
+            # Files archived by a state written before archived_at existed: timed from now.
+            # Only then is the state rewritten: an ordinary start writes nothing.
+            with self.state.change() as state:
+                archived_at = state.setdefault("archived_at", {})
+                for file_id in state.get("archived", {}):
+                    archived_at.setdefault(file_id, time.time())
 
     def teardown(self) -> None:
         self.state.close()
