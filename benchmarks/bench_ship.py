@@ -11,6 +11,10 @@ messages of ``--size`` bytes:
 
 Targets: spoolq >= 10 x one-at-a-time, >= 0.8 x bare pipelined; receiver >= 0.7 x bare consume.
 
+Every sender writes into a fresh queue, deleted after its run: a queue that
+holds the messages of earlier runs makes the broker slower, and so would
+favour whichever contender ran first.
+
     python benchmarks/bench_ship.py [--count 5000] [--size 300] [--window 200] [--rounds 3]
                                     [--spool-dir DIR]
 """
@@ -75,6 +79,7 @@ def one_at_a_time(broker: Broker, count: int, body: bytes) -> float:
         listener.wait_for(n + 1)
     elapsed = time.perf_counter() - start
     conn.disconnect()
+    broker.delete_queue(queue.removeprefix("/queue/"))
     return count / elapsed
 
 
@@ -89,6 +94,7 @@ def bare_pipelined(broker: Broker, count: int, body: bytes, window: int) -> floa
     listener.wait_for(count)
     elapsed = time.perf_counter() - start
     conn.disconnect()
+    broker.delete_queue(queue.removeprefix("/queue/"))
     return count / elapsed
 
 
@@ -118,13 +124,15 @@ def spoolq_ship(broker: Broker, work: Path, count: int, size: int, window: int) 
     config = write_node_config(work / f"ship-{uuid.uuid4().hex[:6]}", "bench-a", broker)
     config.write_text(config.read_text().replace("window = 200", f"window = {window}"))
     outgoing = root_of(config).spool("outgoing")
-    outgoing.put_many(Message.new("b", "x" * size, to="md@bench-sink") for _ in range(count))
+    sink = f"sink-{uuid.uuid4().hex[:6]}"  # a fresh queue, as the bare loops have
+    outgoing.put_many(Message.new("b", "x" * size, to=f"md@{sink}") for _ in range(count))
     start = time.perf_counter()
     with running(config, "out") as (shipper,):
         while shipper.status.done < count:  # counted in memory: no listing steals CPU
             time.sleep(0.005)
         elapsed = time.perf_counter() - start
     assert outgoing.count() == 0
+    broker.delete_queue(f"spoolq-test.{sink}")
     return count / elapsed
 
 

@@ -19,6 +19,7 @@ import random
 import socket
 import struct
 import threading
+from collections import deque
 from collections.abc import Callable
 
 import stomp
@@ -54,10 +55,11 @@ class _Listener(stomp.ConnectionListener):
         self.link.connected.set()
 
     def on_receipt(self, frame) -> None:
-        receipt = frame.headers.get("receipt-id")
-        with self.link.receipts_changed:
-            self.link.receipts.append(receipt)
-            self.link.receipts_changed.notify_all()
+        link = self.link
+        link.receipts.append(frame.headers.get("receipt-id"))
+        if len(link.receipts) >= link.receipts_wanted:  # else nobody waits for this many yet
+            with link.receipts_changed:
+                link.receipts_changed.notify_all()
 
     def on_error(self, frame) -> None:
         self.link.error = (
@@ -93,8 +95,9 @@ class Link:
         self.send_timeout = send_timeout
         self.connected = threading.Event()
         self.lost = threading.Event()
-        self.receipts: list[str] = []
+        self.receipts: deque[str] = deque()
         self.receipts_changed = threading.Condition()
+        self.receipts_wanted = 1  # how many the waiter of take_receipts wants before it wakes
         self.error: str | None = None
         self.where = "?"
         self._conn: stomp.Connection12 | None = None
@@ -241,13 +244,21 @@ class Link:
             self.mark_lost()
             raise BrokerUnavailable(f"{self.where}: {method} failed: {exc or type(exc).__name__}") from None
 
-    def take_receipts(self, timeout: float) -> list[str]:
-        """Receipts arrived since the last call; waits up to ``timeout`` for one."""
-        with self.receipts_changed:
-            if not self.receipts and not self.lost.is_set():
-                self.receipts_changed.wait(timeout)
-            taken, self.receipts = self.receipts, []
-        return taken
+    def take_receipts(self, timeout: float = 0.0, at_least: int = 1) -> list[str]:
+        """Receipts arrived since the last call; waits up to ``timeout`` for ``at_least`` of them.
+
+        A sender whose window is full asks for a share of it: woken for each
+        receipt, it sent one frame at a time and passed the GIL to and from
+        the reader thread for every message.
+        """
+        receipts = self.receipts
+        if timeout > 0 and len(receipts) < at_least and not self.lost.is_set():
+            with self.receipts_changed:
+                self.receipts_wanted = at_least
+                if len(receipts) < at_least and not self.lost.is_set():
+                    self.receipts_changed.wait(timeout)
+                self.receipts_wanted = 1
+        return [receipts.popleft() for _ in range(len(receipts))]
 
     def close(self) -> None:
         self._drop()

@@ -76,14 +76,17 @@ class StompShipper(Shipper):
         self._claimer = Claimer(self.spool, self.config.window, f"shipper-{self.config.name}-claimer")
 
     def pump(self, link: Link) -> bool:
-        self._settle(link.take_receipts(0))
+        self._settle(link.take_receipts())
         self._expire()
         self._purge_stale_locks()
         sent = self._fill(link)
         if not sent:
-            # Window full or spool empty: wait for a receipt, a little.
-            self._settle(link.take_receipts(0.05 if self.in_flight else 0))
-            if not self.in_flight:
+            if self.in_flight:
+                # Window full or spool empty: wait a little for an eighth of the window's
+                # receipts (or all, when fewer are out), so the next fill sends a batch.
+                wanted = min(len(self.in_flight), max(1, self.config.window // 8))
+                self._settle(link.take_receipts(0.05, at_least=wanted))
+            else:
                 self.stopping.wait(0.05)
         return bool(sent)
 
@@ -190,16 +193,18 @@ class StompShipper(Shipper):
     # -- receipts -------------------------------------------------------------------
 
     def _settle(self, receipts: list[str]) -> None:
+        in_flight, reaper, done = self.in_flight, self._reaper, 0
         for receipt in receipts:
-            entry = self.in_flight.pop(receipt, None)
+            entry = in_flight.pop(receipt, None)
             if entry is None:
                 continue  # a receipt for a send we already gave up on
             claim = entry[0]
             try:
-                claim.ack(self._reaper)
+                claim.ack(reaper)
             except SpoolqError as exc:
                 log.warning("shipper %s: %s already gone: %s", self.config.name, claim.where, exc)
-            self.status.done += 1
+            done += 1
+        self.status.done += done
 
     def _expire(self) -> None:
         """Sends without a receipt for too long are unlocked, hence sent again."""
