@@ -19,7 +19,7 @@ import os
 import random
 import time
 
-from spoolq import batch, element, layout
+from spoolq import batch, element, layout, placement
 from spoolq.errors import SpoolWriteError
 
 
@@ -35,6 +35,7 @@ class ElementWriter:
         self._directory_end = 0.0
         self._unnamed = element.CAN_CREATE_UNNAMED  # False once the filesystem says it cannot
         self._batches = batch.BatchPublisher(path, self._namer, granularity, durable)
+        self._spread = False  # whether new directories were asked to spread (spoolq.placement)
 
     def put(self, data: bytes) -> str:
         """Add one element; return its name ``dir/elt``."""
@@ -120,6 +121,7 @@ class ElementWriter:
         each element absent or whole.
         """
         if len(datas) >= batch.DIRECTORY_BATCH_MIN:
+            self._spread_once()
             names = self._batches.publish(datas)
             if names is not None:
                 # Later puts of this interval join the batch's directory, so that
@@ -175,7 +177,14 @@ class ElementWriter:
             return directory, temporary
         raise SpoolWriteError(f"{self.path}/{directory}: cannot create an element after 3 attempts")
 
+    def _spread_once(self) -> None:
+        """Before this writer's first new directory: place them away from recent deletions."""
+        if not self._spread:
+            self._spread = True
+            placement.spread_subdirectories(self.path)
+
     def _make_directory(self, directory: str) -> None:
+        self._spread_once()
         full = f"{self.path}/{directory}"
         try:
             os.mkdir(full)
