@@ -11,11 +11,17 @@ non-durable and a durable spool:
   durable: plus fsync of the file and of the directory);
 * consume rate: claim, read, ack every element (dirq: lock, get, remove;
   bare: read, unlink);
-* ``put_many`` (batches of 100) against ``put``, both durable;
+* ``put_many`` (batches of 100, ten times as many elements) against
+  ``put``, both durable: rates per element;
 * listing cost per element at 1k, 10k and 100k elements (tmpfs), spoolq
   ``names()`` against dirq's iterator.
 
-Each figure is the best of a few repeats (the machine is shared).  Targets
+Each figure is the best of a few repeats, the contenders taking turns (the
+machine is shared).  On each filesystem the durable race runs first, before
+anything there deletes files; every run gets a fresh directory, made with its
+rivals' at the start of the round, and starts after a flush and a short pause;
+the disk's run directories are deleted only at the very end (why:
+``docs/spool-benchmark.md``).  Targets
 (issue 2): on tmpfs non-durable put >= 1.5 x dirq, consume >= 1.2 x dirq,
 listing cost per element flat from 1k to 100k; on the root disk durable
 ``put_many`` >= 5 x durable ``put``.
@@ -41,40 +47,43 @@ from spoolq import Message, Spool, envelope, layout  # noqa: E402
 
 PAYLOAD = envelope.encode(Message.new("CACHE_WRITTEN", {"file": "/pnfs/a/b/c", "size": 12345}))
 TARGETS: list[tuple[str, float, float]] = []  # (what, measured, target)
-FINISHED_RUNS: list[str] = []  # directories of timed runs, removed between sections
+RUN_DIRECTORIES: list[str] = []  # directories of timed runs, removed only when their section is done
+SETTLE_SECONDS = 0.25
 
 
-def rate_once(run: Callable[[str], int], make_dir: Callable[[], str]) -> float:
-    """Operations per second of ``run`` on a fresh directory."""
-    path = make_dir()
-    # Flush what earlier runs left dirty, so that no run pays for another's
-    # writeback (a durable put_many's syncfs would otherwise).
+def settle() -> None:
+    """Flush what earlier runs left dirty, then give the disk a moment.
+
+    Without it a durable ``put_many``'s ``syncfs`` would pay for the
+    writeback of whichever contender ran before it.
+    """
     os.sync()
-    start = time.perf_counter()
-    count = run(path)
-    rate = count / (time.perf_counter() - start)
-    # Removed at the end of the section, not now: deleting thousands of files (and, on a
-    # disk mounted with online discard, trimming their blocks at the next journal commit)
-    # would be charged to whichever contender runs next.
-    FINISHED_RUNS.append(path)
-    return rate
+    time.sleep(SETTLE_SECONDS)
 
 
-def remove_finished_runs() -> None:
-    while FINISHED_RUNS:
-        shutil.rmtree(FINISHED_RUNS.pop(), ignore_errors=True)
+def remove_run_directories() -> None:
+    while RUN_DIRECTORIES:
+        shutil.rmtree(RUN_DIRECTORIES.pop(), ignore_errors=True)
 
 
 def race(contenders: dict[str, tuple[Callable[[str], int], Callable[[], str]]], repeats: int) -> dict:
-    """The best rate of each contender, taking turns round by round.
+    """The best rate (operations per second) of each contender, taking turns round by round.
 
     Turns keep a change in the load of a shared machine from favouring
-    whichever contender happened to run while it was quiet.
+    whichever contender happened to run while it was quiet.  Each round
+    makes every contender's fresh directory first, together, so that none
+    gets a directory in a quieter place on the disk than another; the
+    directories are removed after the section (see ``bench_filesystem``).
     """
     best = dict.fromkeys(contenders, 0.0)
     for _ in range(repeats):
-        for name, (run, make_dir) in contenders.items():
-            best[name] = max(best[name], rate_once(run, make_dir))
+        paths = {name: make_dir() for name, (_, make_dir) in contenders.items()}
+        RUN_DIRECTORIES.extend(paths.values())
+        for name, (run, _) in contenders.items():
+            settle()
+            start = time.perf_counter()
+            count = run(paths[name])
+            best[name] = max(best[name], count / (time.perf_counter() - start))
     return best
 
 
@@ -223,10 +232,22 @@ def row(label: str, rate: float, base: dict[str, float]) -> None:
 
 
 def bench_filesystem(label: str, parent: str, n: int, n_durable: int, repeats: int) -> None:
+    """The put, consume and durable races on one filesystem; run directories are kept (see ``main``)."""
+
     def make_dir() -> str:
         return tempfile.mkdtemp(prefix="bench-", dir=parent)
 
     print(f"\n{label} ({parent})")
+    # The durable race first: creating files costs most where many were just deleted
+    # (docs/spool-benchmark.md), and the consume race deletes thousands.
+    durable = race(
+        {
+            "bare": (bare_put(n_durable, True), make_dir),
+            "put": (spoolq_put(n_durable, True), make_dir),
+            "put_many": (spoolq_put_many(n_durable * 10), make_dir),
+        },
+        repeats,
+    )
     put = race(
         {
             "bare": (bare_put(n, False), make_dir),
@@ -235,43 +256,40 @@ def bench_filesystem(label: str, parent: str, n: int, n_durable: int, repeats: i
         },
         repeats,
     )
-    bare, dirq, ours = put["bare"], put["dirq"], put["spoolq"]
-    print(" put, non-durable")
-    row("bare open/write/rename", bare, {})
-    row("python-dirq QueueSimple.add", dirq, {"bare": bare})
-    row("spoolq Spool.put", ours, {"bare": bare, "dirq": dirq})
-
-    print(" consume (claim, read, ack)")
     contenders = {}
     for name, consume in (("bare", bare_consume), ("dirq", dirq_consume), ("spoolq", spoolq_consume)):
         run = filled(n, consume)
         contenders[name] = (run, run.make_and_fill(make_dir))
-    rates = race(contenders, repeats)
-    row("bare read/unlink", rates["bare"], {})
-    row("python-dirq lock/get/remove", rates["dirq"], {"bare": rates["bare"]})
-    row("spoolq claims/read/ack", rates["spoolq"], {"bare": rates["bare"], "dirq": rates["dirq"]})
-
-    print(" put, durable (fsync element and directory)")
-    durable = race(
-        {
-            "bare": (bare_put(n_durable, True), make_dir),
-            "put": (spoolq_put(n_durable, True), make_dir),
-            "put_many": (spoolq_put_many(n_durable * 5), make_dir),
-        },
-        repeats,
-    )
-    bare_d, ours_d, many_d = durable["bare"], durable["put"], durable["put_many"]
-    row("bare open/write/fsync/rename/fsync", bare_d, {})
-    row("python-dirq (cannot fsync)", dirq, {"bare": bare_d})
-    row("spoolq Spool.put", ours_d, {"bare": bare_d})
-    row("spoolq Spool.put_many (100/batch)", many_d, {"bare": bare_d, "put": ours_d})
-
-    remove_finished_runs()
+    consumed = race(contenders, repeats)
+    print_put_and_consume(put, consumed)
+    print_durable(durable, put["dirq"])
     if parent.startswith("/dev/shm"):
-        TARGETS.append(("tmpfs: non-durable put vs python-dirq", ours / dirq, 1.5))
-        TARGETS.append(("tmpfs: consume vs python-dirq", rates["spoolq"] / rates["dirq"], 1.2))
+        TARGETS.append(("tmpfs: non-durable put vs python-dirq", put["spoolq"] / put["dirq"], 1.5))
+        TARGETS.append(("tmpfs: consume vs python-dirq", consumed["spoolq"] / consumed["dirq"], 1.2))
     else:
-        TARGETS.append(("disk: durable put_many vs durable put", many_d / ours_d, 5.0))
+        TARGETS.append(("disk: durable put_many vs durable put", durable["put_many"] / durable["put"], 5.0))
+
+
+def print_put_and_consume(put: dict[str, float], consumed: dict[str, float]) -> None:
+    bare, dirq = put["bare"], put["dirq"]
+    print(" put, non-durable")
+    row("bare open/write/rename", bare, {})
+    row("python-dirq QueueSimple.add", dirq, {"bare": bare})
+    row("spoolq Spool.put", put["spoolq"], {"bare": bare, "dirq": dirq})
+    bare, dirq = consumed["bare"], consumed["dirq"]
+    print(" consume (claim, read, ack)")
+    row("bare read/unlink", bare, {})
+    row("python-dirq lock/get/remove", dirq, {"bare": bare})
+    row("spoolq claims/read/ack", consumed["spoolq"], {"bare": bare, "dirq": dirq})
+
+
+def print_durable(durable: dict[str, float], dirq: float) -> None:
+    bare, put = durable["bare"], durable["put"]
+    print(" put, durable (fsync element and directory)")
+    row("bare open/write/fsync/rename/fsync", bare, {})
+    row("python-dirq (cannot fsync)", dirq, {"bare": bare})
+    row("spoolq Spool.put", put, {"bare": bare})
+    row("spoolq Spool.put_many (100/batch)", durable["put_many"], {"bare": bare, "put": put})
 
 
 def bench_listing(parent: str, sizes: list[int], repeats: int) -> None:
@@ -298,18 +316,24 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer elements, for a smoke run")
     parser.add_argument("--disk-dir", default=str(REPO), help="a directory on the root disk [the repository]")
     args = parser.parse_args()
-    n, n_durable, repeats = (500, 50, 1) if args.quick else (5000, 200, 5)
+    n, n_durable, repeats = (500, 50, 1) if args.quick else (5000, 300, 5)
     sizes = [1000, 10000] if args.quick else [1000, 10000, 100000]
     started = time.perf_counter()
     print(f"spoolq spool benchmark: {len(PAYLOAD)}-byte envelopes, best of {repeats}")
-    bench_filesystem("tmpfs", "/dev/shm", n, n_durable * 5, repeats)
-    disk = tempfile.mkdtemp(prefix=".bench-", dir=args.disk_dir)
+    disk = None
     try:
+        bench_filesystem("tmpfs", "/dev/shm", n, n_durable * 5, repeats)
+        remove_run_directories()  # tmpfs frees them at no cost to what is timed next
+        disk = tempfile.mkdtemp(prefix=".bench-", dir=args.disk_dir)
         # Fewer elements and turns on the disk: a busy neighbour can make it 10 x slower.
         bench_filesystem("root disk", disk, n // 2, n_durable, max(1, repeats - 2))
+        bench_listing("/dev/shm", sizes, repeats)
     finally:
-        shutil.rmtree(disk, ignore_errors=True)
-    bench_listing("/dev/shm", sizes, repeats)
+        # The disk's run directories go last, when nothing timed follows: deleting thousands
+        # of files slows creating files nearby for seconds to minutes (docs/spool-benchmark.md).
+        remove_run_directories()
+        if disk:
+            shutil.rmtree(disk, ignore_errors=True)
     print("\ntargets")
     missed = 0
     for what, measured, target in TARGETS:
