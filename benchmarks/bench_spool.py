@@ -232,10 +232,17 @@ def row(label: str, rate: float, base: dict[str, float]) -> None:
 
 
 def bench_filesystem(label: str, parent: str, n: int, n_durable: int, repeats: tuple[int, int]) -> None:
-    """The put, consume and durable races on one filesystem; run directories are kept (see ``main``).
+    """The put, consume and durable races on one filesystem (printed in that order).
 
     ``repeats``: turns of the non-durable races, turns of the durable one.
+    On tmpfs each race's directories are removed after it (deleting costs
+    later runs nothing there); on the disk ``main`` removes them at the end.
     """
+    on_disk = not parent.startswith("/dev/shm")
+
+    def tidy() -> None:
+        if not on_disk:
+            remove_run_directories()
 
     def make_dir() -> str:
         return tempfile.mkdtemp(prefix="bench-", dir=parent)
@@ -251,6 +258,7 @@ def bench_filesystem(label: str, parent: str, n: int, n_durable: int, repeats: t
         },
         repeats[1],
     )
+    tidy()
     put = race(
         {
             "bare": (bare_put(n, False), make_dir),
@@ -259,14 +267,16 @@ def bench_filesystem(label: str, parent: str, n: int, n_durable: int, repeats: t
         },
         repeats[0],
     )
+    tidy()
     contenders = {}
     for name, consume in (("bare", bare_consume), ("dirq", dirq_consume), ("spoolq", spoolq_consume)):
         run = filled(n, consume)
         contenders[name] = (run, run.make_and_fill(make_dir))
     consumed = race(contenders, repeats[0])
+    tidy()
     print_put_and_consume(put, consumed)
     print_durable(durable, put["dirq"])
-    if parent.startswith("/dev/shm"):
+    if not on_disk:
         TARGETS.append(("tmpfs: non-durable put vs python-dirq", put["spoolq"] / put["dirq"], 1.5))
         TARGETS.append(("tmpfs: consume vs python-dirq", consumed["spoolq"] / consumed["dirq"], 1.2))
     else:
@@ -326,7 +336,6 @@ def main() -> int:
     disk = None
     try:
         bench_filesystem("tmpfs", "/dev/shm", n, n_durable * 5, (repeats, repeats))
-        remove_run_directories()  # tmpfs frees them at no cost to what is timed next
         disk = tempfile.mkdtemp(prefix=".bench-", dir=args.disk_dir)
         # Fewer elements and turns on the disk, but for the durable race: a busy neighbour
         # can make the disk 10 x slower, and that race carries the disk's target.

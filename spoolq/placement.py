@@ -2,12 +2,12 @@
 
 ext4 gives a new file an inode in its directory's block group, scanning that
 group's inode bitmap from the start.  On a filesystem mounted without a
-journal it skips every free inode that was deleted in the last 5 seconds
-(5 minutes while the inode's table block is not yet written back), looking
-each one up in the buffer cache.  Where thousands of files were just deleted
-(exactly what a spool's consumers do) creating one file then costs 0.7 to
-1.3 ms of CPU, against 40 to 50 us in a quiet group: measured on the
-project's own root disk, which has no journal (``docs/spool-benchmark.md``).
+journal it passes over every free inode deleted in the last minute (six while
+the inode's table block is not yet written back), looking each one up in the
+buffer cache.  Where thousands of files were deleted in the last minutes
+(exactly what a spool's consumers do) creating one file then costs 0.6 to
+2 ms, against 30 to 50 us in a quiet group: measured on the project's own
+root disk, which has no journal (``docs/spool-benchmark.md``).
 
 A new directory normally lands in its parent's group too, so every
 intermediate directory and ``.batch-*`` of a spool would inherit its hot
@@ -17,7 +17,7 @@ with many free inodes and few directories (the Orlov allocator), so every new
 intermediate directory starts its inode search somewhere quiet.  The
 attribute is only a placement hint: it changes no name, no content, no
 guarantee, and it is not inherited by the subdirectories themselves.  On
-filesystems without it (tmpfs, XFS, ...) or without the right to set it,
+filesystems without it (tmpfs among them) or without the right to set it,
 nothing changes.
 """
 
