@@ -31,6 +31,7 @@ from spoolq.message import Message
 FORMAT_VERSION = 1
 ENVELOPE_KEYS = frozenset({"header", "body", "text", "encoding"})
 _LOOKS_LIKE_ENVELOPE = re.compile(rb'\A\s*\{\s*("(header|body|text|encoding)"\s*:|\})')
+_HEADER_FIRST = re.compile(rb'\A\s*\{\s*"header"\s*:\s*')
 _PRINTABLE_ASCII = re.compile(rb"\A[\x20-\x7e\t\r\n]*\Z")
 _ZLIB_WORTH_IT = 255  # below this, the messaging tools never compress either
 # Built once: json.dumps/json.loads with arguments build an encoder per call.
@@ -96,6 +97,33 @@ def decode(data: bytes, where: str | None = None) -> Message:
             raise MalformedMessage(f"envelope has unknown keys {extra}", where)
         return Message(_as_text_if_utf8(data))
     return _from_object(obj, where)
+
+
+def header_of(data: bytes) -> dict[str, str] | None:
+    """The header of an envelope without decoding its body; ``None`` when it has none to give.
+
+    For a relay that needs only the routing fields: a body of a hundred
+    kilobytes of base64 is not parsed to read ``to`` and ``message-id``.  Only
+    an envelope that starts with its header is read this way; anything else
+    (another key first, a raw body, a malformed envelope) is decoded whole,
+    and gives ``None`` if it is not a valid envelope.
+    """
+    start = _HEADER_FIRST.match(data)
+    if start is not None:
+        try:
+            header, _end = _DECODER.raw_decode(data.decode("utf-8", "surrogatepass"), start.end())
+        except (ValueError, UnicodeDecodeError):
+            header = None
+        if type(header) is dict:
+            try:
+                "".join(header.values())
+                return header
+            except TypeError:
+                pass
+    try:
+        return dict(decode(data).header) if _LOOKS_LIKE_ENVELOPE.match(data) else None
+    except MalformedMessage:
+        return None
 
 
 def _from_object(obj: dict, where: str | None) -> Message:
