@@ -24,6 +24,8 @@ import binascii
 import json
 import re
 import zlib
+from collections.abc import Mapping
+from json.encoder import encode_basestring
 
 from spoolq.errors import MalformedMessage
 from spoolq.message import Message
@@ -36,6 +38,7 @@ _ZLIB_WORTH_IT = 255  # below this, the messaging tools never compress either
 # Built once: json.dumps/json.loads with arguments build an encoder per call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _DECODER = json.JSONDecoder()
+_quote = encode_basestring  # the JSON string encoder the encoder above uses (ensure_ascii=False)
 
 
 def encode(message: Message, compress: bool = False) -> bytes:
@@ -45,10 +48,12 @@ def encode(message: Message, compress: bool = False) -> bytes:
     plain printable ASCII (as the messaging tools do).  With ``compress`` a
     body of 255 bytes or more is zlib-compressed when that saves 10 %.
     """
+    body = message.body
+    if type(body) is str and body and not compress:
+        return _encode_text(message.header, body)
     obj: dict = {}
     if message.header:
         obj["header"] = dict(message.header)
-    body = message.body
     if body:
         encoding: list[str] = []
         raw = body.encode("utf-8") if isinstance(body, str) else body
@@ -74,6 +79,28 @@ def encode(message: Message, compress: bool = False) -> bytes:
         if encoding:
             obj["encoding"] = "+".join(encoding)
     return _ENCODER.encode(obj).encode("utf-8")
+
+
+def _encode_text(header: Mapping[str, str], body: str) -> bytes:
+    """The common envelope (a text body, not compressed), joined from its JSON strings.
+
+    Byte for byte what ``_ENCODER`` writes for ``{"header": ..., "body": ...,
+    "text": true}`` (the same C string encoder, the same separators and key
+    order), at half its cost: the encoder object's machinery was a measurable
+    part of each reply.  Anything that is not a string of strings takes the
+    encoder, which words the error.
+    """
+    quote = _quote
+    try:
+        if header:
+            fields = ",".join([quote(key) + ":" + quote(value) for key, value in header.items()])
+            text = '{"header":{' + fields + '},"body":' + quote(body) + ',"text":true}'
+        else:
+            text = '{"body":' + quote(body) + ',"text":true}'
+    except TypeError:
+        obj = {"header": dict(header), "body": body, "text": True} if header else {"body": body, "text": True}
+        text = _ENCODER.encode(obj)
+    return text.encode("utf-8")
 
 
 def decode(data: bytes, where: str | None = None) -> Message:
