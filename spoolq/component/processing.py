@@ -128,7 +128,7 @@ class Processor:
             self._park(claim, data, exc.reason, attempts=0)
             return None, False
         due = retry.not_before(message)
-        if due > time.time():
+        if due and due > time.time():
             claim.release()
             self.dispatcher.defer(claim.name, due)
             return None, True
