@@ -126,8 +126,9 @@ class Message:
         copy and checks were a measurable part of handling a message.
         """
         message = object.__new__(cls)
-        object.__setattr__(message, "body", body)
-        object.__setattr__(message, "header", header)
+        fields = message.__dict__  # filled directly: the frozen dataclass refuses setattr
+        fields["body"] = body
+        fields["header"] = header
         return message
 
     # -- construction ---------------------------------------------------------------
