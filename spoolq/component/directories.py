@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import os
 
-_OPEN_DIRECTORY = os.O_PATH | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
+# O_PATH: a descriptor only to look names up through (no read permission needed, nothing read).
+_OPEN_DIRECTORY = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
 KEEP = 4  # directories kept open across batches (a backlog spans a few; new ones come one by one)
 
 
