@@ -63,7 +63,9 @@ class BatchPublisher:
             # looked up per file instead of the whole path (the directory is ours alone).
             staging_fd = os.open(staging, os.O_RDONLY | os.O_DIRECTORY)
             try:
-                names = [_write(staging_fd, staging, self.namer.next(), data) for data in datas]
+                names = self.namer.next_many(len(datas))
+                for name, data in zip(names, datas, strict=True):
+                    _write(staging_fd, staging, name, data)
                 if self.durable:
                     element.sync_filesystem_of(staging, [f"{staging}/{name}" for name in names])
                     os.fsync(staging_fd)
@@ -98,7 +100,7 @@ class BatchPublisher:
         raise SpoolWriteError(f"{self.path}: no free intermediate directory name after {first:08x}")
 
 
-def _write(staging_fd: int, staging: str, name: str, data: bytes) -> str:
+def _write(staging_fd: int, staging: str, name: str, data: bytes) -> None:
     try:
         fd = os.open(name, element.O_WRITE, 0o666, dir_fd=staging_fd)
         try:
@@ -107,4 +109,3 @@ def _write(staging_fd: int, staging: str, name: str, data: bytes) -> str:
             os.close(fd)
     except OSError as exc:
         raise element.write_error(f"{staging}/{name}", exc) from None
-    return name

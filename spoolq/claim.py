@@ -15,14 +15,26 @@ if TYPE_CHECKING:
 class Claim:
     """A locked element, held by us until :meth:`ack` or :meth:`release`."""
 
-    __slots__ = ("spool", "name", "path", "_data")
+    __slots__ = ("spool", "name", "path", "_data", "_dir_fd")
 
-    def __init__(self, spool: Spool, name: str, path: str | None = None, data: bytes | None = None):
-        """``data``: the element's bytes if the caller has read them already."""
+    def __init__(
+        self,
+        spool: Spool,
+        name: str,
+        path: str | None = None,
+        data: bytes | None = None,
+        dir_fd: int | None = None,
+    ):
+        """``data``: the element's bytes if the caller has read them already.
+
+        ``dir_fd``: a descriptor of the element's directory that stays open
+        until the claim is acked or released (the ack unlinks relative to it).
+        """
         self.spool = spool
         self.name = name
         self.path = path or spool.path_of(name)
         self._data = data
+        self._dir_fd = dir_fd
 
     def __repr__(self) -> str:
         return f"Claim({self.spool.path!r}, {self.name!r})"
@@ -49,7 +61,10 @@ class Claim:
         locked until then.
         """
         if reaper is None:
-            element.remove_locked(self.path)
+            if self._dir_fd is None:
+                element.remove_locked(self.path)
+            else:
+                element.remove_locked_at(self._dir_fd, self.name[9:])
         else:
             reaper.remove(self.path)
 

@@ -76,6 +76,36 @@ def lock(path: str) -> bool:
     return True
 
 
+def lock_open(dir_fd: int, elt: str, fd: int) -> bool:
+    """:func:`lock` for an element already open as ``fd``, named ``elt`` in the directory ``dir_fd``.
+
+    The same link as dirq's, relative to the directory; its utime through the
+    open descriptor (``futimens``: no lookup at all).  dirq's utime by name
+    also notices an element removed in the microseconds after the link; a
+    removal a moment later goes unnoticed either way, so that check only
+    narrows a window that stays open.  Element names are never reused, so
+    the open file is the one linked.
+    """
+    try:
+        os.link(elt, elt + layout.LOCKED_SUFFIX, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+    except (FileExistsError, FileNotFoundError):
+        return False
+    os.utime(fd)
+    return True
+
+
+def remove_locked_at(dir_fd: int, elt: str) -> None:
+    """:func:`remove_locked` for the element ``elt`` of the directory open as ``dir_fd``."""
+    try:
+        os.unlink(elt, dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
+    try:
+        os.unlink(elt + layout.LOCKED_SUFFIX, dir_fd=dir_fd)
+    except OSError:
+        pass
+
+
 def remove_locked(path: str) -> None:
     """Remove an element and then its lock (in dirq's order: never unlocked while present)."""
     try:

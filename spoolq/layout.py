@@ -68,6 +68,13 @@ class ElementNamer:
         seconds, micros = divmod(micros, 1_000_000)
         return f"{seconds:08x}{micros:05x}{self.rndhex:x}"
 
+    def next_many(self, count: int) -> list[str]:
+        """``count`` fresh names for the current time, in order (one clock reading for all)."""
+        first = max(int(time.time() * 1_000_000), self._last + 1)
+        self._last = first + count - 1
+        suffix = f"{self.rndhex:x}"
+        return [f"{us // 1_000_000:08x}{us % 1_000_000:05x}{suffix}" for us in range(first, first + count)]
+
 
 # -- renaming without replacing ---------------------------------------------------------
 # Publishing an element must never overwrite another writer's element of the same

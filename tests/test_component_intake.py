@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from spoolq import parking
+from spoolq.claim import Claim
 from spoolq.component import intake
+from spoolq.component.directories import DirectoryHandles
 from spoolq.root import SpoolRoot
 
 NAME = "10000000/10000000000001"
@@ -102,3 +104,35 @@ def test_a_symlink_outside_the_spool_is_parked_and_its_target_untouched(root, sp
     assert verdict.parked and "symlink pointing outside the spool" in verdict.reason
     assert not os.path.lexists(Path(spool.path) / NAME)
     assert secret.read_text() == "do not read" and secret.stat().st_mtime_ns == before
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_directory_removed_and_made_anew_under_a_kept_descriptor_still_yields_its_elements(root, spool):
+    directory = Path(spool.path) / "10000000"
+    before = open_descriptors()
+    with DirectoryHandles(spool.path) as handles:
+        place(spool, b"first")
+        first = intake.take(spool, root, NAME, max_size=100, handles=handles)
+        Claim(spool, NAME, None, first.data, first.dir_fd).ack()
+        assert list(directory.iterdir()) == []
+        directory.rmdir()  # as a purge removes an empty directory, while our descriptor is kept
+        directory.mkdir()  # and a writer makes it again
+        later = "10000000/10000000000002"
+        (Path(spool.path) / later).write_bytes(b"second")
+        verdict = intake.take(spool, root, later, max_size=100, handles=handles)
+        assert verdict.claimed and verdict.data == b"second"
+        Claim(spool, later, None, verdict.data, verdict.dir_fd).ack()
+        assert list(directory.iterdir()) == []  # acked through the fresh descriptor: element and lock gone
+        handles.trim()
+    assert open_descriptors() == before
+
+
+def test_a_claim_taken_without_kept_descriptors_acks_by_path(root, spool):
+    place(spool, b"mine")
+    verdict = intake.take(spool, root, NAME, max_size=100)
+    assert verdict.claimed and verdict.dir_fd is None
+    Claim(spool, NAME, None, verdict.data, verdict.dir_fd).ack()
+    assert not spool.exists(NAME) and not spool.is_locked(NAME)

@@ -90,3 +90,26 @@ def test_malformed_element_read_from_a_spool_names_its_path(tmp_path):
     name = spool.put(b'{"header": "nope"}')
     with pytest.raises(MalformedMessage, match=f"{spool.path}/{name}"):
         spool.get(name)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_header_of_reads_the_header_of_what_either_side_writes(case):
+    body, header = CASES[case]
+    assert envelope.header_of(_emi(body, header).serialize()) == header
+    assert envelope.header_of(envelope.encode(Message(body, header))) == header
+
+
+@pytest.mark.parametrize(
+    "data, header",
+    [
+        (b'{"body": "x", "header": {"to": "md@b"}}', {"to": "md@b"}),  # header last: decoded whole
+        (b'  {\n "header" : {"to": "md@b"}, "body": "\xc3\xa9"}', {"to": "md@b"}),
+        (b'{"body": "no header"}', {}),
+        (b"raw bytes of an SSM spool", None),
+        (b'{"header": {"a": 1}, "body": "x"}', None),  # malformed: not an envelope to route by
+        (b'{"header": "nope"}', None),
+        (b'{"header": {"a": "b"', None),
+    ],
+)
+def test_header_of_falls_back_to_the_whole_decode(data, header):
+    assert envelope.header_of(data) == header

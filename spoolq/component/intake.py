@@ -17,7 +17,10 @@ takes the careful path; a FIFO does not block (``O_NONBLOCK``) and reads
 empty; a directory fails the read.  So only an empty or long first read, or
 a failed one, needs an ``fstat`` to tell what the file is.  The element is
 read *before* it is locked: a published element never changes, and if the
-lock then fails (another worker took it) the bytes are simply dropped.
+lock then fails (another worker took it) the bytes are simply dropped.  The
+lock is taken while the element is still open (its utime through the
+descriptor), and the open and the link are relative to the descriptor of the
+element's directory (:mod:`spoolq.component.directories`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import stat
 from typing import NamedTuple
 
 from spoolq import element, layout, parking
+from spoolq.component.directories import DirectoryHandles
 from spoolq.root import SpoolRoot
 from spoolq.spool import Spool
 
@@ -41,39 +45,65 @@ class Verdict(NamedTuple):
     """What intake decided: ``claimed`` (locked, ours), else the reason it is not.
 
     ``data`` holds the element's bytes when intake read them (``None``: read
-    them through the claim).
+    them through the claim); ``dir_fd`` the descriptor of its directory it was
+    locked through (``None``: by path).
     """
 
     claimed: bool
     reason: str = ""
     parked: bool = False
     data: bytes | None = None
+    dir_fd: int | None = None
 
 
 TAKEN = Verdict(False, "gone or locked by another worker")
 NOT_REGULAR = Verdict(False, "not a regular file")
 
 
-def take(spool: Spool, root: SpoolRoot, name: str, max_size: int) -> Verdict:
-    """Check, read and lock ``name``; park or skip it when it must not be read."""
+def take(
+    spool: Spool, root: SpoolRoot, name: str, max_size: int, handles: DirectoryHandles | None = None
+) -> Verdict:
+    """Check, read and lock ``name``; park or skip it when it must not be read.
+
+    ``handles``: the calling worker's directory descriptors; the system calls
+    on the element are made relative to its directory (without them, one is
+    opened for this call).
+    """
     path = spool.path_of(name)
+    if handles is None:
+        with DirectoryHandles(spool.path) as own:  # closed on return: the claim acks by path
+            verdict = take(spool, root, name, max_size, own)
+        return verdict if verdict.dir_fd is None else verdict._replace(dir_fd=None)
+    directory, elt = name[:8], name[9:]
     try:
-        fd = os.open(path, _OPEN)
+        dir_fd, fd = _open_in(handles, directory, elt)
     except FileNotFoundError:
         return TAKEN
     except OSError:  # ELOOP (a symlink), ENXIO (a socket), EACCES: look before touching
         return _take_checked(spool, root, name, path, max_size)
     try:
         content = _read_regular(fd, max_size)
+        if content is None:
+            return NOT_REGULAR
+        if not element.lock_open(dir_fd, elt, fd):
+            return TAKEN
     finally:
         os.close(fd)
-    if content is None:
-        return NOT_REGULAR
-    if not element.lock(path):  # spool.lock(name), less checking the name a second time
-        return TAKEN
     if type(content) is int:
         return _park_oversize(spool, root, name, content, max_size)
-    return Verdict(True, "", False, content)
+    return Verdict(True, "", False, content, dir_fd)
+
+
+def _open_in(handles: DirectoryHandles, directory: str, elt: str) -> tuple[int, int]:
+    """Open ``elt`` relative to its directory: (the directory's descriptor, the element's)."""
+    try:
+        dir_fd = handles.get(directory)
+        return dir_fd, os.open(elt, _OPEN, dir_fd=dir_fd)
+    except FileNotFoundError:
+        # RACE: the kept descriptor may name a directory that a purge removed (and a
+        # writer made anew): only a name missing from the directory as it is now is gone.
+        dir_fd = handles.reopen(directory)
+        return dir_fd, os.open(elt, _OPEN, dir_fd=dir_fd)
 
 
 def _read_regular(fd: int, max_size: int) -> bytes | int | None:

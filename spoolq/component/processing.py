@@ -28,6 +28,7 @@ from spoolq import envelope, parking
 from spoolq.component import intake, retry
 from spoolq.component.addressing import address_emitted, address_replies
 from spoolq.component.answers import HANDLED, LATENCY, PARKED, RETRIED, Answered, as_messages
+from spoolq.component.directories import DirectoryHandles
 from spoolq.component.dispatcher import Dispatcher
 from spoolq.config import ComponentConfig
 from spoolq.errors import MalformedMessage, SpoolError, SpoolqError
@@ -72,16 +73,17 @@ class Processor:
         self._skipped: set[str] = set()  # names ignored (not regular files), logged once
         self._valid_targets: set[str] = set()  # output spool names already checked
 
-    def claim(self, name: str) -> Claim | None:
+    def claim(self, name: str, handles: DirectoryHandles | None = None) -> Claim | None:
         """Check, read and lock ``name``: its :class:`Claim`, or ``None`` (finished here).
 
-        A claim returned must be passed to :meth:`handle`.
+        A claim returned must be passed to :meth:`handle`.  ``handles``: the
+        calling worker's directory descriptors (kept open until it holds no claim).
         """
         try:
-            verdict = intake.take(self.spool, self.root, name, self.config.max_size)
+            verdict = intake.take(self.spool, self.root, name, self.config.max_size, handles)
             if verdict.claimed:
                 self.in_flight.add(name)
-                return Claim(self.spool, name, None, verdict.data)
+                return Claim(self.spool, name, f"{self.spool.path}/{name}", verdict.data, verdict.dir_fd)
             if verdict.parked:
                 self._parked.inc()
             elif verdict is not intake.TAKEN and name not in self._skipped:
@@ -126,7 +128,7 @@ class Processor:
             self._park(claim, data, exc.reason, attempts=0)
             return None, False
         due = retry.not_before(message)
-        if due > time.time():
+        if due and due > time.time():
             claim.release()
             self.dispatcher.defer(claim.name, due)
             return None, True

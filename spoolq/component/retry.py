@@ -29,16 +29,22 @@ RETRY_REASON = "retry-reason"
 
 def attempt_of(message: Message) -> int:
     """The attempt this handling is (1 for a message never tried before)."""
+    value = message.header.get(ATTEMPT)
+    if value is None:  # the common case, without parsing a default (read for every message)
+        return 1
     try:
-        return max(1, int(message.header.get(ATTEMPT, "1")))
+        return max(1, int(value))
     except ValueError:
         return 1
 
 
 def not_before(message: Message) -> float:
     """The Unix time the message is due (0 when due at once or unreadable)."""
+    value = message.header.get(NOT_BEFORE)
+    if value is None:
+        return 0.0
     try:
-        return float(message.header.get(NOT_BEFORE, "0"))
+        return float(value)
     except ValueError:
         return 0.0
 

@@ -28,6 +28,7 @@ import threading
 import time
 
 from spoolq.component.answers import describe_metrics
+from spoolq.component.directories import DirectoryHandles
 from spoolq.component.dispatcher import Dispatcher
 from spoolq.component.processing import Processor
 from spoolq.component.ticker import Ticker
@@ -189,10 +190,12 @@ class Component:
         log.info("%s: ready, watching %s", self.config.name, self.spool.path)
 
     def _run_worker(self) -> None:
+        handles = DirectoryHandles(self.spool.path)  # this thread's own: closed only between its batches
         try:
-            while serve_batch(self._work, self._processor, self._dispatcher, self._draining):
+            while serve_batch(self._work, self._processor, self._dispatcher, self._draining, handles):
                 pass
         finally:
+            handles.close()
             with self._count_lock:
                 self._live_workers -= 1
                 if self._live_workers == 0:

@@ -7,6 +7,7 @@ import threading
 import time
 
 from spoolq.component.answers import Answered
+from spoolq.component.directories import DirectoryHandles
 from spoolq.component.dispatcher import Dispatcher
 from spoolq.component.processing import Processor
 
@@ -22,8 +23,13 @@ def serve_batch(
     processor: Processor,
     dispatcher: Dispatcher,
     draining: threading.Event,
+    handles: DirectoryHandles | None = None,
 ) -> bool:
     """Handle one message, and more while they are at hand; ``False`` once told to end.
+
+    ``handles``: this worker's directory descriptors, kept across batches
+    (trimmed after each, when no claim is held); without them, a batch opens
+    its own.
 
     Group commit: while further names wait in the queue (and for at most
     BATCH_SECONDS or BATCH_SIZE messages), handle them before writing, so that
@@ -42,6 +48,21 @@ def serve_batch(
     name = work.get()
     if name is STOP:
         return False
+    if handles is None:
+        with DirectoryHandles(processor.spool.path) as own:
+            return _serve(name, work, processor, dispatcher, draining, own)
+    return _serve(name, work, processor, dispatcher, draining, handles)
+
+
+def _serve(
+    name: str,
+    work: queue.SimpleQueue,
+    processor: Processor,
+    dispatcher: Dispatcher,
+    draining: threading.Event,
+    handles: DirectoryHandles,
+) -> bool:
+    """:func:`serve_batch` from its first name on."""
     answered: list[Answered] = []
     started = time.monotonic()
     seen = 0  # names taken from the queue in this batch
@@ -50,7 +71,7 @@ def serve_batch(
         if draining.is_set():
             dispatcher.done_many(names)  # not claimed: whoever runs next takes it
         else:
-            claims = [claim for claim in map(processor.claim, names) if claim is not None]
+            claims = [claim for name in names if (claim := processor.claim(name, handles)) is not None]
             for claim in claims:
                 if processor.stopped.is_set():
                     break  # stopped at once: the rest of the group stays locked, retried when stale
@@ -65,6 +86,7 @@ def serve_batch(
         names, go_on = _waiting(work, min(group, BATCH_SIZE - len(answered)))
     if answered:
         processor.commit(answered)
+    handles.trim()  # every claim of this batch is acked, released or left: none is held
     return go_on
 
 

@@ -41,6 +41,7 @@ class Claimer:
         self._ready: deque[Claim] = deque()
         self._room = threading.Condition()
         self._closing = False
+        self._waiting = False  # the claimer sleeps in _wait_for_room
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -48,7 +49,7 @@ class Claimer:
         """Up to ``limit`` ready claims, oldest first, without waiting."""
         ready = self._ready
         taken = [ready.popleft() for _ in range(min(limit, len(ready)))]
-        if taken and len(ready) <= self._refill_at:
+        if taken and self._waiting and len(ready) <= self._refill_at:
             with self._room:
                 self._room.notify()
         return taken
@@ -88,6 +89,10 @@ class Claimer:
     def _wait_for_room(self) -> bool:
         """Sleep until the sender has taken half the ready claims; ``False`` when closing."""
         with self._room:
+            # RACE: take() pops, then reads _waiting; set before the length is checked
+            # here, so a take() that finds it unset popped before the check saw its length.
+            self._waiting = True
             while len(self._ready) > self._refill_at and not self._closing:
                 self._room.wait()
+            self._waiting = False
             return not self._closing

@@ -31,18 +31,21 @@ from spoolq.shippers.tls_probe import handshake_problem
 
 log = logging.getLogger("spoolq.shippers")
 
+_NOBODY_WAITS = 1 << 62  # Link.receipts_wanted while no thread waits in take_receipts
 PROBE_TIMEOUT = 5.0  # seconds for the handshake repeated after a failed TLS connect
 
 
 def _escape(value: str) -> str:
-    """STOMP 1.2 header value escaping."""
-    return value.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n").replace(":", "\\c")
+    """STOMP 1.2 header value escaping (most values have nothing to escape: checked first, in C)."""
+    if "\\" in value or ":" in value or "\n" in value or "\r" in value:
+        return value.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n").replace(":", "\\c")
+    return value
 
 
 def _send_frame(destination: str, body: bytes, headers: dict[str, str]) -> bytes:
-    lines = [f"destination:{_escape(destination)}", f"content-length:{len(body)}"]
-    lines += [f"{_escape(k)}:{_escape(v)}" for k, v in headers.items()]
-    return b"SEND\n" + "\n".join(lines).encode("utf-8") + b"\n\n" + body + b"\x00"
+    head = "".join([f"\n{_escape(k)}:{_escape(v)}" for k, v in headers.items()])
+    text = f"SEND\ndestination:{_escape(destination)}\ncontent-length:{len(body)}{head}\n\n"
+    return b"".join((text.encode("utf-8"), body, b"\x00"))
 
 
 class _Listener(stomp.ConnectionListener):
@@ -57,7 +60,7 @@ class _Listener(stomp.ConnectionListener):
     def on_receipt(self, frame) -> None:
         link = self.link
         link.receipts.append(frame.headers.get("receipt-id"))
-        if len(link.receipts) >= link.receipts_wanted:  # else nobody waits for this many yet
+        if len(link.receipts) >= link.receipts_wanted:  # else nobody waits, or not for this many
             with link.receipts_changed:
                 link.receipts_changed.notify_all()
 
@@ -97,7 +100,7 @@ class Link:
         self.lost = threading.Event()
         self.receipts: deque[str] = deque()
         self.receipts_changed = threading.Condition()
-        self.receipts_wanted = 1  # how many the waiter of take_receipts wants before it wakes
+        self.receipts_wanted = _NOBODY_WAITS  # how many the waiter of take_receipts wants
         self.error: str | None = None
         self.where = "?"
         self._conn: stomp.Connection12 | None = None
@@ -257,7 +260,7 @@ class Link:
                 self.receipts_wanted = at_least
                 if len(receipts) < at_least and not self.lost.is_set():
                     self.receipts_changed.wait(timeout)
-                self.receipts_wanted = 1
+                self.receipts_wanted = _NOBODY_WAITS
         return [receipts.popleft() for _ in range(len(receipts))]
 
     def close(self) -> None:

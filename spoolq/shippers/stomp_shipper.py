@@ -22,6 +22,7 @@ sent as it is (too large, no node to send it to) is parked with the reason.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
@@ -29,10 +30,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from spoolq import envelope
-from spoolq.errors import MalformedMessage, MessageTooLarge, SpoolqError
+from spoolq.errors import MessageTooLarge, SpoolqError
+from spoolq.message import MESSAGE_ID
 from spoolq.parking import park
 from spoolq.reaper import Reaper
-from spoolq.routing import RoutingError, address_of
+from spoolq.routing import TO, Address, RoutingError
 from spoolq.shippers.base import Shipper
 from spoolq.shippers.claimer import Claimer
 from spoolq.shippers.link import Link
@@ -153,18 +155,20 @@ class StompShipper(Shipper):
         return destination, body, {"persistent": "true", "receipt": receipt, SPOOLQ_ID: spoolq_id}
 
     def _address(self, data: bytes) -> tuple[str, str]:
-        """The broker destination and the id the receiver deduplicates by."""
+        """The broker destination and the id the receiver deduplicates by.
+
+        Only the header is read (:func:`spoolq.envelope.header_of`): the body
+        goes out as it is, and the receiver checks the whole envelope.
+        """
         address = self.destination.address
-        try:
-            message = envelope.decode(data)
-        except MalformedMessage:
-            message = None
-        target = address_of(message) if message is not None else None
+        header = envelope.header_of(data)
         if "{node}" in address:
+            to = header.get(TO) if header else None
+            target = _address_of(to) if to else None
             if target is None or target.node is None:
                 raise RoutingError("message has no 'to: COMPONENT@NODE' header: no node to send it to")
             address = address.format(node=target.node)
-        spoolq_id = (message.message_id if message is not None else None) or hashlib.sha1(data).hexdigest()
+        spoolq_id = (header.get(MESSAGE_ID) if header else None) or hashlib.sha1(data).hexdigest()
         return address, spoolq_id
 
     def _park(self, claim: Claim, reason: str) -> None:
@@ -216,6 +220,12 @@ class StompShipper(Shipper):
             log.warning("shipper %s: no receipt for %s; sending again", self.config.name, claim.where)
             del self.in_flight[receipt]
             _release(claim)
+
+
+@functools.lru_cache(maxsize=1024)
+def _address_of(text: str) -> Address:
+    """``Address.parse``, once per distinct ``to`` (an outgoing spool holds few destinations)."""
+    return Address.parse(text)
 
 
 def _release(claim: Claim) -> None:
