@@ -19,10 +19,9 @@ non-durable and a durable spool:
 Each figure is the best of a few repeats, the contenders taking turns (the
 machine is shared).  On each filesystem the durable race runs first, before
 anything there deletes files; every run gets a fresh directory, made with its
-rivals' at the start of the round, and starts after a flush and a short pause;
-the disk's run directories are deleted only at the very end (why:
-``docs/spool-benchmark.md``).  Targets
-(issue 2): on tmpfs non-durable put >= 1.5 x dirq, consume >= 1.2 x dirq,
+rivals' at the start of the round, and starts after a flush (on the disk, and
+a short pause); the disk's run directories are deleted only at the very end
+(why: ``docs/spool-benchmark.md``).  Targets (issue 2): on tmpfs non-durable put >= 1.5 x dirq, consume >= 1.2 x dirq,
 listing cost per element flat from 1k to 100k; on the root disk durable
 ``put_many`` >= 5 x durable ``put``.
 """
@@ -48,17 +47,17 @@ from spoolq import Message, Spool, envelope, layout  # noqa: E402
 PAYLOAD = envelope.encode(Message.new("CACHE_WRITTEN", {"file": "/pnfs/a/b/c", "size": 12345}))
 TARGETS: list[tuple[str, float, float]] = []  # (what, measured, target)
 RUN_DIRECTORIES: list[str] = []  # directories of timed runs, removed only when their section is done
-SETTLE_SECONDS = 0.25
+DISK_PAUSE = 0.25  # seconds between a flush and the next timed run on the disk
 
 
-def settle() -> None:
+def settle(pause: float) -> None:
     """Flush what earlier runs left dirty, then give the disk a moment.
 
     Without it a durable ``put_many``'s ``syncfs`` would pay for the
     writeback of whichever contender ran before it.
     """
     os.sync()
-    time.sleep(SETTLE_SECONDS)
+    time.sleep(pause)
 
 
 def remove_run_directories() -> None:
@@ -66,7 +65,9 @@ def remove_run_directories() -> None:
         shutil.rmtree(RUN_DIRECTORIES.pop(), ignore_errors=True)
 
 
-def race(contenders: dict[str, tuple[Callable[[str], int], Callable[[], str]]], repeats: int) -> dict:
+def race(
+    contenders: dict[str, tuple[Callable[[str], int], Callable[[], str]]], repeats: int, pause: float = 0.0
+) -> dict:
     """The best rate (operations per second) of each contender, taking turns round by round.
 
     Turns keep a change in the load of a shared machine from favouring
@@ -80,7 +81,7 @@ def race(contenders: dict[str, tuple[Callable[[str], int], Callable[[], str]]], 
         paths = {name: make_dir() for name, (_, make_dir) in contenders.items()}
         RUN_DIRECTORIES.extend(paths.values())
         for name, (run, _) in contenders.items():
-            settle()
+            settle(pause)
             start = time.perf_counter()
             count = run(paths[name])
             best[name] = max(best[name], count / (time.perf_counter() - start))
@@ -239,6 +240,7 @@ def bench_filesystem(label: str, parent: str, n: int, n_durable: int, repeats: t
     later runs nothing there); on the disk ``main`` removes them at the end.
     """
     on_disk = not parent.startswith("/dev/shm")
+    pause = DISK_PAUSE if on_disk else 0.0
 
     def tidy() -> None:
         if not on_disk:
@@ -257,6 +259,7 @@ def bench_filesystem(label: str, parent: str, n: int, n_durable: int, repeats: t
             "put_many": (spoolq_put_many(n_durable * 10), make_dir),
         },
         repeats[1],
+        pause,
     )
     tidy()
     put = race(
@@ -266,13 +269,14 @@ def bench_filesystem(label: str, parent: str, n: int, n_durable: int, repeats: t
             "spoolq": (spoolq_put(n, False), make_dir),
         },
         repeats[0],
+        pause,
     )
     tidy()
     contenders = {}
     for name, consume in (("bare", bare_consume), ("dirq", dirq_consume), ("spoolq", spoolq_consume)):
         run = filled(n, consume)
         contenders[name] = (run, run.make_and_fill(make_dir))
-    consumed = race(contenders, repeats[0])
+    consumed = race(contenders, repeats[0], pause)
     tidy()
     print_put_and_consume(put, consumed)
     print_durable(durable, put["dirq"])
