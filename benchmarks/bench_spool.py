@@ -21,8 +21,10 @@ machine is shared).  On each filesystem the durable race runs first, before
 anything there deletes files; every run gets a fresh directory, made with its
 rivals' at the start of the round, and starts after a flush (on the disk, and
 a short pause); the disk's run directories are deleted only at the very end
-(why: ``docs/spool-benchmark.md``).  Targets (issue 2): on tmpfs non-durable put >= 1.5 x dirq, consume >= 1.2 x dirq,
-listing cost per element flat from 1k to 100k; on the root disk durable
+(why: ``docs/spool-benchmark.md``).
+
+Targets (issue 2): on tmpfs non-durable put >= 1.5 x dirq, consume >= 1.2 x
+dirq, listing cost per element flat from 1k to 100k; on the root disk durable
 ``put_many`` >= 5 x durable ``put``.
 """
 
