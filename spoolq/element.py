@@ -124,15 +124,20 @@ def read(path: str) -> bytes:
     except FileNotFoundError:
         raise ElementNotFound(f"{path}: no such element") from None
     try:
-        data = os.read(fd, _READ_SIZE)
-        if len(data) < _READ_SIZE:
-            return data  # a short read of a regular file is its end: one system call saved
-        chunks = [data]
-        while chunk := os.read(fd, _READ_SIZE):
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return read_open(fd)
     finally:
         os.close(fd)
+
+
+def read_open(fd: int) -> bytes:
+    """Every byte of the regular file open as ``fd``, from its current offset."""
+    data = os.read(fd, _READ_SIZE)
+    if len(data) < _READ_SIZE:
+        return data  # a short read of a regular file is its end: one system call saved
+    chunks = [data]
+    while chunk := os.read(fd, _READ_SIZE):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def write_error(path: str, exc: OSError) -> SpoolWriteError:

@@ -10,7 +10,7 @@ import pytest
 from spoolq import parking
 from spoolq.claim import Claim
 from spoolq.component import intake
-from spoolq.component.directories import DirectoryHandles
+from spoolq.directories import DirectoryHandles
 from spoolq.root import SpoolRoot
 
 NAME = "10000000/10000000000001"

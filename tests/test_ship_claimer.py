@@ -1,5 +1,6 @@
 """The shipper's Claimer: claims ahead of the sender, oldest first, and releases what it kept on close."""
 
+import os
 import time
 
 from spoolq import Spool
@@ -48,3 +49,49 @@ def test_close_releases_the_claims_not_taken(tmp_path):
         time.sleep(0.01)  # 2 taken + 4 waiting in the claimer
     claimer.close()
     assert sorted(n for n in names if spool.is_locked(n)) == sorted(c.name for c in taken)
+
+
+def test_the_lock_is_dated_now_as_dirq_dates_it(tmp_path):
+    spool = Spool(tmp_path / "q", durable=False)
+    name = spool.put(b"old")
+    path = spool.path_of(name)
+    os.utime(path, (1_000_000_000, 1_000_000_000))  # written long ago
+    claimer = Claimer(spool, depth=2)
+    try:
+        [claim] = take_all(claimer, 1)
+    finally:
+        claimer.close()  # releases nothing: the claim was taken
+    assert claim.read() == b"old"
+    assert abs(os.stat(path + ".lck").st_mtime - time.time()) < 60  # a stale-lock purge spares it
+
+
+def test_a_fifo_in_the_spool_is_left_alone_and_blocks_nothing(tmp_path):
+    spool = Spool(tmp_path / "q", durable=False)
+    first = spool.put(b"before")
+    directory = first.split("/")[0]
+    elt = first.split("/")[1]
+    fifo = f"{directory}/{elt[:-1]}{'0' if elt.endswith('f') else 'f'}"  # a name beside it
+    os.mkfifo(spool.path_of(fifo))
+    last = spool.put(b"after")
+    claimer = Claimer(spool, depth=5)
+    try:
+        claims = take_all(claimer, 2, timeout=5)
+        assert [c.name for c in claims] == [first, last]
+        assert not spool.is_locked(fifo)
+    finally:
+        claimer.close()
+
+
+def test_a_symlinked_element_takes_the_path_way(tmp_path):
+    spool = Spool(tmp_path / "q", durable=False)
+    name = spool.put(b"x")
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"linked body")
+    os.unlink(spool.path_of(name))
+    os.symlink(target, spool.path_of(name))
+    claimer = Claimer(spool, depth=2)
+    try:
+        [claim] = take_all(claimer, 1)
+        assert claim.name == name and claim.read() == b"linked body"
+    finally:
+        claimer.close()

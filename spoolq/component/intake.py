@@ -20,7 +20,7 @@ read *before* it is locked: a published element never changes, and if the
 lock then fails (another worker took it) the bytes are simply dropped.  The
 lock is taken while the element is still open (its utime through the
 descriptor), and the open and the link are relative to the descriptor of the
-element's directory (:mod:`spoolq.component.directories`).
+element's directory (:mod:`spoolq.directories`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import stat
 from typing import NamedTuple
 
 from spoolq import element, layout, parking
-from spoolq.component.directories import DirectoryHandles
+from spoolq.directories import DirectoryHandles
 from spoolq.root import SpoolRoot
 from spoolq.spool import Spool
 
@@ -76,7 +76,7 @@ def take(
         return verdict if verdict.dir_fd is None else verdict._replace(dir_fd=None)
     directory, elt = name[:8], name[9:]
     try:
-        dir_fd, fd = _open_in(handles, directory, elt)
+        dir_fd, fd = handles.open_in(directory, elt, _OPEN)
     except FileNotFoundError:
         return TAKEN
     except OSError:  # ELOOP (a symlink), ENXIO (a socket), EACCES: look before touching
@@ -92,18 +92,6 @@ def take(
     if type(content) is int:
         return _park_oversize(spool, root, name, content, max_size)
     return Verdict(True, "", False, content, dir_fd)
-
-
-def _open_in(handles: DirectoryHandles, directory: str, elt: str) -> tuple[int, int]:
-    """Open ``elt`` relative to its directory: (the directory's descriptor, the element's)."""
-    try:
-        dir_fd = handles.get(directory)
-        return dir_fd, os.open(elt, _OPEN, dir_fd=dir_fd)
-    except FileNotFoundError:
-        # RACE: the kept descriptor may name a directory that a purge removed (and a
-        # writer made anew): only a name missing from the directory as it is now is gone.
-        dir_fd = handles.reopen(directory)
-        return dir_fd, os.open(elt, _OPEN, dir_fd=dir_fd)
 
 
 def _read_regular(fd: int, max_size: int) -> bytes | int | None:

@@ -28,9 +28,9 @@ from spoolq import envelope, parking
 from spoolq.component import intake, retry
 from spoolq.component.addressing import address_emitted, address_replies
 from spoolq.component.answers import HANDLED, LATENCY, PARKED, RETRIED, Answered, as_messages
-from spoolq.component.directories import DirectoryHandles
 from spoolq.component.dispatcher import Dispatcher
 from spoolq.config import ComponentConfig
+from spoolq.directories import DirectoryHandles
 from spoolq.errors import MalformedMessage, SpoolError, SpoolqError
 from spoolq.handlers.base import Context, Reject, Retry
 from spoolq.handlers.registry import HandlerTable

@@ -28,12 +28,12 @@ import threading
 import time
 
 from spoolq.component.answers import describe_metrics
-from spoolq.component.directories import DirectoryHandles
 from spoolq.component.dispatcher import Dispatcher
 from spoolq.component.processing import Processor
 from spoolq.component.ticker import Ticker
 from spoolq.component.workers import STOP, serve_batch
 from spoolq.config import ComponentConfig
+from spoolq.directories import DirectoryHandles
 from spoolq.errors import HandlerError, SpoolqError
 from spoolq.handlers.base import Context
 from spoolq.handlers.registry import HandlerTable

@@ -7,9 +7,9 @@ import threading
 import time
 
 from spoolq.component.answers import Answered
-from spoolq.component.directories import DirectoryHandles
 from spoolq.component.dispatcher import Dispatcher
 from spoolq.component.processing import Processor
+from spoolq.directories import DirectoryHandles
 
 STOP = None  # sentinel on the work queue: a worker that takes it ends
 BATCH_SIZE = 64  # at most this many answered messages share one commit

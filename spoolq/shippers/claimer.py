@@ -7,6 +7,11 @@ py-spy).  A :class:`Claimer` does them in its own thread (the GIL is
 released while a system call waits) and keeps up to ``depth`` claims ready,
 so the sending thread only frames and sends.
 
+The claimer opens and locks each element relative to a kept descriptor of
+its directory (:mod:`spoolq.directories`) and sets the lock's time through
+the open file, as a component's worker does; the claims it hands over are
+acked by path, so its descriptors serve no one else.
+
 The two threads meet as seldom as possible: the sender takes claims off a
 deque without a lock, and the claimer, once ``depth`` claims are ready,
 sleeps until the sender has taken half of them and then claims in a burst.
@@ -20,12 +25,18 @@ claims still waiting, so nothing stays locked while the broker is away.
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from collections import deque
 
+from spoolq import element
 from spoolq.claim import Claim
+from spoolq.directories import DirectoryHandles
 from spoolq.errors import SpoolqError
 from spoolq.spool import Spool
+
+_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 #: How long the claimer sleeps when the spool has nothing it can claim.
 IDLE_PAUSE = 0.05
@@ -67,24 +78,52 @@ class Claimer:
                 pass
 
     def _run(self) -> None:
-        while not self._closing:
-            claimed = 0
-            for name in self.spool.names():  # one pass, oldest first
-                if len(self._ready) >= self.depth and not self._wait_for_room():
-                    return
-                claim = self.spool.claim(name)
-                if claim is None:
-                    continue  # taken by another consumer, or gone
-                try:
-                    claim.read()  # kept in the claim; a failure is the sender's to report
-                except SpoolqError:
-                    pass
-                self._ready.append(claim)
-                claimed += 1
-            if not claimed:
-                with self._room:
-                    if not self._closing:
-                        self._room.wait(IDLE_PAUSE)
+        with DirectoryHandles(self.spool.path) as handles:
+            while not self._closing:
+                claimed = 0
+                for name in self.spool.names():  # one pass, oldest first
+                    if len(self._ready) >= self.depth and not self._wait_for_room():
+                        return
+                    claim = self._claim(handles, name)
+                    if claim is None:
+                        continue  # taken by another consumer, or gone
+                    self._ready.append(claim)
+                    claimed += 1
+                handles.trim()
+                if not claimed:
+                    with self._room:
+                        if not self._closing:
+                            self._room.wait(IDLE_PAUSE)
+
+    def _claim(self, handles: DirectoryHandles, name: str) -> Claim | None:
+        """Lock ``name`` and read it into the claim; ``None`` when taken or gone."""
+        directory, elt = name[:8], name[9:]
+        try:
+            dir_fd, fd = handles.open_in(directory, elt, _OPEN)
+        except FileNotFoundError:
+            return None
+        except OSError:  # a symlink (ELOOP), a FIFO, no permission: the path's way
+            return self._claim_by_path(name)
+        try:
+            data = element.read_open(fd)
+            if not data and not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None  # a FIFO or a device is no element: left alone, never shipped
+            if not element.lock_open(dir_fd, elt, fd):
+                return None
+        except OSError:
+            return None  # unreadable (EIO, EISDIR): left for the path's way to report, next pass
+        finally:
+            os.close(fd)
+        return Claim(self.spool, name, data=data)
+
+    def _claim_by_path(self, name: str) -> Claim | None:
+        claim = self.spool.claim(name)
+        if claim is not None:
+            try:
+                claim.read()  # kept in the claim; a failure is the sender's to report
+            except SpoolqError:
+                pass
+        return claim
 
     def _wait_for_room(self) -> bool:
         """Sleep until the sender has taken half the ready claims; ``False`` when closing."""

@@ -1,11 +1,12 @@
 """Descriptors of a spool's intermediate directories, for system calls relative to them.
 
-A worker opens, links, and unlinks every element it handles.  Given by path,
-each of those calls looks up every component of the path again; relative to
-a descriptor of the element's directory (``os.open(name, dir_fd=fd)``,
-``os.link(..., src_dir_fd=fd, dst_dir_fd=fd)``, ``os.unlink(name,
-dir_fd=fd)``) it looks up one name.  Measured on tmpfs: a claim (open, read,
-link, utime, close) 15 -> 12 us, an ack (two unlinks) 13 -> 11 us.
+A component's worker and a shipper's claimer open and link every element
+they take, and a worker unlinks it too.  Given by path, each of those calls
+looks up every component of the path again; relative to a descriptor of the
+element's directory (``os.open(name, dir_fd=fd)``, ``os.link(...,
+src_dir_fd=fd, dst_dir_fd=fd)``, ``os.unlink(name, dir_fd=fd)``) it looks up
+one name.  Measured on tmpfs: a claim (open, read, link, utime, close) 15 ->
+12 us, an ack (two unlinks) 13 -> 11 us.
 
 Races, and how they keep their meaning:
 
@@ -19,7 +20,8 @@ Races, and how they keep their meaning:
   could be handed to another file, and an ack would then unlink there).
   Descriptors are opened as needed but closed only by :meth:`trim`, which
   the owning worker calls between batches, when it holds no claim, and by
-  :meth:`close`.  Each worker thread has its own ``DirectoryHandles``.
+  :meth:`close`.  Each worker thread has its own ``DirectoryHandles``; a
+  shipper's claimer uses its own only to claim (its claims are acked by path).
 """
 
 from __future__ import annotations
@@ -52,6 +54,21 @@ class DirectoryHandles:
         if old is not None:
             self._retired.append(old)  # a claim of this batch may still hold it
         return self.get(directory)
+
+    def open_in(self, directory: str, elt: str, flags: int) -> tuple[int, int]:
+        """Open ``elt`` of ``directory``: (the directory's descriptor, the element's).
+
+        ``FileNotFoundError`` only when the name is missing from the directory
+        as it is now (see the module's docstring for the kept descriptor's race).
+        """
+        try:
+            dir_fd = self.get(directory)
+            return dir_fd, os.open(elt, flags, dir_fd=dir_fd)
+        except FileNotFoundError:
+            # RACE: the kept descriptor may name a directory that a purge removed (and a
+            # writer made anew): only a name missing from the directory as it is now is gone.
+            dir_fd = self.reopen(directory)
+            return dir_fd, os.open(elt, flags, dir_fd=dir_fd)
 
     def trim(self) -> None:
         """Close what is retired and all but the last KEEP directories; only while no claim is held."""
