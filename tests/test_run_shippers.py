@@ -40,10 +40,15 @@ def node_a(tmp_path, broker, *, ship_extra: str = "", receive_extra: str = ""):
     return config, node
 
 
+def node_b(tmp_path, broker):
+    """Node B's configuration (shippers only, the far side of A's messages); its node name."""
+    node = unique("b")
+    return write_node_config(tmp_path / "b", node, broker), node
+
+
 def test_run_supervises_a_component_and_both_shippers_across_two_nodes(start_run, broker, tmp_path, cli):
     config, a = node_a(tmp_path, broker)
-    b = unique("b")
-    far = write_node_config(tmp_path / "b", b, broker)
+    far, b = node_b(tmp_path, broker)
     run = start_run(config=config)
     run.wait_for_log("all 1 components and 2 shippers ready")
     assert "shipper out is ready" in run.log() and "shipper in is ready" in run.log()
@@ -88,8 +93,7 @@ def test_ready_does_not_wait_for_a_broker_that_is_down(start_run, broker, tmp_pa
 
 def test_a_shipper_killed_hard_is_restarted_and_delivers(start_run, broker, tmp_path):
     config, _a = node_a(tmp_path, broker)
-    b = unique("b")
-    far = write_node_config(tmp_path / "b", b, broker)
+    far, b = node_b(tmp_path, broker)
     run = start_run(config=config)
     run.wait_for_log("all 1 components and 2 shippers ready")
     first = int(run.wait_for_log(r"started shipper out \(pid (\d+)\)")[-1].group(1))
@@ -106,8 +110,7 @@ def test_a_shipper_killed_hard_is_restarted_and_delivers(start_run, broker, tmp_
 
 def test_locks_left_by_a_killed_shipper_are_taken_back_and_sent(start_run, broker, tmp_path):
     config, _a = node_a(tmp_path, broker)
-    b = unique("b")
-    far = write_node_config(tmp_path / "b", b, broker)
+    far, b = node_b(tmp_path, broker)
     outgoing = root_of(config).spool("outgoing")
     outgoing.put_many(Message.new("x", str(n), to=f"md@{b}") for n in range(3))
     left = next(outgoing.claims())  # as a shipper killed between send and receipt leaves it
