@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 
 from spoolq import layout
 from spoolq.errors import ElementNotFound, SpoolWriteError
@@ -138,6 +139,32 @@ def read_open(fd: int) -> bytes:
     while chunk := os.read(fd, _READ_SIZE):
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def read_regular(fd: int, max_size: int) -> bytes | int | None:
+    """The bytes of the file open as ``fd``; its size (an ``int``) when over ``max_size``;
+    ``None`` when it is not a regular file (a FIFO, a device, a directory).
+
+    For a descriptor opened with ``O_NONBLOCK``: a FIFO then reads empty or
+    fails with EAGAIN instead of blocking, and ``fstat`` tells it apart.
+    """
+    first = min(_READ_SIZE, max_size + 1)
+    try:
+        data = os.read(fd, first)
+    except OSError as exc:  # EISDIR, EAGAIN (a FIFO with a writer): fstat tells
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        raise exc
+    if data and len(data) < first:
+        # A short read of a regular file is its end: no fstat needed.  (Device nodes read
+        # full, empty or EAGAIN, and take the fstat below; making one needs CAP_MKNOD.)
+        return data
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        return None  # an empty read: a FIFO without a writer, a device
+    if info.st_size > max_size:
+        return info.st_size
+    return data + read_open(fd)
 
 
 def write_error(path: str, exc: OSError) -> SpoolWriteError:

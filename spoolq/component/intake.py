@@ -38,7 +38,6 @@ from spoolq.spool import Spool
 log = logging.getLogger("spoolq.component")
 OVERSIZE_DIR = "oversize"
 _OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-_READ_SIZE = 1 << 16
 
 
 class Verdict(NamedTuple):
@@ -82,7 +81,7 @@ def take(
     except OSError:  # ELOOP (a symlink), ENXIO (a socket), EACCES: look before touching
         return _take_checked(spool, root, name, path, max_size)
     try:
-        content = _read_regular(fd, max_size)
+        content = element.read_regular(fd, max_size)
         if content is None:
             return NOT_REGULAR
         if not element.lock_open(dir_fd, elt, fd):
@@ -92,30 +91,6 @@ def take(
     if type(content) is int:
         return _park_oversize(spool, root, name, content, max_size)
     return Verdict(True, "", False, content, dir_fd)
-
-
-def _read_regular(fd: int, max_size: int) -> bytes | int | None:
-    """The file's bytes; its size (an ``int``) when over ``max_size``; ``None`` if not a regular file."""
-    first = min(_READ_SIZE, max_size + 1)
-    try:
-        data = os.read(fd, first)
-    except OSError as exc:  # EISDIR, EAGAIN (a FIFO with a writer): fstat tells
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        raise exc
-    if data and len(data) < first:
-        # A short read of a regular file is its end: no fstat needed.  (Device nodes read
-        # full, empty or EAGAIN, and take the fstat below; making one needs CAP_MKNOD.)
-        return data
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        return None  # an empty read: a FIFO without a writer, a device
-    if info.st_size > max_size:
-        return info.st_size
-    chunks = [data]
-    while chunk := os.read(fd, _READ_SIZE):
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _take_checked(spool: Spool, root: SpoolRoot, name: str, path: str, max_size: int) -> Verdict:

@@ -26,7 +26,7 @@ claims still waiting, so nothing stays locked while the broker is away.
 from __future__ import annotations
 
 import os
-import stat
+import sys
 import threading
 from collections import deque
 
@@ -105,8 +105,8 @@ class Claimer:
         except OSError:  # a symlink (ELOOP), a FIFO, no permission: the path's way
             return self._claim_by_path(name)
         try:
-            data = element.read_open(fd)
-            if not data and not stat.S_ISREG(os.fstat(fd).st_mode):
+            data = element.read_regular(fd, sys.maxsize)  # too large for the broker: the sender parks it
+            if data is None:
                 return None  # a FIFO or a device is no element: left alone, never shipped
             if not element.lock_open(dir_fd, elt, fd):
                 return None
