@@ -1,0 +1,136 @@
+"""The receiver writes batch N while it takes batch N+1: what that must not change.
+
+A write that fails acks nothing of its batch nor of any later one, and
+everything arrives once the disk takes writes again; duplicates are dropped
+across batches that overlap, in order; stopping with a batch in the writer
+acks only what was written and leaves no thread behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import threading
+
+import pytest
+import stomp
+
+from spoolq import envelope
+from spoolq.message import Message
+from spoolq.shippers.stomp_shipper import SPOOLQ_ID
+from tests.shipping import root_of, running, unique, wait_until, write_node_config
+
+
+class _Receipts(stomp.ConnectionListener):
+    def __init__(self):
+        self.count = 0
+        self.changed = threading.Condition()
+
+    def on_receipt(self, frame):
+        with self.changed:
+            self.count += 1
+            self.changed.notify_all()
+
+
+def publish(broker, queue: str, messages: list[Message], copies: int = 1) -> None:
+    """Send each message ``copies`` times in a row (same ``spoolq-id``), persistent, confirmed."""
+    conn = stomp.Connection12([("127.0.0.1", broker.stomp_port)], auto_decode=False, vhost="/")
+    receipts = _Receipts()
+    conn.set_listener("publish", receipts)
+    conn.connect("guest", "guest", wait=True)
+    try:
+        sent = 0
+        for message in messages:
+            body = envelope.encode(message)
+            for _ in range(copies):
+                headers = {"persistent": "true", "receipt": str(sent), SPOOLQ_ID: message.message_id}
+                conn.send(queue, body, headers=headers)
+                sent += 1
+        with receipts.changed:
+            assert receipts.changed.wait_for(lambda: receipts.count >= sent, 60), "receipts missing"
+    finally:
+        conn.disconnect()
+
+
+def bodies_in_order(spool) -> list[str]:
+    return [spool.get(name).payload() for name in spool.names()]
+
+
+def numbered(node: str, count: int) -> list[Message]:
+    return [Message.new("x", str(n), to=f"md@{node}") for n in range(count)]
+
+
+@contextlib.contextmanager
+def unwritable(directory):
+    """No new entry can be made in ``directory`` (as root: immutable; else: read-only mode)."""
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(directory)], check=True)
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(directory)], check=True)
+    else:
+        directory.chmod(0o555)
+        try:
+            yield
+        finally:
+            directory.chmod(0o755)
+
+
+@pytest.mark.timeout(120)
+def test_a_failed_write_acks_nothing_of_its_batch_nor_later_ones_and_all_arrive_after(broker, tmp_path):
+    node = unique("b")
+    config = write_node_config(tmp_path, node, broker)
+    md = root_of(config).spool("md")  # made now, so that it can be made unwritable
+    queue = f"spoolq-test.{node}"
+    sent = numbered(node, 600)  # three prefetches' worth: several batches behind the failed one
+    publish(broker, f"/queue/{queue}", sent)
+    with unwritable(md.path), running(config, "in") as (receiver,):
+        wait_until(lambda: receiver.status.reconnects >= 2, 30, "the receiver reconnecting after failures")
+        assert "write failed, not acked" in receiver.status.last_error
+        assert receiver.status.done == 0 and md.count() == 0
+        assert broker.queue_depth(queue) == 600  # nothing acked, not even later batches
+        receiver.stop()
+    with running(config, "in") as (receiver,):
+        wait_until(lambda: receiver.status.done == 600, 60, "all 600 after the disk recovered")
+        wait_until(lambda: broker.queue_depth(queue) == 0, 30, "all acked")
+    assert bodies_in_order(md) == [str(n) for n in range(600)]
+
+
+@pytest.mark.timeout(120)
+def test_duplicates_are_dropped_across_overlapping_batches_and_the_order_is_kept(broker, tmp_path):
+    node = unique("b")
+    config = write_node_config(tmp_path, node, broker)
+    queue = f"spoolq-test.{node}"
+    sent = numbered(node, 1500)
+    # Each message twice in a row: a copy lands in the same batch as its original, or in
+    # the next one while the original is still being written, or after it was recorded.
+    publish(broker, f"/queue/{queue}", sent, copies=2)
+    md = root_of(config).spool("md")
+    with running(config, "in") as (receiver,):
+        wait_until(lambda: receiver.status.done + receiver.status.duplicates == 3000, 60, "3000 handled")
+        wait_until(lambda: broker.queue_depth(queue) == 0, 30, "duplicates acked too")
+        assert (receiver.status.done, receiver.status.duplicates, receiver.status.parked) == (1500, 1500, 0)
+    assert bodies_in_order(md) == [str(n) for n in range(1500)]
+    assert {md.get(name).message_id for name in md.names()} == {m.message_id for m in sent}
+
+
+@pytest.mark.timeout(120)
+def test_stopping_with_a_batch_in_the_writer_acks_only_what_was_written(broker, tmp_path):
+    node = unique("b")
+    config = write_node_config(tmp_path, node, broker)
+    queue = f"spoolq-test.{node}"
+    sent = numbered(node, 3000)
+    publish(broker, f"/queue/{queue}", sent)
+    md = root_of(config).spool("md")
+    with running(config, "in") as (receiver,):
+        wait_until(lambda: receiver.status.done > 0, 30, "the first batch written")
+        receiver.stop()  # batches are in the writer and frames in the queue now
+    # running() joined the receiver; the autouse fixture fails the test if its writer lingers.
+    acked = 3000 - broker.queue_depth(queue)
+    assert receiver.status.done == acked  # each acked message was written, and counted once
+    assert acked <= md.count() < 3000  # written and not acked: redelivered, dropped as a duplicate
+    with running(config, "in") as (receiver,):
+        wait_until(lambda: broker.queue_depth(queue) == 0, 60, "the rest")
+    assert bodies_in_order(md) == [str(n) for n in range(3000)]
