@@ -54,15 +54,6 @@ class BatchPublisher:
         Returns ``None``, having written nothing, when the kernel cannot
         rename without replacing; the caller then publishes element by element.
         """
-        return self.stage(datas).publish()
-
-    def stage(self, datas: list[bytes]) -> StagedBatch:
-        """Write ``datas`` into a new private directory, neither flushed nor visible yet.
-
-        :meth:`StagedBatch.publish` does the rest.  A pipelined writer stages
-        the next batch while the last one's flushes wait (the two may run in
-        different threads; the publishes must come in the order wanted).
-        """
         try:
             staging = tempfile.mkdtemp(prefix=BATCH_PREFIX, dir=self.path)
         except OSError as exc:
@@ -75,12 +66,21 @@ class BatchPublisher:
                 names = self.namer.next_many(len(datas))
                 for name, data in zip(names, datas, strict=True):
                     _write(staging_fd, staging, name, data)
+                if self.durable:
+                    element.sync_filesystem_of(staging, [f"{staging}/{name}" for name in names])
+                    os.fsync(staging_fd)
             finally:
                 os.close(staging_fd)
+            directory = self._rename_into_place(staging)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        return StagedBatch(self, staging, names)
+        if directory is None:
+            shutil.rmtree(staging, ignore_errors=True)
+            return None
+        if self.durable:
+            element.sync_directory(self.path)
+        return [f"{directory}/{name}" for name in names]
 
     def _rename_into_place(self, staging: str) -> str | None:
         """Rename ``staging`` to the first free ``current directory + offset``; its name."""
@@ -109,38 +109,3 @@ def _write(staging_fd: int, staging: str, name: str, data: bytes) -> None:
             os.close(fd)
     except OSError as exc:
         raise element.write_error(f"{staging}/{name}", exc) from None
-
-
-class StagedBatch:
-    """Elements written under their final names in a private ``.batch-*`` directory."""
-
-    def __init__(self, publisher: BatchPublisher, staging: str, names: list[str]):
-        self.publisher = publisher
-        self.staging = staging
-        self.names = names
-
-    def publish(self) -> list[str] | None:
-        """Flush the elements, rename the directory into place, flush that; the names ``dir/elt``.
-
-        ``None``, with nothing published, when the kernel cannot rename
-        without replacing.  On any failure nothing is published.
-        """
-        publisher, staging = self.publisher, self.staging
-        try:
-            if publisher.durable:
-                element.sync_filesystem_of(staging, [f"{staging}/{name}" for name in self.names])
-                element.sync_directory(staging)
-            directory = publisher._rename_into_place(staging)
-        except BaseException:
-            self.discard()
-            raise
-        if directory is None:
-            self.discard()
-            return None
-        if publisher.durable:
-            element.sync_directory(publisher.path)
-        return [f"{directory}/{name}" for name in self.names]
-
-    def discard(self) -> None:
-        """Remove the staged elements (never visible to any reader)."""
-        shutil.rmtree(self.staging, ignore_errors=True)

@@ -40,7 +40,7 @@ from spoolq.claim import Claim
 from spoolq.errors import ElementNotFound, NotLocked, SpoolError
 from spoolq.housekeeping import PurgeReport, SpoolStats
 from spoolq.message import Message
-from spoolq.writer import ElementWriter, StagedPut
+from spoolq.writer import ElementWriter
 
 
 class Spool:
@@ -90,10 +90,6 @@ class Spool:
         Either way a crash leaves each element absent or whole.
         """
         return self._writer.put_many([_serialise(m) for m in messages])
-
-    def stage_many(self, messages: Iterable[Message | bytes | str]) -> StagedPut:
-        """:meth:`put_many` in two steps, for a pipelined writer: ``stage_many(...).publish()``."""
-        return self._writer.stage_many([_serialise(m) for m in messages])
 
     def adopt(self, path: str | os.PathLike) -> str:
         """Move an existing file on the same filesystem into the spool, atomically."""

@@ -120,27 +120,15 @@ class ElementWriter:
         before any is renamed to its element name.  Either way a crash leaves
         each element absent or whole.
         """
-        return self.stage_many(datas).publish()
-
-    def stage_many(self, datas: list[bytes]) -> StagedPut:
-        """:meth:`put_many` in two steps: a large batch's files are written now, published later.
-
-        For a pipelined writer: one thread stages the next batch while another
-        publishes (flushes and names) the last one.  Publish in order.
-        """
-        staged = None
         if len(datas) >= batch.DIRECTORY_BATCH_MIN:
             self._spread_once()
-            staged = self._batches.stage(datas)
-        return StagedPut(self, datas, staged)
-
-    def _joined(self, names: list[str]) -> None:
-        # Later puts of this interval join the batch's directory, so that
-        # they list after it, as they were put.
-        self._directory_for(time.time())
-        self._directory = names[0][:8]
-
-    def _put_each(self, datas: list[bytes]) -> list[str]:
+            names = self._batches.publish(datas)
+            if names is not None:
+                # Later puts of this interval join the batch's directory, so that
+                # they list after it, as they were put.
+                self._directory_for(time.time())
+                self._directory = names[0][:8]
+                return names
         pending = [self._write_temporary(data, sync=False) for data in datas]
         if self.durable and pending:
             element.sync_filesystem_of(os.path.join(self.path, pending[0][0]), [t for _, t in pending])
@@ -226,26 +214,3 @@ class ElementWriter:
                 if ours:  # never delete an adopted file that could not be moved in
                     element.unlink_quietly(temporary)
                 raise element.write_error(base + elt, exc) from None
-
-
-class StagedPut:
-    """A :meth:`ElementWriter.put_many` between its two steps (see :meth:`ElementWriter.stage_many`)."""
-
-    def __init__(self, writer: ElementWriter, datas: list[bytes], staged: batch.StagedBatch | None):
-        self.writer = writer
-        self.datas = datas
-        self.staged = staged
-
-    def publish(self) -> list[str]:
-        """Make the elements durable and visible; their names ``dir/elt``."""
-        if self.staged is not None:
-            names = self.staged.publish()
-            if names is not None:
-                self.writer._joined(names)
-                return names
-        return self.writer._put_each(self.datas)
-
-    def discard(self) -> None:
-        """Drop what was staged, unpublished."""
-        if self.staged is not None:
-            self.staged.discard()

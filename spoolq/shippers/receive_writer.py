@@ -1,13 +1,13 @@
 """Writing received batches durably in a thread of their own, and acking each after its write.
 
-A receiver that takes a batch, writes it and only then acks leaves the broker
-idle while it writes: the unacked messages use up the prefetch, so no frame
-travels until the ack, and after it the next frames must first arrive.  On
-the ext4 root disk here creating the files and the one ``syncfs`` took about
-85 % of the receiving loop's time.  A :class:`BatchWriter` writes batch N
-while the receiving loop takes and decodes batch N+1 (the GIL is released in
-the file system calls and in ``syncfs``), and the broker, which still has
-credit for the batch being taken, keeps sending.
+The receiving loop takes a batch of frames, decodes and routes it, and hands
+it to the connection's :class:`BatchWriter`, which writes it (one
+``Spool.put_many`` per spool, one sync), records the ids and acks, while the
+loop goes on with the next batch.  The thread takes every batch waiting at
+once and writes them as one: while it writes, the next batches gather, so a
+write grows as large as the disk needs to keep up and each sync serves as
+many messages as it can.  The file system calls and the sync release the
+GIL, so the loop and stomp.py's reader thread run meanwhile.
 
 The guarantees stay those of a serial receiver:
 
@@ -38,7 +38,6 @@ from spoolq.root import SpoolRoot
 from spoolq.shippers.link import Link
 from spoolq.shippers.recent_ids import RecentIds
 from spoolq.shippers.status import ShipperStatus
-from spoolq.writer import StagedPut
 
 log = logging.getLogger("spoolq.shippers")
 
@@ -61,16 +60,14 @@ class ReceivedBatch:
 
 
 class BatchWriter:
-    """Two threads that write and ack the batches of one link, in order; :meth:`close` waits for them.
+    """A thread that writes and acks the batches of one link, in order; :meth:`close` waits for it.
 
-    The *stager* takes every batch waiting at once, merged into one, and
-    writes its files (:meth:`Spool.stage_many`: not yet flushed, not yet
-    visible); the *publisher* flushes them, names them, records the ids and
-    acks.  So the files of batch N+1 are created while the flushes of batch N
-    wait on the disk, and while the stager works the next batches gather:
-    the writes grow as large as the disk needs to keep up.  ``limit`` bounds
-    the messages handed over and not yet taken up: the broker's prefetch
-    bounds them already, except with an ``auto`` ack mode.
+    The thread takes every batch waiting at once and writes them as one
+    (one ``put_many`` per spool, one sync, one ack write): while it writes,
+    the next batches gather, so the writes grow as large as the disk needs to
+    keep up, and each sync serves as many messages as possible.
+    ``limit`` bounds the messages handed over and not yet taken up: the
+    broker's prefetch bounds them already, except with an ``auto`` ack mode.
     """
 
     def __init__(
@@ -87,28 +84,22 @@ class BatchWriter:
         self.status = status
         self.pending: set[str] = set()  # ids handed over, not yet recorded in ``recent``
         self.backlog = 0  # messages handed over, not yet written (or dropped)
-        self._inbox: deque[ReceivedBatch] = deque()
-        self._waiting = 0  # messages in ``_inbox``
+        self._batches: deque[ReceivedBatch] = deque()
+        self._waiting = 0  # messages in ``_batches``
         self._limit = max(1, limit)
-        self._staged: deque[tuple[ReceivedBatch, list[StagedPut]]] = deque()
-        self._busy = 0  # batches being staged or published
-        self._closing = False
-        self._stager_done = False
         self._changed = threading.Condition()
-        self._threads = [
-            threading.Thread(target=self._stage_loop, name=f"{name}-stage", daemon=True),
-            threading.Thread(target=self._publish_loop, name=f"{name}-publish", daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._busy = False
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
 
     def submit(self, batch: ReceivedBatch) -> None:
         """Hand ``batch`` over (after the ones before it); waits while ``limit`` messages wait."""
         self.pending.update(batch.ids)
         with self._changed:
-            while self._waiting >= self._limit and not self._stager_done:
+            while self._waiting >= self._limit and self._thread.is_alive():
                 self._changed.wait(1.0)
-            self._inbox.append(batch)
+            self._batches.append(batch)
             self._waiting += batch.size
             self.backlog += batch.size
             self._changed.notify_all()
@@ -116,95 +107,49 @@ class BatchWriter:
     def wait_idle(self) -> None:
         """Return once every batch handed over is written and acked, or dropped."""
         with self._changed:
-            while (self._inbox or self._staged or self._busy) and all(t.is_alive() for t in self._threads):
+            while (self._batches or self._busy) and self._thread.is_alive():
                 self._changed.wait(1.0)
 
     def close(self) -> None:
-        """Finish what was handed over (a lost link's batches are dropped), then end the threads."""
+        """Finish what was handed over (a lost link's batches are dropped), then end the thread."""
         with self._changed:
             self._closing = True
             self._changed.notify_all()
-        for thread in self._threads:
-            thread.join()
+        self._thread.join()
 
-    # -- the stager -------------------------------------------------------------------
-
-    def _stage_loop(self) -> None:
+    def _run(self) -> None:
         while True:
             with self._changed:
-                while not self._inbox and not self._closing:
+                while not self._batches and not self._closing:
                     self._changed.wait()
-                if not self._inbox:
-                    self._stager_done = True
-                    self._changed.notify_all()
+                if not self._batches:
                     return
-                batch = _merge(list(self._inbox))
-                self._inbox.clear()
+                batches = list(self._batches)
+                self._batches.clear()
                 self._waiting = 0
-                self._busy += 1
+                self._busy = True
                 self._changed.notify_all()  # room for the next submit
-            parts = self._stage(batch)
-            with self._changed:
-                self._busy -= 1
-                if parts is None:
-                    self.backlog -= batch.size
-                else:
-                    self._staged.append((batch, parts))
-                self._changed.notify_all()
-
-    def _stage(self, batch: ReceivedBatch) -> list[StagedPut] | None:
-        """The batch's files, written per spool; ``None`` when dropped or failed."""
-        if batch.link.lost.is_set():
-            self.pending.difference_update(batch.ids)  # never written: the broker redelivers them
-            return None
-        parts: list[StagedPut] = []
-        try:
-            for spool, envelopes in batch.envelopes.items():
-                parts.append(self.root.spool(spool).stage_many(envelopes))
-        except Exception as exc:  # noqa: BLE001  (whatever failed, nothing of it may be acked)
-            _discard(parts)
-            self._fail(batch, exc)
-            return None
-        return parts
-
-    # -- the publisher ----------------------------------------------------------------
-
-    def _publish_loop(self) -> None:
-        while True:
-            with self._changed:
-                while not self._staged and not self._stager_done:
-                    self._changed.wait()
-                if not self._staged:
-                    return
-                batch, parts = self._staged.popleft()
-                self._busy += 1
+            merged = _merge(batches)
             try:
-                self._publish(batch, parts)
+                self._handle(merged)
             finally:
                 with self._changed:
-                    self._busy -= 1
-                    self.backlog -= batch.size
+                    self._busy = False
+                    self.backlog -= merged.size
                     self._changed.notify_all()
 
-    def _publish(self, batch: ReceivedBatch, parts: list[StagedPut]) -> None:
+    def _handle(self, batch: ReceivedBatch) -> None:
         link = batch.link
         if link.lost.is_set():
-            _discard(parts)
-            self.pending.difference_update(batch.ids)
+            self.pending.difference_update(batch.ids)  # never written: the broker redelivers them
             return
         try:
-            for number, part in enumerate(parts):
-                try:
-                    part.publish()
-                except BaseException:
-                    _discard(parts[number + 1 :])
-                    raise
-            # RACE: recorded in ``recent`` before leaving ``pending``, so the receiving
-            # loop, which looks in both, never misses an id between the two.
-            self.recent.add_many(batch.ids)
-            self.pending.difference_update(batch.ids)
+            self._write(batch)
         except Exception as exc:  # noqa: BLE001  (whatever failed, nothing of it may be acked)
-            self._fail(batch, exc)
+            self.pending.difference_update(batch.ids)
+            self.status.last_error = f"write failed, not acked: {exc}"
+            log.error("receiver %s: %s", self.status.name, self.status.last_error)
+            link.mark_lost()  # later batches of this link are dropped; reconnect, redelivery
             return
         if os.environ.get(EXIT_AFTER_WRITE):
             os._exit(137)
@@ -215,16 +160,13 @@ class BatchWriter:
             return
         self.status.done += len(batch.ids)
 
-    def _fail(self, batch: ReceivedBatch, exc: Exception) -> None:
+    def _write(self, batch: ReceivedBatch) -> None:
+        for spool, envelopes in batch.envelopes.items():
+            self.root.spool(spool).put_many(envelopes)
+        # RACE: recorded in ``recent`` before leaving ``pending``, so the receiving loop,
+        # which looks in both, never misses an id between the two.
+        self.recent.add_many(batch.ids)
         self.pending.difference_update(batch.ids)
-        self.status.last_error = f"write failed, not acked: {exc}"
-        log.error("receiver %s: %s", self.status.name, self.status.last_error)
-        batch.link.mark_lost()  # later batches of this link are dropped; reconnect, redelivery
-
-
-def _discard(parts: list[StagedPut]) -> None:
-    for part in parts:
-        part.discard()
 
 
 def _merge(batches: list[ReceivedBatch]) -> ReceivedBatch:
