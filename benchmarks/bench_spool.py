@@ -345,7 +345,8 @@ def main() -> int:
         disk = tempfile.mkdtemp(prefix=".bench-", dir=args.disk_dir)
         # Fewer elements and turns on the disk, but for the durable race: a busy neighbour
         # can make the disk 10 x slower, and that race carries the disk's target.
-        bench_filesystem("root disk", disk, n // 2, n_durable, (max(1, repeats - 2), repeats))
+        label = "root disk" if args.disk_dir == str(REPO) else "disk"
+        bench_filesystem(label, disk, n // 2, n_durable, (max(1, repeats - 2), repeats))
         bench_listing("/dev/shm", sizes, repeats)
     finally:
         # The disk's run directories go last, when nothing timed follows: deleting thousands

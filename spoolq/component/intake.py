@@ -64,11 +64,13 @@ def take(
 ) -> Verdict:
     """Check, read and lock ``name``; park or skip it when it must not be read.
 
+    ``name`` must be a valid ``dir/elt`` element name: the dispatcher offers
+    no other (it checks every name it meets), so it is not checked again here.
+
     ``handles``: the calling worker's directory descriptors; the system calls
     on the element are made relative to its directory (without them, one is
     opened for this call).
     """
-    path = spool.path_of(name)
     if handles is None:
         with DirectoryHandles(spool.path) as own:  # closed on return: the claim acks by path
             verdict = take(spool, root, name, max_size, own)
@@ -79,7 +81,7 @@ def take(
     except FileNotFoundError:
         return TAKEN
     except OSError:  # ELOOP (a symlink), ENXIO (a socket), EACCES: look before touching
-        return _take_checked(spool, root, name, path, max_size)
+        return _take_checked(spool, root, name, spool.path_of(name), max_size)
     try:
         content = element.read_regular(fd, max_size)
         if content is None:

@@ -114,7 +114,7 @@ class Claimer:
             return None  # unreadable (EIO, EISDIR): left for the path's way to report, next pass
         finally:
             os.close(fd)
-        return Claim(self.spool, name, data=data)
+        return Claim(self.spool, name, f"{self.spool.path}/{name}", data)  # a listed name: no check again
 
     def _claim_by_path(self, name: str) -> Claim | None:
         claim = self.spool.claim(name)
