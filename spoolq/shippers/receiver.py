@@ -3,24 +3,15 @@
 Subscribed with the destination's ack mode (``client-individual`` by default)
 and a bounded prefetch (``prefetch-count`` for RabbitMQ and
 ``activemq.prefetchSize`` for ActiveMQ/Artemis).  stomp.py's reader thread
-only queues frames; this loop takes them in batches of at most half the
-prefetch and, per batch:
+only queues frames; this loop takes them in batches and, per batch:
 
-1. drops (and acks) redelivered duplicates, by the ``spoolq-id`` header,
-   against the ids recorded on disk and those of the batches still being
-   written;
+1. drops (and acks) redelivered duplicates, by the ``spoolq-id`` header;
 2. opens signed/encrypted bodies (when ``verify`` is on) and routes each
    message by its ``to: COMPONENT@NODE`` header (see :mod:`spoolq.routing`);
    a message that fails is parked with the reason (and then acked);
-3. hands the batch to the connection's writer thread
-   (:mod:`spoolq.shippers.receive_writer`), which writes it durably (one
-   filesystem sync), records the ids, and only then acks, while this loop
-   takes the next batch.  A failed write is never acked: the connection is
+3. writes the batch durably (one filesystem sync), records the ids, and
+   only then acks.  A failed write is never acked: the connection is
    dropped and the broker redelivers after the reconnect.
-
-Half the prefetch, so that the broker still has credit for the next batch
-while one is written: the broker sends, this loop decodes and the writer
-writes, all at once.
 """
 
 from __future__ import annotations
@@ -28,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+from collections import defaultdict
 from collections.abc import Callable
 
 from spoolq import envelope
@@ -36,15 +28,15 @@ from spoolq.parking import park
 from spoolq.routing import Router
 from spoolq.shippers.base import Shipper
 from spoolq.shippers.link import Link
-from spoolq.shippers.receive_writer import EXIT_AFTER_WRITE, BatchWriter, ReceivedBatch
 from spoolq.shippers.recent_ids import RecentIds
 from spoolq.shippers.security import SIGNER_DN
 from spoolq.shippers.status import STATE_DIR
 from spoolq.shippers.stomp_shipper import SPOOLQ_ID
 
-__all__ = ["EXIT_AFTER_WRITE", "StompReceiver"]
-
 log = logging.getLogger("spoolq.shippers")
+
+#: Test hook: exit at once (no ack) right after a batch is written, as ``kill -9`` would.
+EXIT_AFTER_WRITE = "SPOOLQ_TEST_EXIT_AFTER_WRITE"
 
 
 class StompReceiver(Shipper):
@@ -58,9 +50,7 @@ class StompReceiver(Shipper):
         self.recent = RecentIds(
             os.path.join(self.root.path, STATE_DIR, f"{self.config.name}.ids"), self.config.dedup_window
         )
-        self.batch_size = max(1, self.destination.prefetch // 2)
         self._link: Link | None = None
-        self._writer: BatchWriter | None = None
 
     def address(self) -> str:
         return self.destination.address.format(node=self.router.node)
@@ -76,27 +66,14 @@ class StompReceiver(Shipper):
     def on_connect(self, link: Link) -> None:
         self._link = link
         link.subscribe(self.address(), self.destination.ack, self.destination.prefetch)
-        name = f"receive-writer-{self.config.name}"
-        limit = self.destination.prefetch
-        self._writer = BatchWriter(self.root, self.recent, self.status, limit=limit, name=name)
 
     def pump(self, link: Link) -> bool:
-        frames = self._take_batch(link)
-        if frames:
-            self._writer.submit(self._prepare(link, frames))
-        return bool(frames)
-
-    def drain(self, link: Link) -> None:
-        # Stopping with a live link: the batches handed over are written and acked.
-        if self._writer is not None:
-            self._writer.wait_idle()
+        batch = self._take_batch(link)
+        if batch:
+            self._receive(link, batch)
+        return bool(batch)
 
     def on_disconnect(self) -> None:
-        # The writer finishes its batch; those of a lost link it drops unwritten.  Only
-        # then may a new link's frames be checked against the ids of this one's batches.
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
         # Frames of the lost connection cannot be acked any more; the broker redelivers them.
         while True:
             try:
@@ -105,8 +82,7 @@ class StompReceiver(Shipper):
                 break
 
     def refresh_status(self) -> None:
-        writing = self._writer.backlog if self._writer is not None else 0
-        self.status.backlog = self.frames.qsize() + writing  # received, not yet written
+        self.status.backlog = self.frames.qsize()  # received, not yet written
 
     def run(self, on_started: Callable[[], object] | None = None) -> None:
         try:
@@ -120,36 +96,45 @@ class StompReceiver(Shipper):
         batch = []
         try:
             batch.append(self.frames.get(timeout=0.1))
-            while len(batch) < self.batch_size:
+            while len(batch) < self.destination.prefetch:
                 batch.append(self.frames.get_nowait())
         except queue.Empty:
             pass
         return [frame for owner, frame in batch if owner is link]
 
-    def _prepare(self, link: Link, frames: list) -> ReceivedBatch:
-        """Drop duplicates, park failures, route the rest: the batch for the writer."""
-        batch = ReceivedBatch(link)
-        taken = set()  # ids of this batch
-        pending = self._writer.pending  # ids of the batches being written
+    def _receive(self, link: Link, frames: list) -> None:
+        to_write: dict[str, list[bytes]] = defaultdict(list)
+        written_ids, acks = [], []
         for frame in frames:
             ack_id = frame.headers.get("ack") or frame.headers.get("message-id")
             message_id = frame.headers.get(SPOOLQ_ID) or frame.headers.get("message-id", "")
-            if message_id and (message_id in self.recent or message_id in pending or message_id in taken):
+            if message_id in self.recent or message_id in written_ids:
                 self.status.duplicates += 1
-                batch.acks.append(ack_id)  # acked after the batches before it are written
+                acks.append(ack_id)
                 continue
             body = frame.body if isinstance(frame.body, bytes) else frame.body.encode("utf-8")
             try:
                 spool, data = self._admit(body)
             except SpoolqError as exc:
                 if self._park(body, str(exc)):
-                    batch.acks.append(ack_id)  # parked: safe on our disk, so the broker may forget it
+                    acks.append(ack_id)  # parked: safe on our disk, so the broker may forget it
                 continue
-            batch.envelopes.setdefault(spool, []).append(data)
-            batch.ids.append(message_id)
-            taken.add(message_id)
-            batch.acks.append(ack_id)
-        return batch
+            to_write[spool].append(data)
+            written_ids.append(message_id)
+            acks.append(ack_id)
+        try:
+            for spool, items in to_write.items():
+                self.root.spool(spool).put_many(items)
+            self.recent.add_many(written_ids)
+        except (SpoolqError, OSError) as exc:
+            self.status.last_error = f"write failed, not acked: {exc}"
+            log.error("receiver %s: %s", self.config.name, self.status.last_error)
+            link.mark_lost()  # reconnect after a backoff; the broker redelivers
+            return
+        if os.environ.get(EXIT_AFTER_WRITE):
+            os._exit(137)
+        link.ack_many(acks)
+        self.status.done += len(written_ids)
 
     def _admit(self, body: bytes) -> tuple[str, bytes]:
         """The spool a body goes to, and the bytes to write there (raises to park)."""

@@ -1,9 +1,9 @@
-"""The receiver writes batch N while it takes batch N+1: what that must not change.
+"""What ``spoolq receive`` promises about acks, duplicates and stopping, through the real broker.
 
 A write that fails acks nothing of its batch nor of any later one, and
 everything arrives once the disk takes writes again; duplicates are dropped
-across batches that overlap, in order; stopping with a batch in the writer
-acks only what was written and leaves no thread behind.
+within a batch and across batches, the order kept; a receiver stopped in the
+middle of a stream has acked only what it wrote and leaves no thread behind.
 """
 
 from __future__ import annotations
@@ -105,13 +105,13 @@ def test_a_failed_write_acks_nothing_of_its_batch_nor_later_ones_and_all_arrive_
 
 
 @pytest.mark.timeout(120)
-def test_duplicates_are_dropped_across_overlapping_batches_and_the_order_is_kept(broker, tmp_path):
+def test_duplicates_are_dropped_within_and_across_batches_and_the_order_is_kept(broker, tmp_path):
     node = unique("b")
     config = write_node_config(tmp_path, node, broker)
     queue = f"spoolq-test.{node}"
     sent = numbered(node, 1500)
     # Each message twice in a row: a copy lands in the same batch as its original, or in
-    # the next one while the original is still being written, or after it was recorded.
+    # the next one, after the original was recorded.
     publish(broker, f"/queue/{queue}", sent, copies=2)
     md = root_of(config).spool("md")
     with running(config, "in") as (receiver,):
@@ -123,7 +123,7 @@ def test_duplicates_are_dropped_across_overlapping_batches_and_the_order_is_kept
 
 
 @pytest.mark.timeout(120)
-def test_stopping_with_a_batch_in_the_writer_acks_only_what_was_written(broker, tmp_path):
+def test_stopping_in_the_middle_of_a_stream_acks_only_what_was_written(broker, tmp_path):
     node = unique("b")
     config = write_node_config(tmp_path, node, broker)
     queue = f"spoolq-test.{node}"
@@ -132,8 +132,8 @@ def test_stopping_with_a_batch_in_the_writer_acks_only_what_was_written(broker, 
     md = root_of(config).spool("md")
     with running(config, "in") as (receiver,):
         wait_until(lambda: receiver.status.done > 0, 30, "the first batch written")
-        receiver.stop()  # batches are in the writer and frames in the queue now
-    # running() joined the receiver; the autouse fixture fails the test if its writer lingers.
+        receiver.stop()  # frames are queued and unacked now
+    # running() joined the receiver; the autouse fixture fails the test if a thread lingers.
     acked = 3000 - broker.queue_depth(queue)
     assert receiver.status.done == acked  # each acked message was written, and counted once
     assert acked <= md.count() < 3000  # written and not acked: redelivered, dropped as a duplicate
