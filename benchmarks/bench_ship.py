@@ -31,7 +31,6 @@ import argparse
 import os
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -42,30 +41,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from spoolq.message import Message  # noqa: E402
 from tests.broker import Broker  # noqa: E402
-from tests.shipping import root_of, running, write_node_config  # noqa: E402
+from tests.shipping import Receipts, publish, root_of, running, write_node_config  # noqa: E402
 
 
-class Counter(stomp.ConnectionListener):
+class Counter(Receipts):
+    """Receipts, and messages consumed (each acked): the bare loops' one listener."""
+
     def __init__(self, conn=None):
+        super().__init__()
         self.conn = conn
-        self.count = 0
-        self.changed = threading.Condition()
-
-    def on_receipt(self, frame):
-        with self.changed:
-            self.count += 1
-            self.changed.notify_all()
 
     def on_message(self, frame):
         self.conn.ack(frame.headers["ack"])
         with self.changed:
             self.count += 1
             self.changed.notify_all()
-
-    def wait_for(self, n: int, timeout: float = 300) -> None:
-        with self.changed:
-            if not self.changed.wait_for(lambda: self.count >= n, timeout):
-                raise RuntimeError(f"only {self.count} of {n} after {timeout} s")
 
 
 def connect(broker: Broker, listener_factory):
@@ -105,13 +95,7 @@ def bare_pipelined(broker: Broker, count: int, body: bytes, window: int) -> floa
 
 
 def fill_queue(broker: Broker, queue: str, messages: list[bytes], window: int) -> None:
-    conn, listener = connect(broker, lambda c: Counter())
-    for n, data in enumerate(messages):
-        if n - listener.count >= window:
-            listener.wait_for(n - window + 1)
-        conn.send(queue, data, headers={"persistent": "true", "receipt": str(n), "spoolq-id": str(n)})
-    listener.wait_for(len(messages))
-    conn.disconnect()
+    publish(broker, queue, ((data, {"spoolq-id": str(n)}) for n, data in enumerate(messages)), window)
 
 
 def bare_consume(broker: Broker, count: int, body: bytes, window: int) -> float:

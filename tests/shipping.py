@@ -1,4 +1,4 @@
-"""Shipper test set-up: node configurations, and shippers run in threads."""
+"""Shipper test set-up: node configurations, shippers run in threads, and a plain publisher."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import contextlib
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
+
+import stomp
 
 from spoolq.root import SpoolRoot
 from spoolq.shippers import build_shipper
@@ -100,3 +103,43 @@ def wait_until(condition, timeout: float = 30.0, what: str = "condition") -> Non
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+class Receipts(stomp.ConnectionListener):
+    """Counts the RECEIPT frames of one connection; :meth:`wait_for` waits for a number of them."""
+
+    def __init__(self):
+        self.count = 0
+        self.changed = threading.Condition()
+
+    def on_receipt(self, frame) -> None:
+        with self.changed:
+            self.count += 1
+            self.changed.notify_all()
+
+    def wait_for(self, n: int, timeout: float = 300) -> None:
+        with self.changed:
+            if not self.changed.wait_for(lambda: self.count >= n, timeout):
+                raise RuntimeError(f"only {self.count} of {n} receipts after {timeout} s")
+
+
+def publish(
+    broker, destination: str, frames: Iterable[tuple[bytes, dict[str, str]]], window: int = 200
+) -> int:
+    """Send each ``(body, headers)`` persistent with a receipt, at most ``window`` unconfirmed;
+    return the number sent once the broker has confirmed them all (as a bare stomp.py client)."""
+    conn = stomp.Connection12([("127.0.0.1", broker.stomp_port)], auto_decode=False, vhost="/")
+    receipts = Receipts()
+    conn.set_listener("publish", receipts)
+    conn.connect(broker.user, broker.passcode, wait=True)
+    try:
+        sent = 0
+        for body, headers in frames:
+            if sent - receipts.count >= window:
+                receipts.wait_for(sent - window + 1)
+            conn.send(destination, body, headers={**headers, "persistent": "true", "receipt": str(sent)})
+            sent += 1
+        receipts.wait_for(sent)
+        return sent
+    finally:
+        conn.disconnect()

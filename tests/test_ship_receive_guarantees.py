@@ -11,46 +11,19 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import threading
 
 import pytest
-import stomp
 
 from spoolq import envelope
 from spoolq.message import Message
 from spoolq.shippers.stomp_shipper import SPOOLQ_ID
-from tests.shipping import root_of, running, unique, wait_until, write_node_config
+from tests.shipping import publish, root_of, running, unique, wait_until, write_node_config
 
 
-class _Receipts(stomp.ConnectionListener):
-    def __init__(self):
-        self.count = 0
-        self.changed = threading.Condition()
-
-    def on_receipt(self, frame):
-        with self.changed:
-            self.count += 1
-            self.changed.notify_all()
-
-
-def publish(broker, queue: str, messages: list[Message], copies: int = 1) -> None:
+def publish_messages(broker, queue: str, messages: list[Message], copies: int = 1) -> None:
     """Send each message ``copies`` times in a row (same ``spoolq-id``), persistent, confirmed."""
-    conn = stomp.Connection12([("127.0.0.1", broker.stomp_port)], auto_decode=False, vhost="/")
-    receipts = _Receipts()
-    conn.set_listener("publish", receipts)
-    conn.connect("guest", "guest", wait=True)
-    try:
-        sent = 0
-        for message in messages:
-            body = envelope.encode(message)
-            for _ in range(copies):
-                headers = {"persistent": "true", "receipt": str(sent), SPOOLQ_ID: message.message_id}
-                conn.send(queue, body, headers=headers)
-                sent += 1
-        with receipts.changed:
-            assert receipts.changed.wait_for(lambda: receipts.count >= sent, 60), "receipts missing"
-    finally:
-        conn.disconnect()
+    frames = ((envelope.encode(m), {SPOOLQ_ID: m.message_id}) for m in messages for _ in range(copies))
+    publish(broker, queue, frames)
 
 
 def bodies_in_order(spool) -> list[str]:
@@ -91,7 +64,7 @@ def test_a_failed_write_acks_nothing_of_its_batch_nor_later_ones_and_all_arrive_
     md = root_of(config).spool("md")  # made now, so that it can be made unwritable
     queue = f"spoolq-test.{node}"
     sent = numbered(node, 600)  # three prefetches' worth: several batches behind the failed one
-    publish(broker, f"/queue/{queue}", sent)
+    publish_messages(broker, f"/queue/{queue}", sent)
     with unwritable(md.path), running(config, "in") as (receiver,):
         wait_until(lambda: receiver.status.reconnects >= 2, 30, "the receiver reconnecting after failures")
         assert "write failed, not acked" in receiver.status.last_error
@@ -112,7 +85,7 @@ def test_duplicates_are_dropped_within_and_across_batches_and_the_order_is_kept(
     sent = numbered(node, 1500)
     # Each message twice in a row: a copy lands in the same batch as its original, or in
     # the next one, after the original was recorded.
-    publish(broker, f"/queue/{queue}", sent, copies=2)
+    publish_messages(broker, f"/queue/{queue}", sent, copies=2)
     md = root_of(config).spool("md")
     with running(config, "in") as (receiver,):
         wait_until(lambda: receiver.status.done + receiver.status.duplicates == 3000, 60, "3000 handled")
@@ -128,7 +101,7 @@ def test_stopping_in_the_middle_of_a_stream_acks_only_what_was_written(broker, t
     config = write_node_config(tmp_path, node, broker)
     queue = f"spoolq-test.{node}"
     sent = numbered(node, 3000)
-    publish(broker, f"/queue/{queue}", sent)
+    publish_messages(broker, f"/queue/{queue}", sent)
     md = root_of(config).spool("md")
     with running(config, "in") as (receiver,):
         wait_until(lambda: receiver.status.done > 0, 30, "the first batch written")
