@@ -120,7 +120,7 @@ class Receipts(stomp.ConnectionListener):
     def wait_for(self, n: int, timeout: float = 300) -> None:
         with self.changed:
             if not self.changed.wait_for(lambda: self.count >= n, timeout):
-                raise RuntimeError(f"only {self.count} of {n} receipts after {timeout} s")
+                raise RuntimeError(f"only {self.count} of {n} counted after {timeout} s")
 
 
 def publish(

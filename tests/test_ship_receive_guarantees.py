@@ -40,6 +40,19 @@ def numbered(node: str, count: int) -> list[Message]:
     return [Message.new("x", str(n), to=f"md@{node}") for n in range(count)]
 
 
+def queued_node(broker, tmp_path, count: int, copies: int = 1):
+    """A receiving node with ``count`` numbered messages waiting for it (each ``copies`` times):
+    its configuration, its broker queue, the messages and its ``md`` spool (made before any
+    message arrives)."""
+    node = unique("b")
+    config = write_node_config(tmp_path, node, broker)
+    md = root_of(config).spool("md")
+    queue = f"spoolq-test.{node}"
+    sent = numbered(node, count)
+    publish_messages(broker, f"/queue/{queue}", sent, copies)
+    return config, queue, sent, md
+
+
 @contextlib.contextmanager
 def unwritable(directory):
     """No new entry can be made in ``directory`` (as root: immutable; else: read-only mode)."""
@@ -59,12 +72,8 @@ def unwritable(directory):
 
 @pytest.mark.timeout(120)
 def test_a_failed_write_acks_nothing_of_its_batch_nor_later_ones_and_all_arrive_after(broker, tmp_path):
-    node = unique("b")
-    config = write_node_config(tmp_path, node, broker)
-    md = root_of(config).spool("md")  # made now, so that it can be made unwritable
-    queue = f"spoolq-test.{node}"
-    sent = numbered(node, 600)  # three prefetches' worth: several batches behind the failed one
-    publish_messages(broker, f"/queue/{queue}", sent)
+    # Three prefetches' worth: several batches behind the failed one.
+    config, queue, _sent, md = queued_node(broker, tmp_path, 600)
     with unwritable(md.path), running(config, "in") as (receiver,):
         wait_until(lambda: receiver.status.reconnects >= 2, 30, "the receiver reconnecting after failures")
         assert "write failed, not acked" in receiver.status.last_error
@@ -79,14 +88,9 @@ def test_a_failed_write_acks_nothing_of_its_batch_nor_later_ones_and_all_arrive_
 
 @pytest.mark.timeout(120)
 def test_duplicates_are_dropped_within_and_across_batches_and_the_order_is_kept(broker, tmp_path):
-    node = unique("b")
-    config = write_node_config(tmp_path, node, broker)
-    queue = f"spoolq-test.{node}"
-    sent = numbered(node, 1500)
     # Each message twice in a row: a copy lands in the same batch as its original, or in
     # the next one, after the original was recorded.
-    publish_messages(broker, f"/queue/{queue}", sent, copies=2)
-    md = root_of(config).spool("md")
+    config, queue, sent, md = queued_node(broker, tmp_path, 1500, copies=2)
     with running(config, "in") as (receiver,):
         wait_until(lambda: receiver.status.done + receiver.status.duplicates == 3000, 60, "3000 handled")
         wait_until(lambda: broker.queue_depth(queue) == 0, 30, "duplicates acked too")
@@ -97,12 +101,7 @@ def test_duplicates_are_dropped_within_and_across_batches_and_the_order_is_kept(
 
 @pytest.mark.timeout(120)
 def test_stopping_in_the_middle_of_a_stream_acks_only_what_was_written(broker, tmp_path):
-    node = unique("b")
-    config = write_node_config(tmp_path, node, broker)
-    queue = f"spoolq-test.{node}"
-    sent = numbered(node, 3000)
-    publish_messages(broker, f"/queue/{queue}", sent)
-    md = root_of(config).spool("md")
+    config, queue, _sent, md = queued_node(broker, tmp_path, 3000)
     with running(config, "in") as (receiver,):
         wait_until(lambda: receiver.status.done > 0, 30, "the first batch written")
         receiver.stop()  # frames are queued and unacked now
