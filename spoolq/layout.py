@@ -25,6 +25,24 @@ DEFAULT_GRANULARITY = 60
 is_directory_name = re.compile(r"[0-9a-f]{8}").fullmatch
 is_element_name = re.compile(r"[0-9a-f]{14}").fullmatch
 is_element_path = re.compile(r"[0-9a-f]{8}/[0-9a-f]{14}").fullmatch
+_are_element_names = re.compile(r"[0-9a-f]{14}(?:/[0-9a-f]{14})*").fullmatch
+
+
+def element_names(entries: list[str]) -> list[str]:
+    """The element names among a directory's ``entries``, in their order.
+
+    Listing is a consumer's hot loop.  The names of 14 characters are kept,
+    then checked all at once by one pass of a regular expression over their
+    join (``/`` cannot occur in a file name): half the cost of calling
+    :data:`is_element_name` on each, and flat per name from 1,000 names to
+    100,000, where the call per name grew 2 x (``benchmarks/bench_spool.py``).
+    Only when that pass fails, on an odd name of 14 characters, are the
+    names checked one by one.
+    """
+    names = [entry for entry in entries if len(entry) == 14]
+    if not names or _are_element_names("/".join(names)):
+        return names
+    return [name for name in names if is_element_name(name)]
 
 
 def directory_name(now: float, granularity: int) -> str:

@@ -111,13 +111,11 @@ class Spool:
         Lazy, one directory at a time; a directory that vanishes under a
         concurrent purge is skipped.
         """
-        is_element = layout.is_element_name
         for directory in self.directories():
             try:
-                entries = os.listdir(f"{self.path}/{directory}")
+                entries = layout.element_names(os.listdir(f"{self.path}/{directory}"))
             except (FileNotFoundError, NotADirectoryError):
                 continue
-            entries = [e for e in entries if is_element(e)]
             entries.sort()
             for entry in entries:
                 yield f"{directory}/{entry}"
@@ -126,11 +124,10 @@ class Spool:
 
     def count(self) -> int:
         """Elements in the spool, locked or not (temporaries not counted)."""
-        is_element = layout.is_element_name
         total = 0
         for directory in self.directories():
             try:
-                total += sum(1 for e in os.listdir(f"{self.path}/{directory}") if is_element(e))
+                total += len(layout.element_names(os.listdir(f"{self.path}/{directory}")))
             except (FileNotFoundError, NotADirectoryError):
                 continue
         return total

@@ -23,6 +23,25 @@ def test_element_names_follow_the_dirq_layout(spool):
     assert os.listdir(os.path.join(spool.path, directory)) == [element]
 
 
+def test_element_names_keeps_only_14_lowercase_hex_digits_in_order():
+    elements = ["6b04883b058d4e", "00000000000000", "ffffffffffffff"]
+    others = ["6b04883b058d4e.lck", "6b04883b058d5e.tmp", "6B04883B058D4E", "6b04883b058d4g", "x"]
+    assert layout.element_names(elements) == elements
+    assert layout.element_names(elements[:1] + others + elements[1:]) == elements
+    assert layout.element_names(others) == []
+    assert layout.element_names([]) == []
+
+
+def test_listing_skips_odd_names_of_element_length(spool):
+    name = spool.put("x")
+    directory = os.path.join(spool.path, name.split("/")[0])
+    for odd in ("6B04883B058D4E", "6b04883b058d4g", "6b04883b05.tmp"):
+        with open(os.path.join(directory, odd), "w") as handle:
+            handle.write("not an element")
+    assert list(spool.names()) == [name]
+    assert spool.count() == 1
+
+
 def test_names_are_oldest_first_and_unique(spool):
     names = [spool.put(str(i)) for i in range(200)]
     assert list(spool.names()) == names

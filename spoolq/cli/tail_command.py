@@ -22,7 +22,7 @@ from spoolq.cli import main
 from spoolq.cli.output import body_fields, body_preview, decode_or_reason, emit_json, open_spool
 from spoolq.cli.settings import Settings
 from spoolq.errors import ElementNotFound
-from spoolq.layout import is_directory_name, is_element_name
+from spoolq.layout import element_names, is_directory_name, is_element_name
 from spoolq.spool import Spool
 
 _WATCH = flags.CREATE | flags.MOVED_TO | flags.DELETE_SELF
@@ -81,7 +81,7 @@ class ArrivalFollower:
             entries = os.listdir(f"{self.spool.path}/{directory}")
         except (FileNotFoundError, NotADirectoryError):
             return []
-        return [f"{directory}/{e}" for e in entries if is_element_name(e)]
+        return [f"{directory}/{e}" for e in element_names(entries)]
 
     def _rescan(self) -> set[str]:
         watched = set(self._directories.values())

@@ -142,16 +142,15 @@ class Dispatcher:
             entries = os.listdir(f"{self.spool.path}/{directory}")
         except (FileNotFoundError, NotADirectoryError):
             return
-        present = set(entries)
-        entries.sort()
-        ready = []
-        for entry in entries:
-            if layout.is_element_name(entry):
-                if entry + layout.LOCKED_SUFFIX not in present:
-                    ready.append(f"{directory}/{entry}")
-            elif not entry.endswith((layout.LOCKED_SUFFIX, layout.TEMPORARY_SUFFIX)):
-                self._note_odd(f"{directory}/{entry}")
-        self._offer_many(ready)
+        elements = layout.element_names(entries)
+        if len(elements) < len(entries):  # locks, temporaries, or something odd
+            others = set(entries).difference(elements)
+            for entry in others:
+                if not entry.endswith((layout.LOCKED_SUFFIX, layout.TEMPORARY_SUFFIX)):
+                    self._note_odd(f"{directory}/{entry}")
+            elements = [e for e in elements if e + layout.LOCKED_SUFFIX not in others]
+        elements.sort()
+        self._offer_many([f"{directory}/{entry}" for entry in elements])
 
     def _offer(self, name: str) -> None:
         with self._lock:
