@@ -3,7 +3,10 @@
 Starts its own isolated broker (tests/broker.py), then measures, for persistent
 messages of ``--size`` bytes:
 
-* send, one at a time: send, wait for the receipt, next (APEL SSM's way);
+* send, one at a time: send, wait for the receipt, next (APEL SSM's way), in its
+  strictest form: woken the moment the receipt arrives, and no spool work between
+  messages (SSM's own sender also locks, reads and removes a dirq element per
+  message, and sleeps between looks for the receipt: 10 ms in its recent releases);
 * send, bare pipelined stomp.py loop: ``--window`` receipts outstanding;
 * send, spoolq: StompShipper draining an outgoing spool (claim, send, remove on receipt);
 * receive, bare stomp.py consume loop: client-individual, ack each, nothing written;
