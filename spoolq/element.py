@@ -28,6 +28,9 @@ WRITE_ERRORS = {
 
 O_WRITE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+#: Opening an element to take it (read, then lock through the open file): a symlink fails
+#: (ELOOP) instead of being followed, and a FIFO opens without waiting for a writer.
+O_TAKE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 # -- unnamed files ----------------------------------------------------------------------
 # Linux can create a file with no name in a directory (O_TMPFILE) and give it its

@@ -37,7 +37,6 @@ from spoolq.spool import Spool
 
 log = logging.getLogger("spoolq.component")
 OVERSIZE_DIR = "oversize"
-_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
 class Verdict(NamedTuple):
@@ -77,7 +76,7 @@ def take(
         return verdict if verdict.dir_fd is None else verdict._replace(dir_fd=None)
     directory, elt = name[:8], name[9:]
     try:
-        dir_fd, fd = handles.open_in(directory, elt, _OPEN)
+        dir_fd, fd = handles.open_in(directory, elt, element.O_TAKE)
     except FileNotFoundError:
         return TAKEN
     except OSError:  # ELOOP (a symlink), ENXIO (a socket), EACCES: look before touching

@@ -36,8 +36,6 @@ from spoolq.directories import DirectoryHandles
 from spoolq.errors import SpoolqError
 from spoolq.spool import Spool
 
-_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-
 #: How long the claimer sleeps when the spool has nothing it can claim.
 IDLE_PAUSE = 0.05
 
@@ -99,7 +97,7 @@ class Claimer:
         """Lock ``name`` and read it into the claim; ``None`` when taken or gone."""
         directory, elt = name[:8], name[9:]
         try:
-            dir_fd, fd = handles.open_in(directory, elt, _OPEN)
+            dir_fd, fd = handles.open_in(directory, elt, element.O_TAKE)
         except FileNotFoundError:
             return None
         except OSError:  # a symlink (ELOOP), a FIFO, no permission: the path's way
