@@ -52,6 +52,9 @@ def test_tail_follow_sees_every_writer_and_new_directories_without_consuming(roo
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=cli_env(),
+        # As from a terminal: a test run started in the background (``&``) ignores SIGINT,
+        # and its children would inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert read_json_lines(process, 1)[0]["body"] == "old"
