@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from spoolq.handlers.base import Context
+from spoolq.handlers.base import Context, Handler
 from spoolq.message import Message
 
 
@@ -32,3 +32,11 @@ class PandaUpper:
 
     def terminate(self) -> None:
         pass
+
+
+class NeedsDatabase(Handler):
+    """A handler whose constructor fails, as one that reads a missing option would."""
+
+    def __init__(self, options=None):
+        super().__init__(options)
+        raise RuntimeError(f"option database is required, got {sorted(self.options)}")

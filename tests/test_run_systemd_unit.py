@@ -12,23 +12,28 @@ import pytest
 UNIT = Path(__file__).resolve().parent.parent / "scripts" / "spoolq@.service"
 
 
-def unit_settings() -> dict[str, str]:
-    settings = {}
+def unit_settings() -> dict[str, list[str]]:
+    """Each key's values, in order (a key such as ExecReload may be given more than once)."""
+    settings: dict[str, list[str]] = {}
     for line in UNIT.read_text().splitlines():
         if "=" in line and not line.startswith("#"):
             key, _, value = line.partition("=")
-            settings[key] = value
+            settings.setdefault(key, []).append(value)
     return settings
 
 
 def test_unit_declares_notify_reload_and_a_single_drain_signal():
     settings = unit_settings()
-    assert settings["Type"] == "notify"
-    assert settings["ExecStart"] == "/usr/bin/spoolq -c /etc/spoolq/%i.toml run"
-    assert settings["ExecReload"] == "/bin/kill -HUP $MAINPID"
-    assert settings["KillSignal"] == "SIGTERM"
-    assert settings["KillMode"] == "mixed"  # the components must not get SIGTERM twice
-    assert int(settings["TimeoutStopSec"]) > 0
+    assert settings["Type"] == ["notify"]
+    assert settings["ExecStart"] == ["/usr/bin/spoolq -c /etc/spoolq/%i.toml run"]
+    # The file is checked first: a reload that would be refused fails `systemctl reload`.
+    assert settings["ExecReload"] == [
+        "/usr/bin/spoolq -c /etc/spoolq/%i.toml check",
+        "/bin/kill -HUP $MAINPID",
+    ]
+    assert settings["KillSignal"] == ["SIGTERM"]
+    assert settings["KillMode"] == ["mixed"]  # the components must not get SIGTERM twice
+    assert int(settings["TimeoutStopSec"][0]) > 0
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")

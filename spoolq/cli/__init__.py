@@ -66,6 +66,7 @@ def main(ctx: click.Context, root: str | None, config_path: str | None) -> None:
 
 def _register() -> None:
     from spoolq.cli import (  # noqa: F401  (commands register themselves)
+        check_command,
         demo_commands,
         parked_commands,
         run_commands,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import click
 
 from spoolq.cli import main
+from spoolq.cli.check_command import check_in_child
 from spoolq.cli.daemon_options import log_options
 from spoolq.cli.settings import Settings
 from spoolq.config import Config, find_config, load_config
@@ -47,7 +48,8 @@ def child_command(config_path: str, root: str) -> Callable[[ChildSpec], list[str
 def run(settings: Settings, restart_cap: float, log_json: bool, log_level: str) -> None:
     """Run every enabled component and shipper of the configuration, each in its own process.
 
-    SIGTERM or SIGINT drains (a second one stops at once), SIGHUP reloads the
+    The configuration is checked first as by `spoolq check`, and again on
+    each reload.  SIGTERM or SIGINT drains (a second one stops at once), SIGHUP reloads the
     configuration, a crashed child is restarted with backoff.
     """
     configure_logging(json=log_json, level=log_level)
@@ -58,9 +60,16 @@ def run(settings: Settings, restart_cap: float, log_json: bool, log_level: str) 
     config: Config = settings.config
     planned_children(config)  # a bad shipper table is one clear error now, before anything starts
     root = os.path.abspath(settings.root().path)
+    check_in_child(path, root)  # and so is a handler that cannot be loaded
+
+    def reload() -> Config:
+        reloaded = load_config(path)
+        check_in_child(path, root)
+        return reloaded
+
     supervisor = Supervisor(
         config,
-        reload=lambda: load_config(path),
+        reload=reload,
         command_for=child_command(path, root),
         env={**os.environ, **environment_for_children(log_json, log_level)},
         restart_cap=restart_cap,

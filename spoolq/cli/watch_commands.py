@@ -91,6 +91,7 @@ def watch(
         rescan_interval=rescan_interval,
         poll_interval=poll_interval,
         node=settings.config.node,
+        source=settings.config.path,
     )
     path = metrics_path(root.path, settings.config.metrics_dir, config.name)
     metrics_file = MetricsFile(

@@ -3,7 +3,8 @@
 API (small and stable; ``spoolq watch`` and ``spoolq run`` use only this)::
 
     component = Component(config, root)   # loads the handlers (HandlerNotFound, ConfigError);
-                                          # keywords: metrics, rescan_interval, poll_interval, node
+                                          # keywords: metrics, rescan_interval, poll_interval, node,
+                                          # source (the configuration file, named in errors)
     component.start()                     # watches, first scan, workers; returns at once
     component.ready.wait()                # watches in place and first scan done
     component.drain()                     # finish in-flight messages, claim nothing new
@@ -36,7 +37,7 @@ from spoolq.config import ComponentConfig
 from spoolq.directories import DirectoryHandles
 from spoolq.errors import HandlerError, SpoolqError
 from spoolq.handlers.base import Context
-from spoolq.handlers.registry import HandlerTable
+from spoolq.handlers.registry import component_handlers
 from spoolq.metrics import Metrics
 from spoolq.root import SpoolRoot
 from spoolq.watcher import make_emitter
@@ -56,6 +57,7 @@ class Component:
         rescan_interval: float = 30.0,
         poll_interval: float = 1.0,
         node: str | None = None,
+        source: str | None = None,
     ):
         self.config = config
         self.root = root
@@ -65,7 +67,7 @@ class Component:
         self.rescan_interval = rescan_interval
         self.poll_interval = poll_interval
         self.node = node  # this node's name in COMPONENT@NODE addresses (None: all are remote)
-        self.table = HandlerTable(config.handler, config.types, config.options)
+        self.table = component_handlers(config, source)
         self.ready = threading.Event()
         self._work: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._draining = threading.Event()

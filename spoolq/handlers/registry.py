@@ -13,11 +13,14 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from spoolq.errors import HandlerNotFound
+from spoolq.errors import ConfigError, HandlerError, HandlerNotFound, SpoolqError
 from spoolq.handlers.base import Context, Handler
 from spoolq.message import Message
+
+if TYPE_CHECKING:
+    from spoolq.config import ComponentConfig
 
 BUILTINS = {
     "echo": "spoolq.handlers.echo:EchoHandler",
@@ -84,19 +87,30 @@ class HandlerTable:
     """The handlers of one component: one per bound message type, and a default.
 
     ``default`` may be empty: then only the bound types are handled and every
-    other message is parked as of an unknown type.
+    other message is parked as of an unknown type.  ``where`` starts each
+    error message (:func:`component_handlers` puts the file and component
+    there).  Loading a handler imports its module and constructs it; its
+    ``setup`` runs later, in :meth:`setup`.
     """
 
-    def __init__(self, default: str, types: Mapping[str, str], options: Mapping[str, Any]):
+    def __init__(self, default: str, types: Mapping[str, str], options: Mapping[str, Any], where: str = ""):
         loaded: dict[str, Handler] = {}  # one instance per distinct spec
 
-        def load(spec: str) -> Handler:
+        def load(spec: str, bound_to: str) -> Handler:
             if spec not in loaded:
-                loaded[spec] = load_handler(spec, options)
+                try:
+                    loaded[spec] = load_handler(spec, options)
+                except ConfigError as exc:  # HandlerNotFound too: the class is kept
+                    raise type(exc)(f"{where}{bound_to}{exc}") from None
+                except SpoolqError:
+                    raise
+                except Exception as exc:  # a plugin's constructor failed: one clear line
+                    what = f"handler {spec!r} cannot be constructed: {exc!r}"
+                    raise HandlerError(f"{where}{bound_to}{what}") from exc
             return loaded[spec]
 
-        self.default = load(default) if default else None
-        self.by_type = {kind: load(spec) for kind, spec in types.items()}
+        self.default = load(default, "") if default else None
+        self.by_type = {kind: load(spec, f"type {kind}: ") for kind, spec in types.items()}
         self.handlers = list(loaded.values())
 
     def lookup(self, message: Message) -> Handler | None:
@@ -111,3 +125,11 @@ class HandlerTable:
     def teardown(self) -> None:
         for handler in self.handlers:
             handler.teardown()
+
+
+def component_handlers(component: ComponentConfig, source: str | None = None) -> HandlerTable:
+    """The handler table of a configured component; errors name ``source`` (the file) and the component."""
+    where = f"{source}: " if source else ""
+    return HandlerTable(
+        component.handler, component.types, component.options, where=f"{where}component {component.name}: "
+    )

@@ -1,0 +1,80 @@
+"""``spoolq check``: is the configuration sound enough for ``spoolq run`` to start it?
+
+A typo in a handler's module name passes the file's own validation (the name
+is a well-formed string) and shows only when the component's process starts
+and dies, again and again, under the supervisor's restarts.  ``check`` finds
+it first: it reads the file as ``run`` does, validates every enabled
+shipper's tables, and loads every enabled component's handlers (imports their
+modules and constructs them, without ``setup``), reporting every problem,
+one line each.
+
+``spoolq run`` runs this check in a child process of its own before it
+starts anything and before it applies a reloaded configuration: handler
+modules are user code, and importing them into the supervisor would keep
+them loaded (a later reload would check the old code) and run their
+constructors in a process that lives for months.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+
+from spoolq.cli import exit_codes, main
+from spoolq.cli.settings import Settings
+from spoolq.config import Config
+from spoolq.errors import ConfigError, SpoolqError
+from spoolq.handlers.registry import component_handlers
+from spoolq.run_plan import ChildSpec, counted, planned_children
+
+#: Longest a check in a child process may take (importing handler modules included).
+CHECK_SECONDS = 120.0
+
+
+def configuration_problems(config: Config) -> tuple[list[str], list[ChildSpec]]:
+    """Every problem that would stop ``spoolq run`` from starting ``config``, and what it would run."""
+    problems: list[str] = []
+    try:
+        children = planned_children(config)
+    except ConfigError as exc:  # a shipper's tables
+        problems.append(str(exc))
+        children = []
+    for component in config.enabled_components():
+        try:
+            component_handlers(component, config.path)
+        except SpoolqError as exc:
+            problems.append(str(exc))
+    return problems, children
+
+
+@main.command()
+@click.pass_obj
+def check(settings: Settings) -> None:
+    """Check the configuration as `spoolq run` would start it: its tables and every handler.
+
+    Prints what would run and exits 0, or prints each problem on stderr and
+    exits 4.
+    """
+    config = settings.config  # an invalid file fails here, with its one line
+    settings.root()  # and so does a missing spool root
+    problems, children = configuration_problems(config)
+    for problem in problems:
+        click.echo(f"spoolq: error: {problem}", err=True)
+    if problems:
+        sys.exit(exit_codes.CONFIG)
+    click.echo(f"{config.path or 'no configuration file'}: {counted(children)}, every handler loads")
+
+
+def check_in_child(config_path: str, root: str) -> None:
+    """``spoolq check`` of ``config_path`` in a process of its own; :class:`ConfigError` with its problems."""
+    command = [sys.executable, "-m", "spoolq", "-c", config_path, "--root", root, "check"]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=CHECK_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise ConfigError(f"{config_path}: checking the handlers took over {CHECK_SECONDS:g} s") from None
+    if result.returncode != 0:
+        lines = [line.removeprefix("spoolq: error: ") for line in result.stderr.splitlines() if line.strip()]
+        status = f"{config_path}: the check exited with status {result.returncode}"
+        raise ConfigError("; ".join(lines) or status)
