@@ -60,6 +60,25 @@ def test_replay_filters_by_type_age_and_id(cli, root):
     assert [p.type for p in iter_parked(root, "pe")] == ["B"]
 
 
+def test_replay_filters_by_reason_and_a_dry_run_moves_nothing(cli, root):
+    park(root, "pe", b"one", "delivery failed: connection refused by tape library")
+    park(root, "pe", b"two", "Traceback (most recent call last):\n  ...\nKeyError: 'file'")
+    park(root, "pe", b"three", "handler timed out\nsecond line")
+    dry = run(cli, root, "--reason", "connection refused", "--reason", "timed out", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    lines = dry.stdout.decode().splitlines()
+    assert [line.split("  ", 2)[2] for line in lines[:-1]] == [
+        "delivery failed: connection refused by tape library",
+        "handler timed out",  # the first line of the reason
+    ]
+    assert lines[-1] == "would replay 2 message(s) into pe"
+    assert root.parked("pe").count() == 3 and root.spool("pe").count() == 0
+    assert run(cli, root, "--reason", "connection refused", "--reason", "timed out").returncode == 0
+    spool = root.spool("pe")
+    assert sorted(spool.read(n) for n in spool.names()) == [b"one", b"three"]
+    assert [p.original for p in iter_parked(root, "pe")] == [b"two"]
+
+
 def test_nothing_to_replay_is_success(cli, root):
     result = run(cli, root)
     assert result.returncode == 0 and b"nothing to replay" in result.stderr
