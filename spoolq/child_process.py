@@ -20,6 +20,7 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 
+from spoolq.config.source import CONFIG_FD_ENV, hand_down
 from spoolq.run_plan import ChildSpec
 
 READY_FD_ENV = "SPOOLQ_READY_FD"
@@ -43,18 +44,28 @@ def report_ready() -> bool:
 class ChildProcess:
     """A started child: its process, its ready pipe, and why it is stopping, if it is."""
 
-    def __init__(self, spec: ChildSpec, command: Sequence[str], env: Mapping[str, str]):
+    def __init__(
+        self,
+        spec: ChildSpec,
+        command: Sequence[str],
+        env: Mapping[str, str],
+        config_text: bytes | None = None,
+    ):
+        """``config_text``: the configuration the child must run, handed down (spoolq.config.source)."""
         self.spec = spec
         self.key = spec.key  # "component pe", "shipper out"
         self.started_at = time.monotonic()
         self.ready = False
         self.stopping = False  # a stop was asked for: its exit is not a crash
         read_end, write_end = os.pipe2(os.O_CLOEXEC)
+        passed = {READY_FD_ENV: write_end}
         try:
+            if config_text is not None:
+                passed[CONFIG_FD_ENV] = hand_down(config_text)
             self.process = subprocess.Popen(
                 list(command),
-                env={**env, READY_FD_ENV: str(write_end)},
-                pass_fds=(write_end,),
+                env={**env, **{name: str(fd) for name, fd in passed.items()}},
+                pass_fds=tuple(passed.values()),
                 stdin=subprocess.DEVNULL,
                 process_group=0,
                 preexec_fn=_drain_when_orphaned(os.getpid()),
@@ -63,7 +74,8 @@ class ChildProcess:
             os.close(read_end)
             raise
         finally:
-            os.close(write_end)
+            for fd in passed.values():
+                os.close(fd)
         self.ready_fd: int | None = read_end
 
     @property

@@ -181,7 +181,7 @@ class Supervisor:
 
     def _start(self, spec: ChildSpec) -> None:
         try:
-            child = ChildProcess(spec, self._command_for(spec), self._env)
+            child = ChildProcess(spec, self._command_for(spec), self._env, self.config.source)
         except OSError as exc:
             log.error("cannot start %s: %s", spec.key, exc)
             self._schedule_restart(spec.key, 0.0, None)

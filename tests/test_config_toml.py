@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,32 @@ def test_a_shipping_configuration_is_also_a_valid_spoolq_configuration(tmp_path,
     config = load_config(path)
     assert config.node == "node1" and set(config.shippers) == {"out", "in"}
     assert set(load_shipping(path).shippers) == {"out", "in"}
+
+
+def test_bytes_read_before_are_loaded_as_the_file_they_came_from(tmp_path):
+    path = write(tmp_path, 'root = "spools"\n[components.pe]\nhandler = "noop"\n')
+    text = Path(path).read_bytes()
+    Path(path).write_text("[components.pe\n")  # edited since: not read again
+    config = load_config(path, text)
+    assert config.root == str(tmp_path / "spools")  # relative to the file, as always
+    assert config.source == text and [c.name for c in config.components] == ["pe"]
+    with pytest.raises(ConfigError, match=r"spoolq\.toml: not valid TOML"):
+        load_config(path)
+    with pytest.raises(ConfigError, match=r"spoolq\.toml: not valid TOML: not UTF-8"):
+        load_config(path, b"root = '\xff'\n")
+
+
+def test_handed_down_bytes_are_read_once_and_leave_no_trace(monkeypatch):
+    from spoolq.config.source import CONFIG_FD_ENV, hand_down, take_handed_down
+
+    text = b"x" * 200_000  # more than a pipe holds
+    fd = hand_down(text)
+    monkeypatch.setenv(CONFIG_FD_ENV, str(fd))
+    assert take_handed_down() == text
+    assert CONFIG_FD_ENV not in os.environ  # a handler's subprocess does not see it
+    try:
+        still_open = "spoolq-config" in os.readlink(f"/proc/self/fd/{fd}")
+    except FileNotFoundError:
+        still_open = False
+    assert not still_open  # closed (its number may since name another file)
+    assert take_handed_down() is None  # nothing handed down: read the file

@@ -148,3 +148,23 @@ def test_reload_is_notified_and_ready_again_once_new_components_are(start_run, t
         assert sock.recv(4096) == b"RELOADING=1"
         assert sock.recv(4096) == b"READY=1\nSTATUS=2 components running"
         assert "component fresh is ready" in run.log()
+
+
+def test_a_restarted_component_runs_the_applied_configuration_not_the_edited_file(start_run):
+    run = start_run("pe")
+    run.wait_for_log("all 1 components ready")
+    # Edited, not yet reloaded: a valid change, then a file half written.
+    run.write_config("pe", extra='reply_spool = "elsewhere"\n')
+    os.kill(run.pid_of("pe"), signal.SIGKILL)
+    run.wait_for_log(r"started component pe \(pid \d+\)", count=2)
+    assert run.ask("pe").body == "hello by pe"  # into pe_reply, as applied
+    run.config.write_text("[components.pe\n")
+    os.kill(run.pid_of("pe"), signal.SIGKILL)
+    run.wait_for_log(r"started component pe \(pid \d+\)", count=3)
+    assert run.ask("pe").body == "hello by pe"
+    assert run.root.spool("elsewhere").count() == 0
+    # Reloaded: now the file's settings apply.
+    run.write_config("pe", extra='reply_spool = "elsewhere"\n')
+    run.signal(signal.SIGHUP)
+    run.wait_for_log("component pe changed: restarting it")
+    assert run.ask("pe", answers="elsewhere").body == "hello by pe"

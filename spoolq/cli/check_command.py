@@ -17,6 +17,7 @@ constructors in a process that lives for months.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -25,6 +26,7 @@ import click
 from spoolq.cli import exit_codes, main
 from spoolq.cli.settings import Settings
 from spoolq.config import Config
+from spoolq.config.source import CONFIG_FD_ENV, hand_down
 from spoolq.errors import ConfigError, SpoolqError
 from spoolq.handlers.registry import component_handlers
 from spoolq.run_plan import ChildSpec, counted, planned_children
@@ -67,14 +69,28 @@ def check(settings: Settings) -> None:
     click.echo(f"{config.path or 'no configuration file'}: {counted(children)}, every handler loads")
 
 
-def check_in_child(config_path: str, root: str) -> None:
-    """``spoolq check`` of ``config_path`` in a process of its own; :class:`ConfigError` with its problems."""
-    command = [sys.executable, "-m", "spoolq", "-c", config_path, "--root", root, "check"]
+def check_in_child(config: Config, root: str) -> None:
+    """``spoolq check`` of ``config`` in a process of its own; :class:`ConfigError` with its problems.
+
+    The child checks the very bytes ``config`` was loaded from (spoolq.config.source).
+    """
+    assert config.path is not None and config.source is not None
+    command = [sys.executable, "-m", "spoolq", "-c", config.path, "--root", root, "check"]
+    fd = hand_down(config.source)
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=CHECK_SECONDS)
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=CHECK_SECONDS,
+            env={**os.environ, CONFIG_FD_ENV: str(fd)},
+            pass_fds=(fd,),
+        )
     except subprocess.TimeoutExpired:
-        raise ConfigError(f"{config_path}: checking the handlers took over {CHECK_SECONDS:g} s") from None
+        raise ConfigError(f"{config.path}: checking the handlers took over {CHECK_SECONDS:g} s") from None
+    finally:
+        os.close(fd)
     if result.returncode != 0:
         lines = [line.removeprefix("spoolq: error: ") for line in result.stderr.splitlines() if line.strip()]
-        status = f"{config_path}: the check exited with status {result.returncode}"
+        status = f"{config.path}: the check exited with status {result.returncode}"
         raise ConfigError("; ".join(lines) or status)

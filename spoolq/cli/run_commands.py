@@ -60,11 +60,11 @@ def run(settings: Settings, restart_cap: float, log_json: bool, log_level: str) 
     config: Config = settings.config
     planned_children(config)  # a bad shipper table is one clear error now, before anything starts
     root = os.path.abspath(settings.root().path)
-    check_in_child(path, root)  # and so is a handler that cannot be loaded
+    check_in_child(config, root)  # and so is a handler that cannot be loaded
 
     def reload() -> Config:
-        reloaded = load_config(path)
-        check_in_child(path, root)
+        reloaded = load_config(path)  # read once: checked, applied and handed down as read
+        check_in_child(reloaded, root)
         return reloaded
 
     supervisor = Supervisor(

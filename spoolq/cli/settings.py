@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from spoolq.config import Config, find_config, load_config
+from spoolq.config.source import take_handed_down
 from spoolq.errors import ConfigError
 from spoolq.root import SpoolRoot
 
@@ -20,7 +21,11 @@ class Settings:
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config(find_config(self.config_option))
+            # Under `spoolq run`: the bytes the supervisor applied, not the file as it is now
+            # (which may be half edited, or gone).
+            text = take_handed_down()
+            path = self.config_option if text is not None else find_config(self.config_option)
+            self._config = load_config(path, text)
         return self._config
 
     def root(self) -> SpoolRoot:

@@ -8,10 +8,12 @@ PanDA/JEDI processor configuration, anything else is TOML.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from spoolq.config.model import Config
 from spoolq.config.panda import load_panda_config
+from spoolq.config.source import read_bytes
 from spoolq.config.toml_file import load_toml_config
 from spoolq.errors import ConfigError
 
@@ -30,10 +32,15 @@ def find_config(explicit: str | None) -> str | None:
     return None
 
 
-def load_config(path: str | None) -> Config:
-    """Load and validate ``path`` (``None`` gives the empty configuration)."""
+def load_config(path: str | None, text: bytes | None = None) -> Config:
+    """Load and validate ``path`` (``None`` gives the empty configuration).
+
+    ``text``: the file's bytes as read before (spoolq.config.source); the file
+    itself is then not read, but relative paths and errors still refer to it.
+    """
     if path is None:
         return Config(path=None, root=None)
-    if path.endswith(".json"):
-        return load_panda_config(path)
-    return load_toml_config(path)
+    if text is None:
+        text = read_bytes(path)
+    config = load_panda_config(path, text) if path.endswith(".json") else load_toml_config(path, text)
+    return dataclasses.replace(config, source=text)

@@ -62,6 +62,8 @@ class Config:
     brokers: dict[str, dict[str, Any]] = field(default_factory=dict)
     destinations: dict[str, dict[str, Any]] = field(default_factory=dict)
     shippers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The bytes the file held when it was loaded (``spoolq run`` hands them to its children).
+    source: bytes | None = field(default=None, repr=False, compare=False)
 
     def component(self, name: str) -> ComponentConfig | None:
         """The component called ``name``, or ``None``."""

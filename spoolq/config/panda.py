@@ -19,6 +19,7 @@ import json
 from typing import Any
 
 from spoolq.config.model import ComponentConfig, Config
+from spoolq.config.source import read_bytes
 from spoolq.config.table import Table
 from spoolq.config.toml_file import spool_name
 from spoolq.errors import ConfigError
@@ -28,20 +29,17 @@ TOP_KEYS = ("mb_servers", "queues", "processors")
 PROCESSOR_KEYS = ("enable", "module", "name", "in_queue", "out_queue", "n_threads", "params", "verbose")
 
 
-def read_json(path: str) -> Any:
-    """Parse a JSON file, turning every failure into a :class:`ConfigError`."""
+def read_json(path: str, text: bytes | None = None) -> Any:
+    """Parse the JSON file at ``path`` (or ``text``: its bytes); errors are :class:`ConfigError`."""
     try:
-        with open(path, "rb") as handle:
-            return json.load(handle)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        return json.loads(read_bytes(path) if text is None else text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid JSON: {exc}") from None
 
 
-def load_panda_config(path: str) -> Config:
-    """Load and validate the PanDA-style JSON file at ``path``."""
-    top = Table(path, "", read_json(path))
+def load_panda_config(path: str, text: bytes | None = None) -> Config:
+    """Load and validate the PanDA-style JSON file at ``path`` (``text``: its bytes, as read before)."""
+    top = Table(path, "", read_json(path, text))
     top.reject_unknown(TOP_KEYS)
     brokers = {name: table.data for name, table in top.tables("mb_servers").items()}
     queues = {name: parse_queue(name, table, brokers) for name, table in top.tables("queues").items()}

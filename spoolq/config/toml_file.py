@@ -30,6 +30,7 @@ import tomllib
 from typing import Any
 
 from spoolq.config.model import ComponentConfig, Config, RetryPolicy
+from spoolq.config.source import read_bytes
 from spoolq.config.table import Table
 from spoolq.errors import ConfigError, SpoolError
 from spoolq.layout import DEFAULT_GRANULARITY
@@ -60,20 +61,19 @@ _DEFAULT = ComponentConfig(name="-", spool="-", handler="-")
 _DEFAULT_RETRY = RetryPolicy()
 
 
-def read_toml(path: str) -> dict[str, Any]:
-    """Parse a TOML file, turning every failure into a :class:`ConfigError`."""
+def read_toml(path: str, text: bytes | None = None) -> dict[str, Any]:
+    """Parse the TOML file at ``path`` (or ``text``: its bytes); errors are :class:`ConfigError`."""
     try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        return tomllib.loads((read_bytes(path) if text is None else text).decode())
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text ({exc.reason})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
-def load_toml_config(path: str) -> Config:
-    """Load and validate the TOML file at ``path``."""
-    top = Table(path, "", read_toml(path))
+def load_toml_config(path: str, text: bytes | None = None) -> Config:
+    """Load and validate the TOML file at ``path`` (``text``: its bytes, as read before)."""
+    top = Table(path, "", read_toml(path, text))
     top.reject_unknown(TOP_KEYS)
     components = tuple(parse_component(name, table) for name, table in top.tables("components").items())
     raw = {section: {n: t.data for n, t in top.tables(section).items()} for section in RAW_SECTIONS}
