@@ -15,7 +15,7 @@ from spoolq.cli.settings import Settings
 from spoolq.config import Config, find_config, load_config
 from spoolq.errors import ConfigError
 from spoolq.logs import configure_logging, environment_for_children
-from spoolq.run_plan import SHIPPER, ChildSpec, planned_children
+from spoolq.run_plan import SHIPPER, ChildSpec
 from spoolq.supervisor import Supervisor
 
 
@@ -58,9 +58,8 @@ def run(settings: Settings, restart_cap: float, log_json: bool, log_level: str) 
         raise ConfigError("spoolq run needs a configuration file: give --config or set SPOOLQ_CONFIG")
     path = os.path.abspath(path)
     config: Config = settings.config
-    planned_children(config)  # a bad shipper table is one clear error now, before anything starts
     root = os.path.abspath(settings.root().path)
-    check_in_child(config, root)  # and so is a handler that cannot be loaded
+    check_in_child(config, root)  # a bad shipper table or handler: one clear error, before anything starts
 
     def reload() -> Config:
         reloaded = load_config(path)  # read once: checked, applied and handed down as read
