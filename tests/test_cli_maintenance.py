@@ -3,9 +3,8 @@
 import os
 import time
 
-from spoolq import Spool, SpoolRoot, layout
+from spoolq import Spool, layout
 from spoolq.cli import exit_codes
-from spoolq.parking import iter_parked, park
 
 
 def test_init_creates_the_root_and_spools(cli, tmp_path):
@@ -46,20 +45,6 @@ def test_rm_leaves_an_element_a_consumer_holds(cli, root_dir):
     result = cli("--root", str(root_dir), "rm", "pe", held)
     assert result.returncode == exit_codes.FAILURE
     assert spool.read(held) == b"held"
-
-
-def test_rm_parked_discards_parked_messages_only(cli, root_dir):
-    root = SpoolRoot(root_dir, durable=False)
-    waiting = root.spool("pe").put("still waiting")
-    assert cli("--root", str(root_dir), "rm", "--parked", "pe", waiting).returncode == exit_codes.NOT_FOUND
-    junk = park(root, "pe", b"junk", "unknown type")
-    park(root, "pe", b"keep", "timeout")
-    result = cli("--root", str(root_dir), "rm", "--parked", "pe", junk)
-    assert result.returncode == 0 and result.stdout.decode().split() == [junk]
-    assert [p.original for p in iter_parked(root, "pe")] == [b"keep"]
-    assert root.spool("pe").read(waiting) == b"still waiting"
-    result = cli("--root", str(root_dir), "rm", "--parked", "other", junk)
-    assert result.returncode == exit_codes.NOT_FOUND  # no spool "other" at all
 
 
 def test_purge_releases_stale_locks_and_stale_temporaries(cli, root_dir):

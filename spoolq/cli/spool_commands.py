@@ -174,14 +174,10 @@ def show(settings: Settings, spool: str, element: str, raw: bool, parked: bool, 
 @main.command()
 @click.argument("spool")
 @click.argument("elements", nargs=-1, required=True)
-@click.option("--parked", is_flag=True, help="The ELEMENTS are in SPOOL's parked area (discard them).")
 @click.pass_obj
-def rm(settings: Settings, spool: str, elements: tuple[str, ...], parked: bool) -> None:
+def rm(settings: Settings, spool: str, elements: tuple[str, ...]) -> None:
     """Remove elements of SPOOL (each is locked first, so no consumer has it)."""
-    root = settings.root()
-    source = open_spool(root, spool)
-    if parked:
-        source = open_parked(root, spool) or fail(f"{spool}: nothing was ever parked", exit_codes.NOT_FOUND)
+    source = open_spool(settings.root(), spool)
     missing = busy = 0
     for name in elements:
         if not source.exists(name):
