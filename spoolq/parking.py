@@ -3,7 +3,8 @@
 A parked element is an envelope whose body is the original element's bytes,
 untouched (base64 when binary), and whose header says where it came from and
 why it was parked.  Nothing about the original is lost, even when it could
-not be parsed at all, so :func:`replay` puts back exactly what arrived.
+not be parsed at all, so :func:`replay` puts back exactly what arrived; what
+nobody wants back is deleted with :func:`discard`.
 
 Parked header fields: ``parked-from`` (spool name), ``parked-element`` (its
 element name there), ``parked-reason`` (one line, or several with a
@@ -97,6 +98,27 @@ def read_parked(root: SpoolRoot, origin: str, name: str) -> ParkedMessage:
         message_id=header.get(MESSAGE_ID),
         original=message.body_bytes,
     )
+
+
+def discard(
+    root: SpoolRoot,
+    origin: str,
+    select: Callable[[ParkedMessage], bool],
+) -> Iterator[ParkedMessage]:
+    """Delete the selected parked messages of ``origin`` for good; yields each once it is gone.
+
+    Each is locked first, so a replay running at the same time gets it or
+    this does, never both.
+    """
+    parked_spool = root.parked(origin)
+    for candidate in iter_parked(root, origin):
+        if not select(candidate):
+            continue
+        claim = parked_spool.claim(candidate.name)
+        if claim is None:
+            continue  # a replay or another discard got it
+        claim.ack()
+        yield candidate
 
 
 def iter_parked(root: SpoolRoot, origin: str) -> Iterator[ParkedMessage]:

@@ -1,4 +1,4 @@
-"""`spoolq replay`: parked messages back to their spool, filtered, with progress on stderr."""
+"""`spoolq replay` and `discard`: parked messages back to their spool, or deleted, chosen by filters."""
 
 import json
 
@@ -90,3 +90,42 @@ def test_nothing_to_replay_is_success(cli, root):
 
 def test_replay_into_a_missing_spool_exits_not_found(cli, root):
     assert cli("--root", root.path, "replay", "nope").returncode == exit_codes.NOT_FOUND
+
+
+def discard(cli, root, *args):
+    return cli("--root", root.path, "discard", "pe", *args)
+
+
+def test_discard_deletes_only_what_the_filters_choose_and_a_dry_run_nothing(cli, root):
+    waiting = root.spool("pe").put(b"waiting, not parked")
+    park(root, "pe", b"garbage", "not a valid envelope: Expecting value")
+    park_message(root, "RETIRED")
+    park(root, "pe", b"keep", "tape library offline")
+    dry = discard(cli, root, "--reason", "not a valid envelope", "--reason", "failed RETIRED", "-n")
+    assert dry.returncode == 0, dry.stderr
+    lines = dry.stdout.decode().splitlines()
+    assert [line.split("  ")[1:] for line in lines[:-1]] == [
+        ["-", "not a valid envelope: Expecting value"],
+        ["RETIRED", "failed RETIRED"],
+    ]
+    assert lines[-1] == "would discard 2 parked message(s) of pe"
+    assert root.parked("pe").count() == 3
+    both = discard(cli, root, "--reason", "not a valid envelope", "--type", "RETIRED")
+    assert both.returncode == 0 and b"nothing to discard" in both.stderr  # every filter must match
+    result = discard(cli, root, "--reason", "not a valid envelope")
+    assert result.returncode == 0 and "discarded 1 parked message(s) of pe" in result.stdout.decode()
+    assert discard(cli, root, "--type", "RETIRED").returncode == 0
+    assert [p.original for p in iter_parked(root, "pe")] == [b"keep"]
+    assert root.spool("pe").read(waiting) == b"waiting, not parked"  # the live spool is not touched
+
+
+def test_discard_asks_for_a_filter_or_all(cli, root):
+    park_message(root, "A")
+    park_message(root, "B")
+    refused = discard(cli, root)
+    assert refused.returncode == exit_codes.USAGE and b"--all" in refused.stderr
+    assert root.parked("pe").count() == 2
+    assert discard(cli, root, "--all").returncode == 0
+    assert root.parked("pe").count() == 0
+    again = discard(cli, root, "--all")
+    assert again.returncode == 0 and b"nothing to discard" in again.stderr

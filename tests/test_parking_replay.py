@@ -3,7 +3,7 @@
 import pytest
 
 from spoolq import Message, SpoolRoot
-from spoolq.parking import iter_parked, park, replay
+from spoolq.parking import discard, iter_parked, park, replay
 
 
 @pytest.fixture
@@ -52,3 +52,15 @@ def test_replay_selects(root):
     back = list(replay(root, "pe", lambda p: p.type == "B"))
     assert [p.type for p in back] == ["B"]
     assert root.parked("pe").count() == 2
+
+
+def test_discard_deletes_the_selected_and_leaves_what_a_replay_holds(root):
+    held = park(root, "pe", b"being replayed", "x")
+    park(root, "pe", b"drop", "x")
+    park(root, "pe", b"keep", "y")
+    assert root.parked("pe").lock(held)  # a replay running beside it has this one
+    gone = list(discard(root, "pe", lambda parked: parked.reason == "x"))
+    assert [p.original for p in gone] == [b"drop"]
+    root.parked("pe").unlock(held)
+    assert sorted(p.original for p in iter_parked(root, "pe")) == [b"being replayed", b"keep"]
+    assert root.spool("pe").count() == 0  # nothing went back

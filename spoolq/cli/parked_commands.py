@@ -1,78 +1,105 @@
-"""``spoolq replay``: put parked messages back into the spool they came from.
+"""``spoolq replay`` and ``spoolq discard``: what to do with parked messages, chosen by filters.
 
-The original bytes go back unchanged (see :func:`spoolq.parking.replay`); the
-parked copy is removed only once the original is back, so an interrupted
-replay may leave a message in both places, never in neither.
+``replay`` puts the original bytes back unchanged (see :func:`spoolq.parking.replay`);
+the parked copy is removed only once the original is back, so an interrupted
+replay may leave a message in both places, never in neither.  ``discard``
+deletes parked messages nobody wants back (a producer's garbage, a retired
+message type), and asks for a filter or ``--all``: deleting is for good.
+Both take the same filters, and ``--dry-run`` to see what they would touch
+(``ls --parked`` and ``show --parked`` read the parked messages themselves).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import click
 
 from spoolq.cli import main
 from spoolq.cli.output import age_of, open_parked, open_spool
 from spoolq.cli.settings import Settings
-from spoolq.parking import ParkedMessage, iter_parked, replay
+from spoolq.parking import ParkedMessage, discard, iter_parked, replay
+from spoolq.root import SpoolRoot
 
 
-def _selector(
-    types: tuple[str, ...], older_than: float | None, ids: tuple[str, ...], reasons: tuple[str, ...]
-):
-    """A predicate over parked messages; each given filter must match (one of its values, if repeated)."""
+@dataclass(frozen=True)
+class ParkedFilter:
+    """Which parked messages a command touches: each given filter must match (any of its values)."""
 
-    def select(parked: ParkedMessage) -> bool:
-        if types and parked.type not in types:
+    types: tuple[str, ...] = ()
+    older_than: float | None = None
+    ids: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def given(self) -> bool:
+        return bool(self.types or self.older_than is not None or self.ids or self.reasons)
+
+    def __call__(self, parked: ParkedMessage) -> bool:
+        if self.types and parked.type not in self.types:
             return False
-        if older_than is not None and age_of(parked.parked_at) < older_than:
+        if self.older_than is not None and age_of(parked.parked_at) < self.older_than:
             return False
-        if reasons and not any(text in parked.reason for text in reasons):
+        if self.reasons and not any(text in parked.reason for text in self.reasons):
             return False
-        return not ids or bool({parked.name, parked.message_id} & set(ids))
+        return not self.ids or bool({parked.name, parked.message_id} & set(self.ids))
 
-    return select
+
+def parked_filter_options(command: Callable) -> Callable:
+    """The filter options (keyword arguments of :class:`ParkedFilter`) and ``--dry-run``."""
+
+    options = [
+        click.option("--type", "-t", "types", multiple=True, help="Only messages of this type; repeatable."),
+        click.option(
+            "--older-than", type=float, metavar="SECONDS", help="Only messages parked this long ago."
+        ),
+        click.option(
+            "--id", "ids", multiple=True, help="Only this parked element or message-id; repeatable."
+        ),
+        click.option(
+            "--reason",
+            "reasons",
+            multiple=True,
+            metavar="TEXT",
+            help="Only messages whose parking reason contains TEXT; repeatable.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return click.option("--dry-run", "-n", is_flag=True, help="Print what would be done; change nothing.")(
+        command
+    )
+
+
+def _selected(root: SpoolRoot, spool: str, chosen: ParkedFilter) -> list[ParkedMessage]:
+    open_spool(root, spool)
+    if open_parked(root, spool) is None:
+        return []
+    return [parked for parked in iter_parked(root, spool) if chosen(parked)]
+
+
+def _print_dry_run(selected: list[ParkedMessage], summary: str) -> None:
+    for parked in selected:
+        reason = parked.reason.splitlines()[0] if parked.reason else ""
+        click.echo(f"{parked.name}  {parked.type or '-'}  {reason}")
+    click.echo(summary)
 
 
 @main.command(name="replay")
 @click.argument("spool")
-@click.option("--type", "-t", "types", multiple=True, help="Only messages of this type; repeatable.")
-@click.option("--older-than", type=float, metavar="SECONDS", help="Only messages parked this long ago.")
-@click.option("--id", "ids", multiple=True, help="Only this parked element or message-id; repeatable.")
-@click.option(
-    "--reason",
-    "reasons",
-    multiple=True,
-    metavar="TEXT",
-    help="Only messages whose parking reason contains TEXT; repeatable.",
-)
-@click.option("--dry-run", "-n", is_flag=True, help="Print what would be replayed; move nothing.")
+@parked_filter_options
 @click.pass_obj
-def replay_command(
-    settings: Settings,
-    spool: str,
-    types: tuple[str, ...],
-    older_than: float | None,
-    ids: tuple[str, ...],
-    reasons: tuple[str, ...],
-    dry_run: bool,
-) -> None:
+def replay_command(settings: Settings, spool: str, dry_run: bool, **filters) -> None:
     """Move parked messages of SPOOL back into SPOOL (progress on stderr)."""
     root = settings.root()
-    open_spool(root, spool)
-    if open_parked(root, spool) is None:
-        click.echo("nothing to replay", err=True)
-        return
-    select = _selector(types, older_than, ids, reasons)
-    selected = [parked for parked in iter_parked(root, spool) if select(parked)]
+    selected = _selected(root, spool, ParkedFilter(**filters))
     if not selected:
         click.echo("nothing to replay", err=True)
         return
     if dry_run:
-        for parked in selected:
-            reason = parked.reason.splitlines()[0] if parked.reason else ""
-            click.echo(f"{parked.name}  {parked.type or '-'}  {reason}")
-        click.echo(f"would replay {len(selected)} message(s) into {spool}")
+        _print_dry_run(selected, f"would replay {len(selected)} message(s) into {spool}")
         return
     chosen = {parked.name for parked in selected}
     done = 0
@@ -81,3 +108,26 @@ def replay_command(
             done += 1
             bar.update(1)
     click.echo(f"replayed {done} message(s) into {spool}")
+
+
+@main.command(name="discard")
+@click.argument("spool")
+@parked_filter_options
+@click.option("--all", "everything", is_flag=True, help="Every parked message of SPOOL (no filter needed).")
+@click.pass_obj
+def discard_command(settings: Settings, spool: str, dry_run: bool, everything: bool, **filters) -> None:
+    """Delete parked messages of SPOOL for good: those the filters choose, or --all."""
+    chosen = ParkedFilter(**filters)
+    if not chosen.given and not everything:
+        raise click.UsageError("give a filter (--type, --older-than, --id, --reason) or --all")
+    root = settings.root()
+    selected = _selected(root, spool, chosen)
+    if not selected:
+        click.echo("nothing to discard", err=True)
+        return
+    if dry_run:
+        _print_dry_run(selected, f"would discard {len(selected)} parked message(s) of {spool}")
+        return
+    names = {parked.name for parked in selected}
+    done = sum(1 for _parked in discard(root, spool, lambda parked: parked.name in names))
+    click.echo(f"discarded {done} parked message(s) of {spool}")
