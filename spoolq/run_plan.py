@@ -46,11 +46,15 @@ def planned_children(config: Config) -> list[ChildSpec]:
 
 
 def counted(specs: Iterable[ChildSpec]) -> str:
-    """``2 components`` or ``2 components and 1 shippers`` (the log's and systemd's wording)."""
+    """``1 component``, ``2 components and 1 shipper``: the log's and systemd's wording."""
     families = [spec.family for spec in specs]
     shippers = families.count(SHIPPER)
-    text = f"{len(families) - shippers} components"
-    return f"{text} and {shippers} shippers" if shippers else text
+    text = _number_of(len(families) - shippers, "component")
+    return f"{text} and {_number_of(shippers, 'shipper')}" if shippers else text
+
+
+def _number_of(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def shared_settings(config: Config) -> tuple:

@@ -114,7 +114,7 @@ def test_run_refuses_to_start_what_does_not_check(tmp_path):
 def test_sighup_with_a_handler_that_cannot_load_keeps_the_running_configuration(tmp_path):
     with running(tmp_path) as start:
         run = start("pe")
-        run.wait_for_log("all 1 components ready")
+        run.wait_for_log("all 1 component ready")
         new = '[components.new]\nhandler = "tests.no_such_module:H"\n'
         run.config.write_text(component_table("pe") + new)
         run.signal(signal.SIGHUP)

@@ -119,7 +119,7 @@ def test_components_log_in_the_format_run_was_given(tmp_path):
             stderr=log_file,
             env=cli_env(),
         )
-    wait_for_text(log_path, "all 1 components ready")
+    wait_for_text(log_path, "all 1 component ready")
     assert stop(process) == 0
     entries = [json.loads(line) for line in log_path.read_text().splitlines()]
     pids = {e["logger"].split(".")[1]: e["pid"] for e in entries}

@@ -42,7 +42,7 @@ def test_processor_plugin_runs_unchanged_and_answers_into_out_queue(tmp_path):
     config.write_text(json.dumps(PANDA_CONFIG))
     with running(tmp_path) as start:
         run = start(config=config)
-        run.wait_for_log("all 1 components ready")
+        run.wait_for_log("all 1 component ready")
         answer = run.ask("jedi_in", "hello", answers="jedi_out")
         expected = {"upper": "HELLO", "initialized": True, "params": {"flavour": "test"}}
         assert json.loads(answer.body) == expected

@@ -50,7 +50,7 @@ def test_run_supervises_a_component_and_both_shippers_across_two_nodes(start_run
     config, a = node_a(tmp_path, broker)
     far, b = node_b(tmp_path, broker)
     run = start_run(config=config)
-    run.wait_for_log("all 1 components and 2 shippers ready")
+    run.wait_for_log("all 1 component and 2 shippers ready")
     assert "shipper out is ready" in run.log() and "shipper in is ready" in run.log()
 
     run.root.spool("outgoing").put(Message.new("ask", "to the far node", to=f"md@{b}"))
@@ -81,7 +81,7 @@ def test_ready_does_not_wait_for_a_broker_that_is_down(start_run, broker, tmp_pa
     closed = f"127.0.0.1:{free_port()}"
     config = write_node_config(tmp_path / "a", node, broker, hosts=[closed], top_extra=component_table("pe"))
     run = start_run(config=config)
-    run.wait_for_log("all 1 components and 2 shippers ready")
+    run.wait_for_log("all 1 component and 2 shippers ready")
     assert run.ask("pe").body == "hello by pe"  # the components work meanwhile
     run.root.spool("outgoing").put(Message.new("x", "waits on disk", to="md@elsewhere"))
     shown = cli("-c", str(config), "stats").stdout.decode()
@@ -95,7 +95,7 @@ def test_a_shipper_killed_hard_is_restarted_and_delivers(start_run, broker, tmp_
     config, _a = node_a(tmp_path, broker)
     far, b = node_b(tmp_path, broker)
     run = start_run(config=config)
-    run.wait_for_log("all 1 components and 2 shippers ready")
+    run.wait_for_log("all 1 component and 2 shippers ready")
     first = int(run.wait_for_log(r"started shipper out \(pid (\d+)\)")[-1].group(1))
     os.kill(first, signal.SIGKILL)
     run.wait_for_log(r"shipper out exited unexpectedly \(status -9\); restarting in [\d.]+ s \(restart 1\)")
@@ -129,13 +129,13 @@ def test_locks_left_by_a_killed_shipper_are_taken_back_and_sent(start_run, broke
 def test_disabled_shippers_are_not_started_and_sighup_applies_shipper_changes(start_run, broker, tmp_path):
     config, _a = node_a(tmp_path, broker, receive_extra="enable = false")
     run = start_run(config=config)
-    run.wait_for_log("all 1 components and 1 shippers ready")
+    run.wait_for_log("all 1 component and 1 shipper ready")
     assert "started shipper in" not in run.log()
 
     config.write_text(config.read_text().replace("enable = false", "enable = true"))
     run.signal(signal.SIGHUP)
     run.wait_for_log(r"started shipper in \(pid \d+\)")
-    run.wait_for_log("all 1 components and 2 shippers ready")
+    run.wait_for_log("all 1 component and 2 shippers ready")
 
     config.write_text(config.read_text().replace("window = 200", "window = 50"))
     run.signal(signal.SIGHUP)

@@ -50,7 +50,7 @@ def test_repeated_crashes_back_off(start_run):
 
 def test_sigterm_drains_in_flight_message_and_exits_0(start_run):
     run = start_run("pe")
-    run.wait_for_log("all 1 components ready")
+    run.wait_for_log("all 1 component ready")
     run.root.spool("pe").put(Message.new("ping", "sleep 1"))
     wait_until(lambda: run.root.spool("pe").stats().locked == 1)
     run.signal(signal.SIGTERM)
@@ -62,11 +62,11 @@ def test_sigterm_drains_in_flight_message_and_exits_0(start_run):
 
 def test_second_signal_forces_and_leaves_the_claim_locked(start_run):
     run = start_run("pe")
-    run.wait_for_log("all 1 components ready")
+    run.wait_for_log("all 1 component ready")
     run.root.spool("pe").put(Message.new("ping", "sleep 30"))
     wait_until(lambda: run.root.spool("pe").stats().locked == 1)
     run.signal(signal.SIGINT)
-    run.wait_for_log("draining 1 components")
+    run.wait_for_log("draining 1 component")
     run.signal(signal.SIGINT)
     assert run.wait() == 130
     stats = run.root.spool("pe").stats()
@@ -76,7 +76,7 @@ def test_second_signal_forces_and_leaves_the_claim_locked(start_run):
 
 def test_sighup_with_broken_file_keeps_running(start_run):
     run = start_run("pe")
-    run.wait_for_log("all 1 components ready")
+    run.wait_for_log("all 1 component ready")
     run.config.write_text(component_table("pe") + "workers = 0\n")
     run.signal(signal.SIGHUP)
     run.wait_for_log(
@@ -142,7 +142,7 @@ def test_reload_is_notified_and_ready_again_once_new_components_are(start_run, t
         sock.bind(address)
         sock.settimeout(15)
         run = start_run("pe", NOTIFY_SOCKET=address)
-        assert sock.recv(4096) == b"READY=1\nSTATUS=1 components running"
+        assert sock.recv(4096) == b"READY=1\nSTATUS=1 component running"
         run.config.write_text(component_table("pe") + component_table("fresh"))
         run.signal(signal.SIGHUP)
         assert sock.recv(4096) == b"RELOADING=1"
@@ -152,7 +152,7 @@ def test_reload_is_notified_and_ready_again_once_new_components_are(start_run, t
 
 def test_a_restarted_component_runs_the_applied_configuration_not_the_edited_file(start_run):
     run = start_run("pe")
-    run.wait_for_log("all 1 components ready")
+    run.wait_for_log("all 1 component ready")
     # Edited, not yet reloaded: a valid change, then a file half written.
     run.write_config("pe", extra='reply_spool = "elsewhere"\n')
     os.kill(run.pid_of("pe"), signal.SIGKILL)

@@ -36,7 +36,7 @@ def test_run_starts_watch_components_that_answer_and_export_metrics(root_dir: Pa
             env=cli_env(),
         )
     try:
-        wait_for(lambda: "components ready" in log.read_text(), timeout=20, what="the component ready")
+        wait_for(lambda: "component ready" in log.read_text(), timeout=20, what="the component ready")
         request = Message.new("PING", "through run")
         root = SpoolRoot(root_dir)
         root.spool("pe").put(request)
