@@ -15,10 +15,11 @@ original could be read, its ``type`` and ``message-id``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from spoolq import envelope
+from spoolq.claim import Claim
 from spoolq.errors import MalformedMessage, SpoolqError
 from spoolq.message import MESSAGE_ID, TYPE, Message
 from spoolq.root import SpoolRoot
@@ -100,27 +101,6 @@ def read_parked(root: SpoolRoot, origin: str, name: str) -> ParkedMessage:
     )
 
 
-def discard(
-    root: SpoolRoot,
-    origin: str,
-    select: Callable[[ParkedMessage], bool],
-) -> Iterator[ParkedMessage]:
-    """Delete the selected parked messages of ``origin`` for good; yields each once it is gone.
-
-    Each is locked first, so a replay running at the same time gets it or
-    this does, never both.
-    """
-    parked_spool = root.parked(origin)
-    for candidate in iter_parked(root, origin):
-        if not select(candidate):
-            continue
-        claim = parked_spool.claim(candidate.name)
-        if claim is None:
-            continue  # a replay or another discard got it
-        claim.ack()
-        yield candidate
-
-
 def iter_parked(root: SpoolRoot, origin: str) -> Iterator[ParkedMessage]:
     """Every readable parked message of spool ``origin``, oldest first."""
     for name in root.parked(origin).names():
@@ -130,25 +110,39 @@ def iter_parked(root: SpoolRoot, origin: str) -> Iterator[ParkedMessage]:
             continue  # removed meanwhile, or not a parked envelope: leave it be
 
 
-def replay(
-    root: SpoolRoot,
-    origin: str,
-    select: Callable[[ParkedMessage], bool] = lambda parked: True,
-) -> Iterator[ParkedMessage]:
-    """Move the selected parked messages of ``origin`` back into that spool.
+def replay(root: SpoolRoot, origin: str, chosen: Iterable[ParkedMessage]) -> Iterator[ParkedMessage]:
+    """Move the ``chosen`` parked messages of ``origin`` (read by :func:`iter_parked`) back there.
 
     Yields each message after it is back (so a caller can show progress).
     The original bytes are written back unchanged; the parked copy is removed
     only after that write.
     """
-    parked_spool = root.parked(origin)
     target = root.spool(origin)
-    for candidate in iter_parked(root, origin):
-        if not select(candidate):
-            continue
-        claim = parked_spool.claim(candidate.name)
-        if claim is None:
-            continue  # another replay got it
-        target.put(candidate.original)
+    for parked, claim in _locked(root, origin, chosen):
+        target.put(parked.original)
         claim.ack()
-        yield candidate
+        yield parked
+
+
+def discard(root: SpoolRoot, origin: str, chosen: Iterable[ParkedMessage]) -> Iterator[ParkedMessage]:
+    """Delete the ``chosen`` parked messages of ``origin`` for good; yields each once it is gone."""
+    for parked, claim in _locked(root, origin, chosen):
+        claim.ack()
+        yield parked
+
+
+def _locked(
+    root: SpoolRoot, origin: str, chosen: Iterable[ParkedMessage]
+) -> Iterator[tuple[ParkedMessage, Claim]]:
+    """Each of ``chosen`` once locked by this process.
+
+    The lock makes a replay and a discard running side by side (or two of
+    either) take each message once between them: one that another has
+    locked or removed since it was read is skipped.  What was read is still
+    what is parked: a parked element is never rewritten.
+    """
+    parked_spool = root.parked(origin)
+    for parked in chosen:
+        claim = parked_spool.claim(parked.name)
+        if claim is not None:
+            yield parked, claim

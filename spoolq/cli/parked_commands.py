@@ -101,10 +101,9 @@ def replay_command(settings: Settings, spool: str, dry_run: bool, **filters) -> 
     if dry_run:
         _print_dry_run(selected, f"would replay {len(selected)} message(s) into {spool}")
         return
-    chosen = {parked.name for parked in selected}
     done = 0
-    with click.progressbar(length=len(chosen), label=f"replaying {spool}", file=sys.stderr) as bar:
-        for _parked in replay(root, spool, lambda parked: parked.name in chosen):
+    with click.progressbar(length=len(selected), label=f"replaying {spool}", file=sys.stderr) as bar:
+        for _parked in replay(root, spool, selected):
             done += 1
             bar.update(1)
     click.echo(f"replayed {done} message(s) into {spool}")
@@ -128,6 +127,5 @@ def discard_command(settings: Settings, spool: str, dry_run: bool, everything: b
     if dry_run:
         _print_dry_run(selected, f"would discard {len(selected)} parked message(s) of {spool}")
         return
-    names = {parked.name for parked in selected}
-    done = sum(1 for _parked in discard(root, spool, lambda parked: parked.name in names))
+    done = sum(1 for _parked in discard(root, spool, selected))
     click.echo(f"discarded {done} parked message(s) of {spool}")
