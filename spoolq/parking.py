@@ -110,39 +110,43 @@ def iter_parked(root: SpoolRoot, origin: str) -> Iterator[ParkedMessage]:
             continue  # removed meanwhile, or not a parked envelope: leave it be
 
 
-def replay(root: SpoolRoot, origin: str, chosen: Iterable[ParkedMessage]) -> Iterator[ParkedMessage]:
-    """Move the ``chosen`` parked messages of ``origin`` (read by :func:`iter_parked`) back there.
+def replay(root: SpoolRoot, origin: str, names: Iterable[str]) -> Iterator[ParkedMessage]:
+    """Move the parked messages ``names`` of ``origin`` back into that spool, one at a time.
 
     Yields each message after it is back (so a caller can show progress).
     The original bytes are written back unchanged; the parked copy is removed
     only after that write.
     """
     target = root.spool(origin)
-    for parked, claim in _locked(root, origin, chosen):
+    for parked, claim in _locked(root, origin, names):
         target.put(parked.original)
         claim.ack()
         yield parked
 
 
-def discard(root: SpoolRoot, origin: str, chosen: Iterable[ParkedMessage]) -> Iterator[ParkedMessage]:
-    """Delete the ``chosen`` parked messages of ``origin`` for good; yields each once it is gone."""
-    for parked, claim in _locked(root, origin, chosen):
+def discard(root: SpoolRoot, origin: str, names: Iterable[str]) -> Iterator[ParkedMessage]:
+    """Delete the parked messages ``names`` of ``origin`` for good; yields each once it is gone."""
+    for parked, claim in _locked(root, origin, names):
         claim.ack()
         yield parked
 
 
-def _locked(
-    root: SpoolRoot, origin: str, chosen: Iterable[ParkedMessage]
-) -> Iterator[tuple[ParkedMessage, Claim]]:
-    """Each of ``chosen`` once locked by this process.
+def _locked(root: SpoolRoot, origin: str, names: Iterable[str]) -> Iterator[tuple[ParkedMessage, Claim]]:
+    """Each parked message of ``names``, locked by this process, then read.
 
     The lock makes a replay and a discard running side by side (or two of
     either) take each message once between them: one that another has
-    locked or removed since it was read is skipped.  What was read is still
-    what is parked: a parked element is never rewritten.
+    locked or removed meanwhile is skipped, and so is an element that is
+    not a parked envelope (left as it was).
     """
     parked_spool = root.parked(origin)
-    for parked in chosen:
-        claim = parked_spool.claim(parked.name)
-        if claim is not None:
-            yield parked, claim
+    for name in names:
+        claim = parked_spool.claim(name)
+        if claim is None:
+            continue
+        try:
+            parked = read_parked(root, origin, name)
+        except SpoolqError:
+            claim.release()
+            continue
+        yield parked, claim

@@ -73,18 +73,23 @@ def parked_filter_options(command: Callable) -> Callable:
     )
 
 
-def _selected(root: SpoolRoot, spool: str, chosen: ParkedFilter) -> list[ParkedMessage]:
+def _chosen(root: SpoolRoot, spool: str, chosen: ParkedFilter, dry_run: bool) -> list[str]:
+    """The names of the parked messages of ``spool`` that ``chosen`` keeps (a dry run prints each).
+
+    Only names are kept: the messages are read again one at a time as they
+    are replayed or discarded, so a large parked area is never all in memory.
+    """
     open_spool(root, spool)
     if open_parked(root, spool) is None:
         return []
-    return [parked for parked in iter_parked(root, spool) if chosen(parked)]
-
-
-def _print_dry_run(selected: list[ParkedMessage], summary: str) -> None:
-    for parked in selected:
-        reason = parked.reason.splitlines()[0] if parked.reason else ""
-        click.echo(f"{parked.name}  {parked.type or '-'}  {reason}")
-    click.echo(summary)
+    names = []
+    for parked in iter_parked(root, spool):
+        if chosen(parked):
+            names.append(parked.name)
+            if dry_run:
+                reason = parked.reason.splitlines()[0] if parked.reason else ""
+                click.echo(f"{parked.name}  {parked.type or '-'}  {reason}")
+    return names
 
 
 @main.command(name="replay")
@@ -94,12 +99,12 @@ def _print_dry_run(selected: list[ParkedMessage], summary: str) -> None:
 def replay_command(settings: Settings, spool: str, dry_run: bool, **filters) -> None:
     """Move parked messages of SPOOL back into SPOOL (progress on stderr)."""
     root = settings.root()
-    selected = _selected(root, spool, ParkedFilter(**filters))
+    selected = _chosen(root, spool, ParkedFilter(**filters), dry_run)
     if not selected:
         click.echo("nothing to replay", err=True)
         return
     if dry_run:
-        _print_dry_run(selected, f"would replay {len(selected)} message(s) into {spool}")
+        click.echo(f"would replay {len(selected)} message(s) into {spool}")
         return
     done = 0
     with click.progressbar(length=len(selected), label=f"replaying {spool}", file=sys.stderr) as bar:
@@ -120,12 +125,12 @@ def discard_command(settings: Settings, spool: str, dry_run: bool, everything: b
     if not chosen.given and not everything:
         raise click.UsageError("give a filter (--type, --older-than, --id, --reason) or --all")
     root = settings.root()
-    selected = _selected(root, spool, chosen)
+    selected = _chosen(root, spool, chosen, dry_run)
     if not selected:
         click.echo("nothing to discard", err=True)
         return
     if dry_run:
-        _print_dry_run(selected, f"would discard {len(selected)} parked message(s) of {spool}")
+        click.echo(f"would discard {len(selected)} parked message(s) of {spool}")
         return
     done = sum(1 for _parked in discard(root, spool, selected))
     click.echo(f"discarded {done} parked message(s) of {spool}")
