@@ -51,6 +51,7 @@ def parked_filter_options(command: Callable) -> Callable:
     """The filter options (keyword arguments of :class:`ParkedFilter`) and ``--dry-run``."""
 
     options = [
+        click.option("--dry-run", "-n", is_flag=True, help="Print what would be done; change nothing."),
         click.option("--type", "-t", "types", multiple=True, help="Only messages of this type; repeatable."),
         click.option(
             "--older-than", type=float, metavar="SECONDS", help="Only messages parked this long ago."
@@ -68,12 +69,10 @@ def parked_filter_options(command: Callable) -> Callable:
     ]
     for option in reversed(options):
         command = option(command)
-    return click.option("--dry-run", "-n", is_flag=True, help="Print what would be done; change nothing.")(
-        command
-    )
+    return command
 
 
-def _chosen(root: SpoolRoot, spool: str, chosen: ParkedFilter, dry_run: bool) -> list[str]:
+def _names_chosen(root: SpoolRoot, spool: str, chosen: ParkedFilter, dry_run: bool) -> list[str]:
     """The names of the parked messages of ``spool`` that ``chosen`` keeps (a dry run prints each).
 
     Only names are kept: the messages are read again one at a time as they
@@ -99,7 +98,7 @@ def _chosen(root: SpoolRoot, spool: str, chosen: ParkedFilter, dry_run: bool) ->
 def replay_command(settings: Settings, spool: str, dry_run: bool, **filters) -> None:
     """Move parked messages of SPOOL back into SPOOL (progress on stderr)."""
     root = settings.root()
-    selected = _chosen(root, spool, ParkedFilter(**filters), dry_run)
+    selected = _names_chosen(root, spool, ParkedFilter(**filters), dry_run)
     if not selected:
         click.echo("nothing to replay", err=True)
         return
@@ -125,7 +124,7 @@ def discard_command(settings: Settings, spool: str, dry_run: bool, everything: b
     if not chosen.given and not everything:
         raise click.UsageError("give a filter (--type, --older-than, --id, --reason) or --all")
     root = settings.root()
-    selected = _chosen(root, spool, chosen, dry_run)
+    selected = _names_chosen(root, spool, chosen, dry_run)
     if not selected:
         click.echo("nothing to discard", err=True)
         return
