@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 
 import pytest
@@ -67,8 +68,6 @@ def test_polling_drop_box_adopts_a_file_once_it_has_settled(root_dir: Path, tmp_
     spool = SpoolRoot(root_dir).spool("pe")
     box = tmp_path / "box"
     dropbox = Dropbox(str(box), spool, poll=True, poll_interval=0.05)
-    import threading
-
     thread = threading.Thread(target=dropbox.run)
     thread.start()
     try:
