@@ -120,8 +120,12 @@ def test_components_write_metric_files_that_stats_prom_reports(tmp_path, cli):
         run.ask("pe")
         run.ask("pe")
         run.ask("archive")
-        metrics_file = run.root_path / ".metrics" / "pe.prom"
-        wait_until(lambda: 'spoolq_messages_handled_total{component="pe"} 2' in read_or_empty(metrics_file))
+        # A reply is visible a moment before its request is acknowledged: a file written in
+        # between shows a depth of 1 until the next write.
+        wait_until(lambda: reports(run, "pe", 'spoolq_messages_handled_total{component="pe"} 2'))
+        for name in ("pe", "archive"):
+            emptied = f'spoolq_queue_depth{{component="{name}",spool="{name}"}} 0'
+            wait_until(lambda name=name, emptied=emptied: reports(run, name, emptied))
         result = cli("-c", str(config), "--root", str(run.root_path), "stats", "--prom")
     assert result.returncode == 0, result.stderr
     text = result.stdout.decode()
@@ -133,6 +137,11 @@ def test_components_write_metric_files_that_stats_prom_reports(tmp_path, cli):
     assert depth == {"pe": 0, "archive": 0}
     assert families["spoolq_handle_seconds"].type == "summary"
     assert {s.labels["spool"] for s in families["spoolq_spool_messages"].samples} >= {"pe", "pe_reply"}
+
+
+def reports(run, component: str, line: str) -> bool:
+    """Whether ``component``'s metrics file, as last written, holds ``line``."""
+    return line in read_or_empty(run.root_path / ".metrics" / f"{component}.prom")
 
 
 def read_or_empty(path) -> str:

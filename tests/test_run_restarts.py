@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import time
+import pytest
 
+from spoolq import restarts
 from spoolq.restarts import RestartSchedule
 
 
@@ -26,14 +27,16 @@ def test_components_are_counted_apart():
     assert schedule.crashed("archive", ran_for=0) == (1.0, 1)
 
 
-def test_only_due_restarts_are_taken():
+def test_only_due_restarts_are_taken(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(restarts.time, "monotonic", lambda: clock[0])
     schedule = RestartSchedule(delay=0.05, cap=10)
     schedule.crashed("soon", ran_for=0)
     for _ in range(8):
         schedule.crashed("late", ran_for=0)  # 0.05 * 2**7 = 6.4 s
     assert schedule.take_due() == []
-    assert 0 < schedule.seconds_to_next(default=1.0) <= 0.05
-    time.sleep(0.06)
+    assert schedule.seconds_to_next(default=1.0) == pytest.approx(0.05)
+    clock[0] += 0.06
     assert schedule.take_due() == ["soon"]
     assert schedule.pending("late") and not schedule.pending("soon")
     schedule.cancel("late")

@@ -67,9 +67,18 @@ def test_run_supervises_a_component_and_both_shippers_across_two_nodes(start_run
     def prom() -> str:
         return cli("-c", str(config), "stats", "--prom").stdout.decode()
 
-    wait_until(lambda: 'spoolq_shipper_sent_total{kind="ship",shipper="out"} 1' in prom(), what="sent 1")
-    assert 'spoolq_shipper_received_total{kind="receive",shipper="in"} 1' in prom()
-    assert 'spoolq_shipper_connected{kind="ship",shipper="out"} 1' in prom()
+    # Each shipper writes its own file when its interval is due: wait for all three lines at once.
+    expected = (
+        'spoolq_shipper_sent_total{kind="ship",shipper="out"} 1',
+        'spoolq_shipper_received_total{kind="receive",shipper="in"} 1',
+        'spoolq_shipper_connected{kind="ship",shipper="out"} 1',
+    )
+
+    def all_reported() -> bool:
+        text = prom()
+        return all(line in text for line in expected)
+
+    wait_until(all_reported, what="the shippers' metrics")
     run.signal(signal.SIGTERM)
     assert run.wait(30) == 0
     assert "all components and shippers stopped" in run.log()
@@ -121,7 +130,9 @@ def test_locks_left_by_a_killed_shipper_are_taken_back_and_sent(start_run, broke
     with shippers_running(far, "in"):
         wait_until(lambda: root_of(far).spool("md").count() == 2, what="the stale one sent again")
     run.wait_for_log(r"shipper out: unlocked 1 stale claim\(s\) older than 80 s")
-    assert outgoing.is_locked(fresh.name) and outgoing.count() == 1
+    # A confirmed element is removed by the shipper's reaper thread a moment after the receipt.
+    wait_until(lambda: outgoing.count() == 1, what="the two sent ones removed")
+    assert outgoing.is_locked(fresh.name)
     run.signal(signal.SIGTERM)
     assert run.wait(30) == 0
 

@@ -167,4 +167,5 @@ def test_a_restarted_component_runs_the_applied_configuration_not_the_edited_fil
     run.write_config("pe", extra='reply_spool = "elsewhere"\n')
     run.signal(signal.SIGHUP)
     run.wait_for_log("component pe changed: restarting it")
+    run.wait_for_log(r"started component pe \(pid \d+\)", count=4)  # the old child is gone
     assert run.ask("pe", answers="elsewhere").body == "hello by pe"
