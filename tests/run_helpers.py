@@ -106,10 +106,3 @@ def running(tmp_path: Path):
     finally:
         for run in runs:
             run.stop()
-
-
-def wait_until(condition, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition never became true"
-        time.sleep(0.02)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -94,15 +93,6 @@ def running(config_path: Path, *names: str, **options):
             shipper.stop()
         for thread in threads:
             thread.join(60)
-
-
-def wait_until(condition, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 class Receipts(stomp.ConnectionListener):

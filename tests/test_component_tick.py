@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from watch_helpers import Watcher, recorded, wait_for
+from watch_helpers import Watcher, recorded
 
 from spoolq.catalogue import timer
 from spoolq.component import Component
@@ -16,6 +16,7 @@ from spoolq.component.ticker import Ticker
 from spoolq.config import ComponentConfig
 from spoolq.message import Message
 from spoolq.root import SpoolRoot
+from tests.waiting import wait_until
 
 
 def start(root: SpoolRoot, record: Path, tick: float | None, sleep: float = 0.0) -> Component:
@@ -39,7 +40,7 @@ def test_ticks_arrive_every_tick_seconds(root, tmp_path):
     record = tmp_path / "handled"
     component = start(root, record, tick=0.2)
     try:
-        wait_for(lambda: len(recorded(record)) >= 4, timeout=5, what="four ticks")
+        wait_until(lambda: len(recorded(record)) >= 4, timeout=5, what="four ticks")
     finally:
         finish(component)
 
@@ -102,7 +103,7 @@ def test_watch_tick_option_ticks_and_drains(root_dir, tmp_path):
         log=tmp_path / "watch.log",
     )
     try:
-        wait_for(lambda: len(recorded(record)) >= 3, timeout=10, what="three ticks")
+        wait_until(lambda: len(recorded(record)) >= 3, timeout=10, what="three ticks")
         watcher.signal(signal.SIGTERM)
         assert watcher.wait() == 0, watcher.stderr()
     finally:

@@ -15,7 +15,8 @@ from spoolq.metrics_export import parse_text, prometheus_stats
 from spoolq.metrics_file import MetricsFile, metrics_path
 from spoolq.parking import park
 from spoolq.root import SpoolRoot
-from tests.run_helpers import component_table, running, wait_until
+from tests.run_helpers import component_table, running
+from tests.waiting import wait_until
 
 SAMPLE_LINE = re.compile(
     r'[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*",?)*\})? '

@@ -9,7 +9,8 @@ import socket
 import pytest
 
 from spoolq.message import Message
-from tests.run_helpers import component_table, running, wait_until
+from tests.run_helpers import component_table, running
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -18,7 +18,8 @@ from spoolq.shippers import build_shipper
 from spoolq.shippers.ca_directory import NoCACertificates, ca_certificates, write_bundle
 from spoolq.shippers.config import load_shipping
 from tests.pki import TestCA
-from tests.shipping import root_of, running, unique, wait_until, write_node_config
+from tests.shipping import root_of, running, unique, write_node_config
+from tests.waiting import wait_until
 
 
 def grid_directory(path, ca: TestCA):

@@ -8,7 +8,8 @@ import sys
 
 from spoolq.message import Message
 from tests.conftest import cli_env
-from tests.shipping import root_of, unique, wait_until, write_node_config
+from tests.shipping import root_of, unique, write_node_config
+from tests.waiting import wait_until
 
 
 def test_ship_and_receive_commands_deliver_drain_on_sigterm_and_show_in_stats(broker, tmp_path, cli):

@@ -13,7 +13,8 @@ import pytest
 from spoolq.message import Message
 from tests.broker import free_port
 from tests.conftest import cli_env
-from tests.shipping import root_of, running, unique, wait_until, write_node_config
+from tests.shipping import root_of, running, unique, write_node_config
+from tests.waiting import wait_until
 
 
 def distinct_ids(spool) -> set[str]:

@@ -19,7 +19,7 @@ from spoolq.root import SpoolRoot
 from spoolq.udp_proxy import UdpProxy
 from spoolq.udp_tickets import TicketError, parse_ticket
 from tests.conftest import cli_env
-from tests.run_helpers import wait_until
+from tests.waiting import wait_until
 
 
 @pytest.fixture

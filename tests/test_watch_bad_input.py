@@ -7,13 +7,14 @@ import os
 from pathlib import Path
 
 import pytest
-from watch_helpers import recorded, wait_for
+from watch_helpers import recorded
 
 from spoolq import parking
 from spoolq.component import Component
 from spoolq.config import ComponentConfig
 from spoolq.message import Message
 from spoolq.root import SpoolRoot
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def drop(spool, name: str, data: bytes, sparse_size: int = 0) -> Path:
 
 def still_serving(root, spool, log) -> None:
     spool.put(Message.new("PING", "still here"))
-    wait_for(lambda: f"str:{b'still here'.hex()}" in recorded(log), what="a good message after the bad one")
+    wait_until(lambda: f"str:{b'still here'.hex()}" in recorded(log), what="a good message after the bad one")
 
 
 def parked_reasons(root) -> list[str]:
@@ -59,7 +60,7 @@ def parked_reasons(root) -> list[str]:
 def test_invalid_json_envelope_is_parked_with_the_reason(serve):
     root, spool, log = serve
     drop(spool, "10000000000001", b'{"header": {"type": "X"}, "body": ')
-    wait_for(lambda: parked_reasons(root), what="the malformed envelope parked")
+    wait_until(lambda: parked_reasons(root), what="the malformed envelope parked")
     (parked,) = parking.iter_parked(root, "pe")
     assert "not valid JSON" in parked.reason
     assert parked.original == b'{"header": {"type": "X"}, "body": '
@@ -70,14 +71,14 @@ def test_binary_garbage_is_handled_as_a_raw_bytes_body(serve):
     root, spool, log = serve
     garbage = bytes(range(256)) * 4
     drop(spool, "10000000000002", garbage)
-    wait_for(lambda: f"bytes:{garbage.hex()}" in recorded(log), what="the garbage handled as bytes")
+    wait_until(lambda: f"bytes:{garbage.hex()}" in recorded(log), what="the garbage handled as bytes")
     assert parked_reasons(root) == []
 
 
 def test_element_over_max_size_is_parked_unread_and_kept(serve, root_dir):
     root, spool, log = serve
     big = drop(spool, "10000000000003", b"", sparse_size=5 << 20)
-    wait_for(lambda: parked_reasons(root) and not big.exists(), what="the oversize element parked")
+    wait_until(lambda: parked_reasons(root) and not big.exists(), what="the oversize element parked")
     (reason,) = parked_reasons(root)
     assert "exceeds max_size 1048576" in reason
     aside = root_dir / "parked" / "pe" / "oversize" / "10000000-10000000000003"
@@ -93,7 +94,7 @@ def test_symlink_pointing_outside_the_spool_is_parked_not_read(serve, tmp_path):
     directory.mkdir(exist_ok=True)
     (directory / "10000000000004").symlink_to(secret)
     link = directory / "10000000000004"
-    wait_for(lambda: parked_reasons(root) and not os.path.lexists(link), what="the symlink parked")
+    wait_until(lambda: parked_reasons(root) and not os.path.lexists(link), what="the symlink parked")
     (parked,) = parking.iter_parked(root, "pe")
     assert "symlink pointing outside the spool" in parked.reason
     assert parked.original == os.fsencode(secret)
@@ -105,7 +106,7 @@ def test_name_that_is_not_14_hex_digits_is_ignored_and_logged_once(serve, caplog
     root, spool, log = serve
     caplog.set_level(logging.WARNING, logger="spoolq.component")
     drop(spool, "not-an-element", b"hello")
-    wait_for(lambda: "must be 14 hex digits" in caplog.text, what="the odd name logged")
+    wait_until(lambda: "must be 14 hex digits" in caplog.text, what="the odd name logged")
     still_serving(root, spool, log)
     assert (Path(spool.path) / "10000000" / "not-an-element").exists()
     assert caplog.text.count("not-an-element") == 1
@@ -120,7 +121,7 @@ def test_100_mb_element_over_the_default_limit_is_parked_unread(root_dir, tmp_pa
     try:
         assert component.ready.wait(10)
         drop(root.spool("pe"), "10000000000005", b"", sparse_size=100 << 20)
-        wait_for(lambda: parked_reasons(root), what="the 100 MB element parked")
+        wait_until(lambda: parked_reasons(root), what="the 100 MB element parked")
         assert "exceeds max_size 67108864" in parked_reasons(root)[0]
     finally:
         component.drain()
@@ -133,5 +134,5 @@ def test_directory_with_an_element_name_is_ignored_and_logged(serve, caplog):
     staged = Path(spool.path) / "staging"  # built aside, then moved in whole: listed at once
     (staged / "10000000000006").mkdir(parents=True)
     os.rename(staged, Path(spool.path) / "10000001")
-    wait_for(lambda: "not a regular file" in caplog.text, what="the odd directory logged")
+    wait_until(lambda: "not a regular file" in caplog.text, what="the odd directory logged")
     still_serving(root, spool, log)

@@ -7,7 +7,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from watch_helpers import wait_for
 
 from spoolq.cli.settings import Settings
 from spoolq.cli.watch_commands import _component_config
@@ -17,6 +16,7 @@ from spoolq.errors import ConfigError
 from spoolq.message import Message
 from spoolq.root import SpoolRoot
 from spoolq.watcher.dropbox import Dropbox, is_candidate
+from tests.waiting import wait_until
 
 NO_OVERRIDES = dict.fromkeys(
     (
@@ -73,7 +73,7 @@ def test_polling_drop_box_adopts_a_file_once_it_has_settled(root_dir: Path, tmp_
     try:
         (box / "report.json").write_bytes(b"payload")
         (box / "partial.part").write_bytes(b"not yet")
-        wait_for(lambda: spool.count() == 1, what="the settled file adopted")
+        wait_until(lambda: spool.count() == 1, what="the settled file adopted")
         assert spool.get(next(spool.names())).body == "payload"
         assert sorted(p.name for p in box.iterdir()) == ["partial.part"]
     finally:
@@ -90,7 +90,7 @@ def test_component_with_a_drop_box_is_ready_only_after_the_box_is_watched(root_d
     component.start()
     try:
         assert component.ready.wait(10)
-        wait_for(lambda: root.spool("pe_reply").count() == 1, what="the early file handled")
+        wait_until(lambda: root.spool("pe_reply").count() == 1, what="the early file handled")
     finally:
         component.drain()
         assert component.join(10)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from watch_helpers import wait_for
 
 from spoolq import parking
 from spoolq.component import Component
 from spoolq.config import ComponentConfig, RetryPolicy
 from spoolq.message import Message
 from spoolq.root import SpoolRoot
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_exit_0_replies_with_stdout_and_sees_headers_as_environment(root, run_sc
     request = Message.new("PING", "hello", reply_to="caller")
     root.spool("pe").put(request)
     caller = root.spool("caller")
-    wait_for(lambda: caller.count() == 1, what="the reply from the command")
+    wait_until(lambda: caller.count() == 1, what="the reply from the command")
     reply = caller.get(next(caller.names()))
     assert reply.body == "PING|caller|HELLO" and reply.correlation_id == request.message_id
 
@@ -51,14 +51,14 @@ def test_exit_75_retries_later_with_the_attempt_number(root, run_script, tmp_pat
     )
     root.spool("pe").put(Message.new("JOB", "x"))
     reply_spool = root.spool("pe_reply")
-    wait_for(lambda: reply_spool.count() == 1, what="the reply after retries")
+    wait_until(lambda: reply_spool.count() == 1, what="the reply after retries")
     assert reply_spool.get(next(reply_spool.names())).body == "ok on 3\n"
 
 
 def test_other_exit_code_parks_with_stderr_as_the_reason(root, run_script):
     run_script("echo 'disk on fire' >&2; exit 1")
     root.spool("pe").put(Message.new("JOB", "x"))
-    wait_for(lambda: list(parking.iter_parked(root, "pe")), what="the message parked")
+    wait_until(lambda: list(parking.iter_parked(root, "pe")), what="the message parked")
     (parked,) = parking.iter_parked(root, "pe")
     assert "exited with 1: disk on fire" in parked.reason and parked.attempts == 1
 
@@ -67,11 +67,11 @@ def test_timeout_kills_the_process_group_and_the_attempt_fails(root, run_script,
     pid_file = tmp_path / "child.pid"
     run_script(f"sleep 60 & echo $! > {pid_file}; wait", timeout=0.5, attempts=1)
     root.spool("pe").put(Message.new("JOB", "x"))
-    wait_for(lambda: list(parking.iter_parked(root, "pe")), what="the message parked after the timeout")
+    wait_until(lambda: list(parking.iter_parked(root, "pe")), what="the message parked after the timeout")
     (parked,) = parking.iter_parked(root, "pe")
     assert "killed after 0.5 s timeout" in parked.reason
     child = int(pid_file.read_text())
-    wait_for(lambda: not Path(f"/proc/{child}").exists() or "Z" in _state(child), what="the child killed")
+    wait_until(lambda: not Path(f"/proc/{child}").exists() or "Z" in _state(child), what="the child killed")
 
 
 def _state(pid: int) -> str:

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from watch_helpers import recorded, wait_for
+from watch_helpers import recorded
 
 from spoolq import parking
 from spoolq.component import Component
@@ -17,6 +17,7 @@ from spoolq.errors import HandlerNotFound
 from spoolq.handlers.base import Handler
 from spoolq.message import Message
 from spoolq.root import SpoolRoot
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def test_message_put_by_the_api_is_answered_with_its_correlation_id(root, runnin
     running()
     request = Message.new("PING", "hello")
     root.spool("pe").put(request)
-    wait_for(lambda: replies(root) and root.spool("pe").count() == 0, what="the reply")
+    wait_until(lambda: replies(root) and root.spool("pe").count() == 0, what="the reply")
     (reply,) = replies(root)
     assert reply.correlation_id == request.message_id
     assert reply.body == "hello" and reply.type == "PING"
@@ -58,14 +59,14 @@ def test_message_put_by_the_api_is_answered_with_its_correlation_id(root, runnin
 def test_reply_goes_to_the_requests_reply_to_spool(root, running):
     running(reply_spool="unused")
     root.spool("pe").put(Message.new("PING", "x", reply_to="caller_inbox"))
-    wait_for(lambda: replies(root, "caller_inbox"), what="the reply in caller_inbox")
+    wait_until(lambda: replies(root, "caller_inbox"), what="the reply in caller_inbox")
     assert replies(root, "unused") == []
 
 
 def test_configured_reply_spool_is_used_without_reply_to(root, running):
     running(reply_spool="answers")
     root.spool("pe").put(Message.new("PING", "x"))
-    wait_for(lambda: replies(root, "answers"), what="the reply in answers")
+    wait_until(lambda: replies(root, "answers"), what="the reply in answers")
 
 
 def test_many_elements_in_brand_new_directories_are_all_handled(root, running, tmp_path):
@@ -87,7 +88,7 @@ def test_many_elements_in_brand_new_directories_are_all_handled(root, running, t
         message = Message.new("PING", "api")
         ids.add(message.message_id)
         spool.put(message)
-    wait_for(lambda: len(recorded(log)) >= len(ids), what="all 250 messages handled")
+    wait_until(lambda: len(recorded(log)) >= len(ids), what="all 250 messages handled")
     assert sorted(recorded(log)) == sorted(ids)
 
 
@@ -95,7 +96,7 @@ def test_retry_then_success_with_the_attempt_in_the_header(root, running):
     running(handler="tests.watch_handlers:retry_twice")
     root.spool("pe").put(Message.new("JOB", "x"))
     spool = root.spool("pe")
-    wait_for(lambda: replies(root) and spool.count() == 0, what="the reply after two retries")
+    wait_until(lambda: replies(root) and spool.count() == 0, what="the reply after two retries")
     (reply,) = replies(root)
     assert reply.body == "attempt 3"
 
@@ -106,7 +107,7 @@ def test_retry_then_park_after_the_last_attempt(root, running):
     request = Message.new("JOB", "x")
     root.spool("pe").put(request)
     spool = root.spool("pe")
-    wait_for(lambda: list(parking.iter_parked(root, "pe")) and spool.count() == 0, what="parked")
+    wait_until(lambda: list(parking.iter_parked(root, "pe")) and spool.count() == 0, what="parked")
     (parked,) = parking.iter_parked(root, "pe")
     assert parked.attempts == 3 and parked.message_id == request.message_id
     assert "RuntimeError: this handler always fails" in parked.reason and "Traceback" in parked.reason
@@ -120,8 +121,8 @@ def test_a_retry_does_not_hold_up_other_messages(root, running, tmp_path):
     root.spool("pe").put(later)
     now = Message.new("JOB", "now")
     root.spool("pe").put(now)
-    wait_for(lambda: recorded(log) == [now.message_id], what="the due message handled first")
-    wait_for(lambda: root.spool("pe").count() == 1, what="the due message removed")
+    wait_until(lambda: recorded(log) == [now.message_id], what="the due message handled first")
+    wait_until(lambda: root.spool("pe").count() == 1, what="the due message removed")
     assert not root.spool("pe").is_locked(next(root.spool("pe").names()))
 
 
@@ -129,12 +130,12 @@ def test_unknown_type_is_parked_when_only_types_are_bound(root, running):
     running(handler="", types={"CACHE_WRITTEN": "tests.watch_handlers:cache_written"})
     root.spool("pe").put(Message.new("CACHE_WRITTEN", "file-1"))
     root.spool("pe").put(Message.new("SOMETHING_ELSE", "file-2"))
-    wait_for(lambda: list(parking.iter_parked(root, "pe")) and replies(root), what="park and reply")
+    wait_until(lambda: list(parking.iter_parked(root, "pe")) and replies(root), what="park and reply")
     (parked,) = parking.iter_parked(root, "pe")
     assert parked.type == "SOMETHING_ELSE" and "no handler for message type" in parked.reason
     (reply,) = replies(root)
     assert reply.type == "CACHE_WRITTEN_ACK"
-    wait_for(lambda: root.spool("audit").count() == 1, what="the emitted audit message")
+    wait_until(lambda: root.spool("audit").count() == 1, what="the emitted audit message")
 
 
 def test_drain_lets_the_message_in_flight_finish(root, tmp_path):
@@ -146,7 +147,7 @@ def test_drain_lets_the_message_in_flight_finish(root, tmp_path):
     component.ready.wait(10)
     request = Message.new("JOB", "slow")
     root.spool("pe").put(request)
-    wait_for(lambda: recorded(started), what="the handler started")
+    wait_until(lambda: recorded(started), what="the handler started")
     component.drain()
     assert component.join(10)
     assert recorded(log) == [request.message_id]
@@ -161,7 +162,7 @@ def test_stop_leaves_the_claim_locked_for_a_later_retry(root, tmp_path):
     component.start()
     component.ready.wait(10)
     root.spool("pe").put(Message.new("JOB", "slow"))
-    wait_for(lambda: recorded(started), what="the handler started")
+    wait_until(lambda: recorded(started), what="the handler started")
     component.stop()
     assert component.join(10)
     name = next(root.spool("pe").names())
@@ -179,14 +180,14 @@ def test_long_handler_keeps_its_lock_fresh(root, running, tmp_path):
     )
     request = Message.new("JOB", "long")
     root.spool("pe").put(request)
-    wait_for(lambda: recorded(log), what="the long handler finished")
+    wait_until(lambda: recorded(log), what="the long handler finished")
     assert recorded(log) == [request.message_id]  # handled once: never taken for stale
 
 
 def test_polling_mode_handles_messages(root, running):
     running(poll=True)
     root.spool("pe").put(Message.new("PING", "polled"))
-    wait_for(lambda: replies(root), what="the reply with polling")
+    wait_until(lambda: replies(root), what="the reply with polling")
 
 
 def test_handler_lookup_errors_name_the_handler(root):
@@ -208,7 +209,7 @@ class Counting(Handler):
 def test_module_class_handler_and_metrics(root, running):
     component = running(handler=f"{__name__}:Counting", workers=3)
     root.spool("pe").put_many(Message.new("PING", str(i)) for i in range(20))
-    wait_for(lambda: component.metrics.value("spoolq_messages_handled_total", component="pe") == 20)
+    wait_until(lambda: component.metrics.value("spoolq_messages_handled_total", component="pe") == 20)
     assert Counting.calls == 20
     assert 'spoolq_messages_handled_total{component="pe"} 20' in component.metrics.render()
 
@@ -218,7 +219,7 @@ def test_reply_to_an_invalid_spool_name_parks_that_message_only(root, running):
     root.spool("pe").put(Message.new("PING", "lost", reply_to="../etc"))
     good = Message.new("PING", "fine")
     root.spool("pe").put(good)
-    wait_for(lambda: list(parking.iter_parked(root, "pe")) and replies(root), what="park and reply")
+    wait_until(lambda: list(parking.iter_parked(root, "pe")) and replies(root), what="park and reply")
     (parked,) = parking.iter_parked(root, "pe")
     assert "cannot deliver the handler's output" in parked.reason and "'../etc'" in parked.reason
     assert [r.correlation_id for r in replies(root)] == [good.message_id]
@@ -228,7 +229,7 @@ def test_reply_to_a_component_on_another_node_goes_to_outgoing(root, running):
     running()
     request = Message.new("PING", "far", reply_to="client@node1")
     root.spool("pe").put(request)
-    wait_for(lambda: replies(root, "outgoing"), what="the reply in the outgoing spool")
+    wait_until(lambda: replies(root, "outgoing"), what="the reply in the outgoing spool")
     (reply,) = replies(root, "outgoing")
     assert reply.header["to"] == "client@node1" and reply.correlation_id == request.message_id
 
@@ -239,7 +240,7 @@ def test_reply_to_a_component_on_this_node_stays_local(root):
     try:
         assert component.ready.wait(10)
         root.spool("pe").put(Message.new("PING", "near", reply_to="client@node2"))
-        wait_for(lambda: replies(root, "client"), what="the reply in the local spool client")
+        wait_until(lambda: replies(root, "client"), what="the reply in the local spool client")
         assert replies(root, "outgoing") == []
     finally:
         component.drain()

@@ -7,7 +7,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from watch_helpers import wait_for
 
 from spoolq.component import Component
 from spoolq.config import ComponentConfig
@@ -16,6 +15,7 @@ from spoolq.handlers.echo import EchoHandler
 from spoolq.handlers.registry import FunctionHandler, HandlerTable, load_handler
 from spoolq.message import Message
 from spoolq.root import SpoolRoot
+from tests.waiting import wait_until
 
 PLUGIN = '''
 class ShoutPlugin:
@@ -68,7 +68,7 @@ def test_panda_plugin_runs_unchanged_and_its_result_goes_to_out_queue(
         request = Message.new("EVENT", "hello")
         root.spool("idds").put(request)
         out = root.spool("out")
-        wait_for(lambda: out.count() == 1, what="the plugin's result in out_queue")
+        wait_until(lambda: out.count() == 1, what="the plugin's result in out_queue")
         result = out.get(next(out.names())).json()
         assert result == {
             "shout": "HELLO",

@@ -10,11 +10,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from watch_helpers import Watcher, recorded, wait_for
+from watch_helpers import Watcher, recorded
 
 from spoolq import Spool, envelope
 from spoolq.message import Message
 from spoolq.root import SpoolRoot
+from tests.waiting import wait_until
 
 RECORD = "tests.watch_handlers:record"
 
@@ -43,7 +44,7 @@ def test_message_moved_in_by_shell_mv_is_answered(root_dir, tmp_path, watchers):
     script = f"mkdir -p {directory} && mv {staged} {directory}/1000000000000a"
     subprocess.run(["sh", "-c", script], check=True)
     reply_spool = SpoolRoot(root_dir).spool("pe_reply")
-    wait_for(lambda: reply_spool.count() == 1, what="the reply")
+    wait_until(lambda: reply_spool.count() == 1, what="the reply")
     assert reply_spool.get(next(reply_spool.names())).correlation_id == request.message_id
 
 
@@ -55,10 +56,10 @@ def test_file_dropped_into_the_drop_box_is_handled(root_dir, tmp_path, watchers)
     (box / "any name at all").write_bytes(envelope.encode(written))
     renamed = Message.new("PING", "renamed in")
     (box / ".partial").write_bytes(envelope.encode(renamed))
-    wait_for(lambda: recorded(log) == [written.message_id], what="the written file handled")
+    wait_until(lambda: recorded(log) == [written.message_id], what="the written file handled")
     assert (box / ".partial").exists()  # dotfiles wait for their rename
     subprocess.run(["mv", str(box / ".partial"), str(box / "done.json")], check=True)
-    wait_for(lambda: len(recorded(log)) == 2, what="the renamed file handled")
+    wait_until(lambda: len(recorded(log)) == 2, what="the renamed file handled")
     assert recorded(log)[1] == renamed.message_id and os.listdir(box) == []
 
 
@@ -69,11 +70,11 @@ def test_kill_9_mid_handle_then_restart_loses_nothing(root_dir, tmp_path, watche
     spool.put_many(Message("x", {"message-id": i, "type": "JOB"}) for i in sorted(ids))
     args = ("pe", "--handler", RECORD, "-o", f"record={log}", "-o", f"started={started}")
     first = watchers(*args, "-o", "sleep=5", "--lock-timeout", "1")
-    wait_for(lambda: recorded(started), what="a handler started")
+    wait_until(lambda: recorded(started), what="a handler started")
     os.kill(first.process.pid, signal.SIGKILL)
     first.wait()
     watchers(*args, "--lock-timeout", "1", "--workers", "2")
-    wait_for(lambda: set(recorded(log)) == ids and spool.count() == 0, timeout=20, what="all handled")
+    wait_until(lambda: set(recorded(log)) == ids and spool.count() == 0, timeout=20, what="all handled")
 
 
 def test_two_watchers_on_one_spool_never_handle_a_message_twice(root_dir, tmp_path, watchers):
@@ -85,7 +86,7 @@ def test_two_watchers_on_one_spool_never_handle_a_message_twice(root_dir, tmp_pa
     messages = [Message.new("JOB", str(i)) for i in range(300)]
     for message in messages:
         spool.put(message)
-    wait_for(lambda: len(recorded(log)) >= 300 and spool.count() == 0, timeout=30, what="all handled")
+    wait_until(lambda: len(recorded(log)) >= 300 and spool.count() == 0, timeout=30, what="all handled")
     seen = recorded(log)
     assert len(seen) == 300 and set(seen) == {m.message_id for m in messages}
 
@@ -97,7 +98,7 @@ def test_sigterm_drains_the_message_in_flight(root_dir, tmp_path, watchers):
     )
     request = Message.new("JOB", "slow")
     SpoolRoot(root_dir).spool("pe").put(request)
-    wait_for(lambda: recorded(started), what="the handler started")
+    wait_until(lambda: recorded(started), what="the handler started")
     watcher.signal(signal.SIGTERM)
     assert watcher.wait(10) == 0
     assert recorded(log) == [request.message_id]
@@ -111,9 +112,9 @@ def test_second_signal_stops_at_once_leaving_the_claim_locked(root_dir, tmp_path
     )
     spool = SpoolRoot(root_dir).spool("pe")
     spool.put(Message.new("JOB", "very slow"))
-    wait_for(lambda: recorded(started), what="the handler started")
+    wait_until(lambda: recorded(started), what="the handler started")
     watcher.signal(signal.SIGTERM)
-    wait_for(lambda: "draining" in watcher.stderr(), what="draining")
+    wait_until(lambda: "draining" in watcher.stderr(), what="draining")
     watcher.signal(signal.SIGINT)
     watcher.wait(10)
     assert recorded(log) == [] and spool.is_locked(next(spool.names()))
@@ -132,7 +133,7 @@ def test_poll_mode_serves_the_spool_without_inotify(root_dir, tmp_path, watchers
     watchers("pe", "--handler", RECORD, "-o", f"record={log}", "--poll", "--poll-interval", "0.05")
     request = Message.new("JOB", "polled")
     SpoolRoot(root_dir).spool("pe").put(request)
-    wait_for(lambda: recorded(log) == [request.message_id], what="the polled message handled")
+    wait_until(lambda: recorded(log) == [request.message_id], what="the polled message handled")
 
 
 @pytest.mark.timeout(240)
@@ -150,12 +151,12 @@ def test_a_real_inotify_queue_overflow_is_rescanned_and_nothing_is_missed(tmp_pa
         spool = Spool(root_dir / "pe", durable=False, granularity=10**6)
         data = envelope.encode(Message.new("PING", "x"))
         spool.put(data)
-        wait_for(lambda: spool.count() == 0, what="the first element handled: its directory watched")
+        wait_until(lambda: spool.count() == 0, what="the first element handled: its directory watched")
         watcher.signal(signal.SIGSTOP)
         for _ in range(limit + 2000):
             spool.put(data)
         watcher.signal(signal.SIGCONT)
-        wait_for(lambda: spool.count() == 0, timeout=200, what="every element handled")
+        wait_until(lambda: spool.count() == 0, timeout=200, what="every element handled")
         assert "overflowed" in watcher.stderr()
         assert watcher.process.poll() is None
     finally:

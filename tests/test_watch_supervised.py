@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from conftest import cli_env
-from watch_helpers import wait_for
 
 from spoolq.message import Message
 from spoolq.root import SpoolRoot
+from tests.waiting import wait_until
 
 CONFIG = """
 [components.pe]
@@ -36,15 +36,15 @@ def test_run_starts_watch_components_that_answer_and_export_metrics(root_dir: Pa
             env=cli_env(),
         )
     try:
-        wait_for(lambda: "component ready" in log.read_text(), timeout=20, what="the component ready")
+        wait_until(lambda: "component ready" in log.read_text(), timeout=20, what="the component ready")
         request = Message.new("PING", "through run")
         root = SpoolRoot(root_dir)
         root.spool("pe").put(request)
         replies = root.spool("pe_reply")
-        wait_for(lambda: replies.count() == 1, what="the reply")
+        wait_until(lambda: replies.count() == 1, what="the reply")
         assert replies.get(next(replies.names())).correlation_id == request.message_id
         prom = root_dir / ".metrics" / "pe.prom"
-        wait_for(
+        wait_until(
             lambda: prom.exists() and 'spoolq_messages_handled_total{component="pe"} 1' in prom.read_text(),
             what="the metrics file",
         )

@@ -1,4 +1,4 @@
-"""Helpers for watcher tests: wait on a condition with a deadline, run `spoolq watch`."""
+"""Helpers for watcher tests: run `spoolq watch`, read what a recording handler wrote."""
 
 from __future__ import annotations
 
@@ -6,23 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from conftest import cli_env
 
-
-def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
-    """Poll ``condition`` until it is truthy; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
+from tests.waiting import wait_until
 
 
 def recorded(path: Path) -> list[str]:
@@ -45,7 +33,7 @@ class Watcher:
             stderr=self._stderr,
             env=cli_env(),
         )
-        wait_for(lambda: "ready" in self.stderr() or self.process.poll() is not None, what="watcher ready")
+        wait_until(lambda: "ready" in self.stderr() or self.process.poll() is not None, what="watcher ready")
         assert self.process.poll() is None, self.stderr()
 
     def stderr(self) -> str:
