@@ -10,6 +10,17 @@ It keeps three sets of names, all under one lock:
 
 Elements locked by another process are skipped; they come back in a later
 rescan if that process dies and the periodic purge unlocks them.
+
+A component with one worker passes ``serve_here``: when a wake-up brings a
+single new element and nothing is pending, its worker is idle, so the
+dispatcher handles that element itself instead of queueing it.  Handling is
+serial with one worker either way; this saves the wake-up of a second thread,
+which is most of an idle component's notice latency beyond inotify's own
+(measured: p50 0.21-0.23 ms against 0.31-0.37).  Bursts (several events in
+one read, a listing, due retries) still go through the queue, where the
+worker claims and commits them in groups.  With several workers the
+dispatcher never handles: a slow handler would hold back the names that the
+idle workers could take.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 
 from spoolq import layout
 from spoolq.spool import Spool
@@ -41,12 +53,14 @@ class Dispatcher:
         *,
         purge_interval: float,
         lock_timeout: float,
+        serve_here: Callable[[str], None] | None = None,
     ):
         self.spool = spool
         self.emitter = emitter
         self.work = work
         self.purge_interval = purge_interval
         self.lock_timeout = lock_timeout
+        self.serve_here = serve_here
         self.ready = threading.Event()  # set after the first full scan
         self.running = True
         self._lock = threading.Lock()
@@ -87,8 +101,9 @@ class Dispatcher:
             if time.monotonic() >= self._next_purge:
                 self._purge()
                 signals = [Signal("rescan")]
+            alone = len(signals) == 1
             for signal in signals:
-                self._follow(signal)
+                self._follow(signal, alone)
             self._release_due()
             if not self.ready.is_set() and any(s.kind == "rescan" for s in signals):
                 self.ready.set()
@@ -123,11 +138,11 @@ class Dispatcher:
             log.error("%s: purge failed: %s", self.spool.path, exc)
         self._next_purge = time.monotonic() + self.purge_interval
 
-    def _follow(self, signal: Signal) -> None:
+    def _follow(self, signal: Signal, alone: bool = False) -> None:
         if signal.kind == "element":
             assert signal.directory is not None and signal.name is not None
             if layout.is_element_name(signal.name):
-                self._offer(f"{signal.directory}/{signal.name}")
+                self._offer(f"{signal.directory}/{signal.name}", alone)
             else:
                 self._note_odd(f"{signal.directory}/{signal.name}")
         elif signal.kind == "directory":
@@ -152,12 +167,17 @@ class Dispatcher:
         elements.sort()
         self._offer_many([f"{directory}/{entry}" for entry in elements])
 
-    def _offer(self, name: str) -> None:
+    def _offer(self, name: str, alone: bool = False) -> None:
+        """Queue ``name`` for a worker; or, ``alone`` in its wake-up and nothing pending, serve it here."""
         with self._lock:
             if name in self._pending or name in self._deferred_names:
                 return
+            idle = not self._pending
             self._pending.add(name)
-        self.work.put(name)
+        if alone and idle and self.serve_here is not None:
+            self.serve_here(name)
+        else:
+            self.work.put(name)
 
     def _offer_many(self, names: list[str]) -> None:
         """:meth:`_offer` for a listing: one lock for all (a backlog can be many thousands)."""

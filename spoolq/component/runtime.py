@@ -12,9 +12,11 @@ API (small and stable; ``spoolq watch`` and ``spoolq run`` use only this)::
     component.join(timeout) -> bool       # True once every thread has ended
     component.metrics                     # spoolq.metrics.Metrics (handled, retried, parked, latency)
 
-Threads: a dispatcher (blocks in the emitter; no busy loop), ``config.workers``
-workers, a lock refresher (touches the locks of messages being handled
-every ``lock_timeout / 3``), a drop box watcher when one is configured, and
+Threads: a dispatcher (blocks in the emitter; no busy loop; with one worker
+it handles a lone new element itself while the worker is idle, see
+:mod:`spoolq.component.dispatcher`), ``config.workers`` workers, a lock
+refresher (touches the locks of messages being handled every
+``lock_timeout / 3``), a drop box watcher when one is configured, and
 a ticker putting ``TICK`` into the spool when ``config.tick`` is set.
 Handlers' ``setup`` runs in ``start``, ``teardown`` once the workers ended.
 A handler instance is shared by the workers: with ``workers > 1`` its
@@ -32,7 +34,7 @@ from spoolq.component.answers import describe_metrics
 from spoolq.component.dispatcher import Dispatcher
 from spoolq.component.processing import Processor
 from spoolq.component.ticker import Ticker
-from spoolq.component.workers import STOP, serve_batch
+from spoolq.component.workers import STOP, serve_batch, serve_one
 from spoolq.config import ComponentConfig
 from spoolq.directories import DirectoryHandles
 from spoolq.errors import HandlerError, SpoolqError
@@ -97,15 +99,20 @@ class Component:
             rescan_interval=self.rescan_interval,
         )
         purge_every = max(0.5, min(self.rescan_interval, self.config.lock_timeout / 2))
+        self._live_workers = max(1, self.config.workers)
         self._dispatcher = Dispatcher(
-            self.spool, emitter, self._work, purge_interval=purge_every, lock_timeout=self.config.lock_timeout
+            self.spool,
+            emitter,
+            self._work,
+            purge_interval=purge_every,
+            lock_timeout=self.config.lock_timeout,
+            serve_here=self._serve_in_dispatcher if self._live_workers == 1 else None,
         )
         processor = Processor(
             self.config, self.root, self.table, self._dispatcher, self.metrics, self._stopped, self.node
         )
         self._processor = processor
         self._spawn("dispatcher", self._run_dispatcher)
-        self._live_workers = max(1, self.config.workers)
         for index in range(self._live_workers):
             self._workers.append(self._spawn(f"worker-{index}", self._run_worker))
         self._spawn("lock-refresher", self._refresh_locks)
@@ -175,11 +182,17 @@ class Component:
 
     def _run_dispatcher(self) -> None:
         assert self._dispatcher is not None
+        self._dispatcher_handles = DirectoryHandles(self.spool.path)  # for the names it serves itself
         try:
             self._dispatcher.run()
         except Exception:
             log.exception("%s: dispatcher failed; draining", self.config.name)
             self.drain()
+        finally:
+            self._dispatcher_handles.close()
+
+    def _serve_in_dispatcher(self, name: str) -> None:
+        serve_one(name, self._processor, self._dispatcher, self._draining, self._dispatcher_handles)
 
     def _announce_ready(self) -> None:
         assert self._dispatcher is not None

@@ -16,6 +16,7 @@ BATCH_SIZE = 64  # at most this many answered messages share one commit
 BATCH_SECONDS = 0.01  # and a batch stays open no longer than this (64 fit on tmpfs)
 GROUP_SIZE = 32  # names claimed together before their handlers run, while handlers are quick
 QUICK_SECONDS = 0.001  # a batch whose messages took less than this each counts as quick
+_NONE_WAITING: queue.SimpleQueue = queue.SimpleQueue()  # never filled: a name served alone ends its batch
 
 
 def serve_batch(
@@ -52,6 +53,17 @@ def serve_batch(
         with DirectoryHandles(processor.spool.path) as own:
             return _serve(name, work, processor, dispatcher, draining, own)
     return _serve(name, work, processor, dispatcher, draining, handles)
+
+
+def serve_one(
+    name: str,
+    processor: Processor,
+    dispatcher: Dispatcher,
+    draining: threading.Event,
+    handles: DirectoryHandles,
+) -> None:
+    """Handle ``name`` alone, in the calling thread (the dispatcher's, while the one worker is idle)."""
+    _serve(name, _NONE_WAITING, processor, dispatcher, draining, handles)
 
 
 def _serve(

@@ -1,0 +1,111 @@
+"""A one-worker component serves a lone new message in its dispatcher thread, never two at once."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from spoolq import envelope
+from spoolq.component import Component
+from spoolq.config import ComponentConfig
+from spoolq.message import Message
+from spoolq.root import SpoolRoot
+from tests.waiting import wait_until
+
+THREADS: list[str] = []  # the thread each handler call ran in
+_inside = 0
+_most_inside = 0
+_count_lock = threading.Lock()
+_element_numbers = itertools.count(1)
+DIRECTORY = "10000000"  # made before the component starts: watched from its first scan
+
+
+def observe(message: Message, context) -> Message:
+    """Note the calling thread and how many calls overlap; take a moment when asked."""
+    global _inside, _most_inside
+    with _count_lock:
+        _inside += 1
+        _most_inside = max(_most_inside, _inside)
+    THREADS.append(threading.current_thread().name.rsplit("-", 1)[-1])
+    time.sleep(float(context.options.get("sleep", 0)))
+    with _count_lock:
+        _inside -= 1
+    return message.reply("DONE", message.body)
+
+
+@pytest.fixture
+def component(root: SpoolRoot):
+    global _inside, _most_inside
+    THREADS.clear()
+    _inside = _most_inside = 0
+    started: list[Component] = []
+    os.makedirs(f"{root.spool('pe').path}/{DIRECTORY}")
+
+    def start(workers: int, sleep: float = 0.0) -> Component:
+        options = {"sleep": str(sleep)}
+        handler = f"{__name__}:observe"
+        config = ComponentConfig(name="pe", spool="pe", handler=handler, workers=workers, options=options)
+        running = Component(config, root, rescan_interval=30)
+        running.start()
+        started.append(running)
+        assert running.ready.wait(10)
+        return running
+
+    yield start
+    for running in started:
+        running.drain()
+        assert running.join(10)
+
+
+def drop(root: SpoolRoot, body: str) -> None:
+    """Publish one element by a rename into the watched directory: one inotify event."""
+    directory = Path(root.spool("pe").path) / DIRECTORY
+    name = f"{next(_element_numbers):014x}"
+    (directory / f"{name}.tmp").write_bytes(envelope.encode(Message.new("JOB", body)))
+    os.rename(directory / f"{name}.tmp", directory / name)
+
+
+def handled(root: SpoolRoot) -> int:
+    """Messages answered and removed (a batch's replies are written before its inputs go)."""
+    return root.spool("pe_reply").count() if root.spool("pe").count() == 0 else -1
+
+
+def test_one_worker_serves_a_lone_message_in_the_dispatcher_and_a_burst_in_the_worker(root, component):
+    component(workers=1)
+    drop(root, "lone")
+    wait_until(lambda: handled(root) == 1, what="the lone message answered")
+    assert THREADS == ["dispatcher"]
+    root.spool("pe").put_many(Message.new("JOB", str(index)) for index in range(100))  # one new directory
+    wait_until(lambda: handled(root) == 101, what="the burst answered")
+    assert THREADS[1:] == ["0"] * 100  # listed together: queued for worker-0, claimed in groups
+
+
+def test_several_workers_never_leave_the_handling_to_the_dispatcher(root, component):
+    component(workers=2)
+    for index in range(1, 6):
+        drop(root, str(index))
+        wait_until(lambda expected=index: handled(root) == expected, what="the message answered")
+    assert len(THREADS) == 5 and "dispatcher" not in THREADS
+
+
+def test_one_worker_never_runs_two_handlers_at_once(root, component):
+    """A burst and lone messages land while the dispatcher serves one: still one handler at a time."""
+    component(workers=1, sleep=0.01)
+    spool = root.spool("pe")
+    for round_ in range(10):
+        drop(root, f"{round_}-first")  # the component is idle: the dispatcher serves it
+        time.sleep(0.002)
+        spool.put_many(Message.new("JOB", f"{round_}-{index}") for index in range(10))
+        for index in range(3):
+            drop(root, f"{round_}-lone-{index}")
+            time.sleep(0.003)
+        answered = 14 * (round_ + 1)
+        wait_until(lambda n=answered: handled(root) == n, what="the round answered")
+        time.sleep(0.02)  # the worker's last commit is told to the dispatcher: idle again
+    assert _most_inside == 1
+    assert THREADS.count("dispatcher") >= 5 and THREADS.count("0") >= 100  # both took part
