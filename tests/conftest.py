@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from spoolq.component import Component
 from spoolq.root import SpoolRoot
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,6 +26,28 @@ def no_leaked_threads():
         thread.join(timeout=5)
     leaked = [t for t in leaked if t.is_alive()]
     assert not leaked, f"test leaked threads: {leaked}"
+
+
+@pytest.fixture
+def serving():
+    """``serving(config, root, **keywords)``: a started, ready Component; each drained at the test's end.
+
+    A test may drain one earlier itself (to assert what draining leaves):
+    draining again at the end does nothing.
+    """
+    started: list[Component] = []
+
+    def start(config, root: SpoolRoot, **keywords) -> Component:
+        component = Component(config, root, **keywords)
+        component.start()
+        started.append(component)
+        assert component.ready.wait(10)
+        return component
+
+    yield start
+    for component in started:
+        component.drain()
+        assert component.join(15), "a thread of the component did not end"
 
 
 @pytest.fixture

@@ -39,27 +39,19 @@ def observe(message: Message, context) -> Message:
 
 
 @pytest.fixture
-def component(root: SpoolRoot):
+def component(root: SpoolRoot, serving):
     global _inside, _most_inside
     THREADS.clear()
     _inside = _most_inside = 0
-    started: list[Component] = []
     os.makedirs(f"{root.spool('pe').path}/{DIRECTORY}")
 
     def start(workers: int, sleep: float = 0.0) -> Component:
         options = {"sleep": str(sleep)}
         handler = f"{__name__}:observe"
         config = ComponentConfig(name="pe", spool="pe", handler=handler, workers=workers, options=options)
-        running = Component(config, root, rescan_interval=30)
-        running.start()
-        started.append(running)
-        assert running.ready.wait(10)
-        return running
+        return serving(config, root, rescan_interval=30)
 
-    yield start
-    for running in started:
-        running.drain()
-        assert running.join(10)
+    return start
 
 
 def drop(root: SpoolRoot, body: str) -> None:

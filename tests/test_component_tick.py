@@ -19,36 +19,39 @@ from spoolq.root import SpoolRoot
 from tests.waiting import wait_until
 
 
-def start(root: SpoolRoot, record: Path, tick: float | None, sleep: float = 0.0) -> Component:
-    """``pe`` served by the recording handler (one line per message it handled)."""
-    options = {"record": str(record), "sleep": sleep}
-    config = ComponentConfig(
-        name="pe", spool="pe", handler="tests.watch_handlers:record", options=options, tick=tick
-    )
-    component = Component(config, root, rescan_interval=30, poll_interval=0.05)
-    component.start()
-    assert component.ready.wait(10)
-    return component
+@pytest.fixture
+def start(root: SpoolRoot, serving):
+    """``start(record, tick, sleep)``: ``pe`` served by the recording handler (a line per message)."""
+
+    def serve(record: Path, tick: float | None, sleep: float = 0.0) -> Component:
+        options = {"record": str(record), "sleep": sleep}
+        config = ComponentConfig(
+            name="pe", spool="pe", handler="tests.watch_handlers:record", options=options, tick=tick
+        )
+        return serving(config, root, rescan_interval=30, poll_interval=0.05)
+
+    return serve
 
 
 def finish(component: Component) -> None:
+    """Drain now, before asserting what the component left (the fixture's drain then does nothing)."""
     component.drain()
     assert component.join(10), "a thread of the component did not end"
 
 
-def test_ticks_arrive_every_tick_seconds(root, tmp_path):
+def test_ticks_arrive_every_tick_seconds(root, tmp_path, start):
     record = tmp_path / "handled"
-    component = start(root, record, tick=0.2)
+    component = start(record, tick=0.2)
     try:
         wait_until(lambda: len(recorded(record)) >= 4, timeout=5, what="four ticks")
     finally:
         finish(component)
 
 
-def test_a_slow_handler_finds_at_most_one_tick_waiting(root, tmp_path):
+def test_a_slow_handler_finds_at_most_one_tick_waiting(root, tmp_path, start):
     """Handling takes 1 s, ticks come every 0.2 s: the spool never holds more than one."""
     record = tmp_path / "handled"
-    component = start(root, record, tick=0.2, sleep=1.0)
+    component = start(record, tick=0.2, sleep=1.0)
     spool = root.spool("pe")
     most = 0
     try:
@@ -63,9 +66,9 @@ def test_a_slow_handler_finds_at_most_one_tick_waiting(root, tmp_path):
     assert spool.count() <= 1
 
 
-def test_no_tick_without_the_key(root, tmp_path):
+def test_no_tick_without_the_key(root, tmp_path, start):
     record = tmp_path / "handled"
-    component = start(root, record, tick=None)
+    component = start(record, tick=None)
     try:
         time.sleep(0.5)
         assert not [t for t in threading.enumerate() if t.name.endswith("-ticker")]

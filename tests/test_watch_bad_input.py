@@ -10,7 +10,6 @@ import pytest
 from watch_helpers import recorded
 
 from spoolq import parking
-from spoolq.component import Component
 from spoolq.config import ComponentConfig
 from spoolq.message import Message
 from spoolq.root import SpoolRoot
@@ -18,8 +17,8 @@ from tests.waiting import wait_until
 
 
 @pytest.fixture
-def serve(root_dir: Path, tmp_path: Path):
-    """Start a recording component with max_size 1 MB; yield (root, spool, record file)."""
+def serve(root_dir: Path, tmp_path: Path, serving):
+    """Start a recording component with max_size 1 MB; (root, spool, record file)."""
     root = SpoolRoot(root_dir, granularity=1)
     log = tmp_path / "seen"
     config = ComponentConfig(
@@ -29,12 +28,8 @@ def serve(root_dir: Path, tmp_path: Path):
         options={"record": str(log)},
         max_size=1 << 20,
     )
-    component = Component(config, root)
-    component.start()
-    assert component.ready.wait(10)
-    yield root, root.spool("pe"), log
-    component.drain()
-    assert component.join(10)
+    serving(config, root)
+    return root, root.spool("pe"), log
 
 
 def drop(spool, name: str, data: bytes, sparse_size: int = 0) -> Path:
@@ -113,19 +108,12 @@ def test_name_that_is_not_14_hex_digits_is_ignored_and_logged_once(serve, caplog
     assert parked_reasons(root) == []
 
 
-def test_100_mb_element_over_the_default_limit_is_parked_unread(root_dir, tmp_path):
+def test_100_mb_element_over_the_default_limit_is_parked_unread(root_dir, serving):
     root = SpoolRoot(root_dir, granularity=1)
-    config = ComponentConfig(name="pe", spool="pe", handler="noop")  # default max_size: 64 MiB
-    component = Component(config, root)
-    component.start()
-    try:
-        assert component.ready.wait(10)
-        drop(root.spool("pe"), "10000000000005", b"", sparse_size=100 << 20)
-        wait_until(lambda: parked_reasons(root), what="the 100 MB element parked")
-        assert "exceeds max_size 67108864" in parked_reasons(root)[0]
-    finally:
-        component.drain()
-        assert component.join(10)
+    serving(ComponentConfig(name="pe", spool="pe", handler="noop"), root)  # default max_size: 64 MiB
+    drop(root.spool("pe"), "10000000000005", b"", sparse_size=100 << 20)
+    wait_until(lambda: parked_reasons(root), what="the 100 MB element parked")
+    assert "exceeds max_size 67108864" in parked_reasons(root)[0]
 
 
 def test_directory_with_an_element_name_is_ignored_and_logged(serve, caplog):

@@ -10,7 +10,6 @@ import pytest
 
 from spoolq.cli.settings import Settings
 from spoolq.cli.watch_commands import _component_config
-from spoolq.component import Component
 from spoolq.config import ComponentConfig, Config
 from spoolq.errors import ConfigError
 from spoolq.message import Message
@@ -81,16 +80,10 @@ def test_polling_drop_box_adopts_a_file_once_it_has_settled(root_dir: Path, tmp_
         thread.join(5)
 
 
-def test_component_with_a_drop_box_is_ready_only_after_the_box_is_watched(root_dir: Path, tmp_path: Path):
+def test_component_with_a_drop_box_is_ready_only_after_the_box_is_watched(root_dir, tmp_path, serving):
     root = SpoolRoot(root_dir)
     box = tmp_path / "box"
     box.mkdir()
     (box / "early").write_bytes(Message.new("PING", "there before start").body_bytes)
-    component = Component(ComponentConfig(name="pe", spool="pe", handler="echo", dropbox=str(box)), root)
-    component.start()
-    try:
-        assert component.ready.wait(10)
-        wait_until(lambda: root.spool("pe_reply").count() == 1, what="the early file handled")
-    finally:
-        component.drain()
-        assert component.join(10)
+    serving(ComponentConfig(name="pe", spool="pe", handler="echo", dropbox=str(box)), root)
+    wait_until(lambda: root.spool("pe_reply").count() == 1, what="the early file handled")

@@ -15,24 +15,16 @@ from tests.waiting import wait_until
 
 
 @pytest.fixture
-def run_script(root: SpoolRoot):
+def run_script(root: SpoolRoot, serving):
     """``run_script(shell_text, timeout=...)`` serves spool pe with ``sh -c shell_text``."""
-    components: list[Component] = []
 
     def start(script: str, timeout: float = 10, attempts: int = 5) -> Component:
         options = {"command": ["sh", "-c", script], "timeout": timeout}
         policy = RetryPolicy(max_attempts=attempts, backoff=0.05, backoff_factor=1.0)
         config = ComponentConfig(name="pe", spool="pe", handler="command", options=options, retry=policy)
-        component = Component(config, root)
-        component.start()
-        components.append(component)
-        assert component.ready.wait(10)
-        return component
+        return serving(config, root)
 
-    yield start
-    for component in components:
-        component.drain()
-        assert component.join(15)
+    return start
 
 
 def test_exit_0_replies_with_stdout_and_sees_headers_as_environment(root, run_script):

@@ -21,24 +21,16 @@ from tests.waiting import wait_until
 
 
 @pytest.fixture
-def running(root: SpoolRoot):
+def running(root: SpoolRoot, serving):
     """``running(handler=..., **config)`` starts a component; all are drained at the end."""
-    started: list[Component] = []
 
-    def start(poll: bool = False, **fields) -> Component:
+    def start(**fields) -> Component:
         fields.setdefault("name", "pe")
         fields.setdefault("spool", "pe")
         fields.setdefault("handler", "echo")
-        component = Component(ComponentConfig(**fields), root, rescan_interval=30, poll_interval=0.05)
-        component.start()
-        started.append(component)
-        assert component.ready.wait(10)
-        return component
+        return serving(ComponentConfig(**fields), root, rescan_interval=30, poll_interval=0.05)
 
-    yield start
-    for component in started:
-        component.drain()
-        assert component.join(10)
+    return start
 
 
 def replies(root: SpoolRoot, spool: str = "pe_reply") -> list[Message]:
@@ -234,14 +226,8 @@ def test_reply_to_a_component_on_another_node_goes_to_outgoing(root, running):
     assert reply.header["to"] == "client@node1" and reply.correlation_id == request.message_id
 
 
-def test_reply_to_a_component_on_this_node_stays_local(root):
-    component = Component(ComponentConfig(name="pe", spool="pe", handler="echo"), root, node="node2")
-    component.start()
-    try:
-        assert component.ready.wait(10)
-        root.spool("pe").put(Message.new("PING", "near", reply_to="client@node2"))
-        wait_until(lambda: replies(root, "client"), what="the reply in the local spool client")
-        assert replies(root, "outgoing") == []
-    finally:
-        component.drain()
-        assert component.join(10)
+def test_reply_to_a_component_on_this_node_stays_local(root, serving):
+    serving(ComponentConfig(name="pe", spool="pe", handler="echo"), root, node="node2")
+    root.spool("pe").put(Message.new("PING", "near", reply_to="client@node2"))
+    wait_until(lambda: replies(root, "client"), what="the reply in the local spool client")
+    assert replies(root, "outgoing") == []
