@@ -7,10 +7,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from watch_helpers import recorded
 
 from spoolq import parking
+from spoolq.cli import main, watch_commands
 from spoolq.component import Component
+from spoolq.component.dispatcher import Dispatcher
 from spoolq.component.retry import ATTEMPT, NOT_BEFORE
 from spoolq.config import ComponentConfig, RetryPolicy
 from spoolq.errors import HandlerNotFound
@@ -231,3 +234,49 @@ def test_reply_to_a_component_on_this_node_stays_local(root, serving):
     root.spool("pe").put(Message.new("PING", "near", reply_to="client@node2"))
     wait_until(lambda: replies(root, "client"), what="the reply in the local spool client")
     assert replies(root, "outgoing") == []
+
+
+def test_on_change_is_called_when_ready_and_when_every_thread_has_ended(root):
+    seen: list[tuple[bool, bool]] = []
+    config = ComponentConfig(name="pe", spool="pe", handler="echo", workers=2)
+    component = Component(
+        config, root, on_change=lambda: seen.append((component.ready.is_set(), component.ended.is_set()))
+    )
+    component.start()
+    wait_until(lambda: seen, what="the call for readiness")
+    assert seen == [(True, False)] and component.running
+    component.drain()
+    wait_until(lambda: len(seen) == 2, what="the call for the end")
+    assert seen[1] == (True, True) and not component.running
+    assert component.join(10)
+
+
+def test_watch_exits_with_an_error_when_its_component_ends_unexpectedly(root_dir, monkeypatch):
+    def fails(self):
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr(Dispatcher, "run", fails)
+    monkeypatch.setattr(watch_commands, "configure_logging", lambda **_: None)  # keep pytest's logging
+    result = CliRunner().invoke(main, ["--root", str(root_dir), "watch", "pe", "--handler", "noop"])
+    assert result.exit_code == 1
+    assert "the component ended unexpectedly" in result.output
+
+
+def test_a_dispatcher_failing_at_once_still_ends_the_threads_started_after_it(root, monkeypatch):
+    def fails(self):
+        raise RuntimeError("a bug of ours")
+
+    spawn = Component._spawn
+
+    def slow_spawn(self, role, target):  # the dispatcher fails (and drains) before the workers exist
+        thread = spawn(self, role, target)
+        if role == "dispatcher":
+            assert self._draining.wait(5)
+        return thread
+
+    monkeypatch.setattr(Dispatcher, "run", fails)
+    monkeypatch.setattr(Component, "_spawn", slow_spawn)
+    component = Component(ComponentConfig(name="pe", spool="pe", handler="echo", workers=2, tick=60), root)
+    component.start()
+    assert component.join(10)
+    assert component.ended.is_set() and not component.ready.is_set()

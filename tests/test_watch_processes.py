@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,25 @@ def test_second_signal_stops_at_once_leaving_the_claim_locked(root_dir, tmp_path
     watcher.signal(signal.SIGINT)
     watcher.wait(10)
     assert recorded(log) == [] and spool.is_locked(next(spool.names()))
+
+
+def context_switches(pid: int) -> int:
+    """Times any thread of ``pid`` went to sleep or was preempted so far."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for line in (task / "status").read_text().splitlines():
+            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                total += int(line.split()[1])
+    return total
+
+
+def test_an_idle_watcher_never_wakes(watchers):
+    """Nothing to do: every thread sleeps until a message, a signal or a timer tens of seconds away."""
+    watcher = watchers("pe", "--handler", "noop")
+    time.sleep(0.5)  # the start-up's last steps (the ready report) settle
+    before = context_switches(watcher.process.pid)
+    time.sleep(3)
+    assert context_switches(watcher.process.pid) == before
 
 
 def test_watch_without_a_spool_is_one_clear_error(cli, root_dir):

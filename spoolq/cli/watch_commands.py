@@ -85,6 +85,7 @@ def watch(
     configure_logging(json=log_json, level=log_level)
     config = _component_config(settings, spool, component_name, overrides)
     root = settings.root()
+    woken = threading.Event()  # set by a signal, and when the component is ready or has ended
     component = Component(
         config,
         root,
@@ -92,12 +93,13 @@ def watch(
         poll_interval=poll_interval,
         node=settings.config.node,
         source=settings.config.path,
+        on_change=woken.set,
     )
     path = metrics_path(root.path, settings.config.metrics_dir, config.name)
     metrics_file = MetricsFile(
         component.metrics, path, component.spool, config.name, settings.config.metrics_interval
     )
-    _serve(component, metrics_file)
+    _serve(component, metrics_file, woken)
 
 
 def _component_config(
@@ -138,9 +140,15 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
     return options
 
 
-def _serve(component, metrics_file: MetricsFile) -> None:
+def _serve(component, metrics_file: MetricsFile, woken: threading.Event) -> None:
+    """Run ``component`` until drained or stopped; the main thread sleeps until ``woken``.
+
+    Every waker changes what it reports before it sets ``woken`` (the
+    signal count, ``component.ready``, ``component.ended``), and the loop
+    looks only after clearing it: nothing is missed, and an idle watcher's
+    main thread never wakes.
+    """
     signals = {"count": 0}
-    woken = threading.Event()
 
     def on_signal(signum, frame):  # flags only: the main thread does the work
         signals["count"] += 1
@@ -152,7 +160,7 @@ def _serve(component, metrics_file: MetricsFile) -> None:
         metrics_file.start()
         draining = reported = False
         while True:
-            woken.wait(1.0 if reported else 0.01)  # a signal interrupts this at once
+            woken.wait()  # a signal interrupts this at once
             woken.clear()
             if not reported and component.ready.is_set():
                 reported = True
@@ -164,12 +172,13 @@ def _serve(component, metrics_file: MetricsFile) -> None:
             if signals["count"] == 1 and not draining:
                 draining = True
                 component.drain()
-            if draining and component.join(timeout=0):
+            if component.ended.is_set():
+                component.join()  # its threads are past their work: at once
+                if not draining:
+                    raise click.ClickException("the component ended unexpectedly")
                 metrics_file.write()
                 log.info("%s: drained", component.config.name)
                 return
-            if not draining and not component.running:
-                raise click.ClickException("the component ended unexpectedly")
     finally:
         metrics_file.stop()
         for signum, handler in previous.items():

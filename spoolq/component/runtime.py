@@ -4,9 +4,11 @@ API (small and stable; ``spoolq watch`` and ``spoolq run`` use only this)::
 
     component = Component(config, root)   # loads the handlers (HandlerNotFound, ConfigError);
                                           # keywords: metrics, rescan_interval, poll_interval, node,
-                                          # source (the configuration file, named in errors)
+                                          # source (the configuration file, named in errors),
+                                          # on_change (called when ready or ended is set)
     component.start()                     # watches, first scan, workers; returns at once
     component.ready.wait()                # watches in place and first scan done
+    component.ended.wait()                # every thread's work is over (drained, stopped, failed)
     component.drain()                     # finish in-flight messages, claim nothing new
     component.stop()                      # at once: claims in flight stay locked
     component.join(timeout) -> bool       # True once every thread has ended
@@ -29,6 +31,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 
 from spoolq.component.answers import describe_metrics
 from spoolq.component.dispatcher import Dispatcher
@@ -60,6 +63,7 @@ class Component:
         poll_interval: float = 1.0,
         node: str | None = None,
         source: str | None = None,
+        on_change: Callable[[], None] | None = None,
     ):
         self.config = config
         self.root = root
@@ -71,12 +75,20 @@ class Component:
         self.node = node  # this node's name in COMPONENT@NODE addresses (None: all are remote)
         self.table = component_handlers(config, source)
         self.ready = threading.Event()
+        self.ended = threading.Event()
+        # A main loop passes on_change to sleep until the component is ready or has ended,
+        # instead of waking every so often to look: an idle watcher then never wakes.
+        self._on_change = on_change
+        self._live_threads = 0  # threads whose work is not over, plus one while start() runs
         self._work: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._draining = threading.Event()
         self._stopped = threading.Event()
         self._workers_ended = threading.Event()  # wakes the lock refresher for good
         self._live_workers = 0
         self._count_lock = threading.Lock()
+        # Held while the threads are started and while they are told to end: a thread that
+        # fails at once (the dispatcher drains then) must reach the threads started after it.
+        self._spawning = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._workers: list[threading.Thread] = []
         self._dispatcher: Dispatcher | None = None
@@ -86,6 +98,14 @@ class Component:
 
     def start(self) -> None:
         """Set up the handlers, place the watches and start every thread."""
+        self._live_threads = 1  # start() itself: ``ended`` cannot be set before every thread is started
+        try:
+            with self._spawning:
+                self._start()
+        finally:
+            self._thread_ended()
+
+    def _start(self) -> None:
         try:
             self.table.setup(Context(self.config.name, self.config.spool, self.root, self.config.options))
         except SpoolqError:
@@ -160,17 +180,42 @@ class Component:
 
     @property
     def running(self) -> bool:
-        return any(thread.is_alive() for thread in self._threads)
+        return self._live_threads > 0
 
     # -- threads ----------------------------------------------------------------------
 
     def _spawn(self, role: str, target) -> threading.Thread:
-        thread = threading.Thread(target=target, name=f"spoolq-{self.config.name}-{role}", daemon=True)
+        name = f"spoolq-{self.config.name}-{role}"
+        thread = threading.Thread(target=self._run_thread, args=(target,), name=name, daemon=True)
+        with self._count_lock:
+            self._live_threads += 1
         self._threads.append(thread)
         thread.start()
         return thread
 
+    def _run_thread(self, target) -> None:
+        try:
+            target()
+        finally:
+            self._thread_ended()
+
+    def _thread_ended(self) -> None:
+        with self._count_lock:
+            self._live_threads -= 1
+            last = self._live_threads == 0
+        if last:
+            self.ended.set()
+            self._changed()
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change()
+
     def _end_threads(self) -> None:
+        with self._spawning:
+            self._tell_threads_to_end()
+
+    def _tell_threads_to_end(self) -> None:
         if self._dispatcher is not None:
             self._dispatcher.stop()
         if self._dropbox is not None:
@@ -203,6 +248,7 @@ class Component:
             self._dropbox.ready.wait()
         self.ready.set()
         log.info("%s: ready, watching %s", self.config.name, self.spool.path)
+        self._changed()
 
     def _run_worker(self) -> None:
         handles = DirectoryHandles(self.spool.path)  # this thread's own: closed only between its batches
