@@ -43,8 +43,8 @@ class RestartSchedule:
             del self._due[name]
         return due
 
-    def seconds_to_next(self, default: float) -> float:
-        """How long the loop may sleep before a restart is due (at most ``default``)."""
+    def seconds_to_next(self) -> float | None:
+        """How long the loop may sleep before a restart is due (``None``: none is pending)."""
         if not self._due:
-            return default
-        return max(0.0, min(default, min(self._due.values()) - time.monotonic()))
+            return None
+        return max(0.0, min(self._due.values()) - time.monotonic())

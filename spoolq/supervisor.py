@@ -126,7 +126,12 @@ class Supervisor:
             self._wait(wake_read)
 
     def _wait(self, wake_read: int) -> None:
-        timeout = self.restarts.seconds_to_next(default=1.0)
+        """Sleep until a signal (a child's exit is SIGCHLD), a ready line or a restart's time.
+
+        No timeout otherwise: every event the loop acts on wakes it, so an
+        idle supervisor is never scheduled.
+        """
+        timeout = self.restarts.seconds_to_next()
         pipes = {c.ready_fd: c for c in self.children.values() if c.ready_fd is not None}
         readable, _, _ = select.select([wake_read, *pipes], [], [], timeout)
         for fd in readable:

@@ -35,9 +35,9 @@ def test_only_due_restarts_are_taken(monkeypatch):
     for _ in range(8):
         schedule.crashed("late", ran_for=0)  # 0.05 * 2**7 = 6.4 s
     assert schedule.take_due() == []
-    assert schedule.seconds_to_next(default=1.0) == pytest.approx(0.05)
+    assert schedule.seconds_to_next() == pytest.approx(0.05)
     clock[0] += 0.06
     assert schedule.take_due() == ["soon"]
     assert schedule.pending("late") and not schedule.pending("soon")
     schedule.cancel("late")
-    assert schedule.seconds_to_next(default=1.0) == 1.0
+    assert schedule.seconds_to_next() is None

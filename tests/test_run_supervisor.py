@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import time
 
 import pytest
 
 from spoolq.message import Message
 from tests.run_helpers import component_table, running
+from tests.scheduling import context_switches
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -25,6 +27,16 @@ def test_every_component_starts_and_handles_a_message(start_run):
     run = start_run("pe", "archive")
     assert run.ask("pe").body == "hello by pe"
     assert run.ask("archive").body == "hello by archive"
+
+
+def test_an_idle_supervisor_and_its_children_never_wake(start_run):
+    run = start_run("pe", "archive")
+    run.wait_for_log("all 2 components ready")
+    pids = [run.process.pid, run.pid_of("pe"), run.pid_of("archive")]
+    time.sleep(0.5)  # the start-up's last steps settle
+    before = [context_switches(pid) for pid in pids]
+    time.sleep(3)
+    assert [context_switches(pid) for pid in pids] == before
 
 
 def test_killed_component_is_restarted_with_a_logged_restart(start_run):

@@ -16,6 +16,7 @@ from watch_helpers import Watcher, recorded
 from spoolq import Spool, envelope
 from spoolq.message import Message
 from spoolq.root import SpoolRoot
+from tests.scheduling import context_switches
 from tests.waiting import wait_until
 
 RECORD = "tests.watch_handlers:record"
@@ -119,16 +120,6 @@ def test_second_signal_stops_at_once_leaving_the_claim_locked(root_dir, tmp_path
     watcher.signal(signal.SIGINT)
     watcher.wait(10)
     assert recorded(log) == [] and spool.is_locked(next(spool.names()))
-
-
-def context_switches(pid: int) -> int:
-    """Times any thread of ``pid`` went to sleep or was preempted so far."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for line in (task / "status").read_text().splitlines():
-            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                total += int(line.split()[1])
-    return total
 
 
 def test_an_idle_watcher_never_wakes(watchers):
