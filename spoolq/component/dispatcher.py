@@ -16,7 +16,7 @@ single new element and nothing is pending, its worker is idle, so the
 dispatcher handles that element itself instead of queueing it.  Handling is
 serial with one worker either way; this saves the wake-up of a second thread,
 which is most of an idle component's notice latency beyond inotify's own
-(measured: p50 0.21-0.23 ms against 0.31-0.37).  Bursts (several events in
+(measured: p50 0.17-0.23 ms against 0.26-0.37).  Bursts (several events in
 one read, a listing, due retries) still go through the queue, where the
 worker claims and commits them in groups.  With several workers the
 dispatcher never handles: a slow handler would hold back the names that the
