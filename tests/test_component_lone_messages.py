@@ -101,3 +101,24 @@ def test_one_worker_never_runs_two_handlers_at_once(root, component):
         time.sleep(0.02)  # the worker's last commit is told to the dispatcher: idle again
     assert _most_inside == 1
     assert THREADS.count("dispatcher") >= 5 and THREADS.count("0") >= 100  # both took part
+
+
+def test_drain_lets_the_message_the_dispatcher_serves_finish(root, component):
+    running = component(workers=1, sleep=0.5)
+    drop(root, "slow")
+    wait_until(lambda: THREADS, what="the handler called")
+    running.drain()
+    assert running.join(10)
+    assert THREADS == ["dispatcher"]
+    assert handled(root) == 1
+
+
+def test_stop_leaves_the_claim_the_dispatcher_serves_locked(root, component):
+    running = component(workers=1, sleep=0.5)
+    drop(root, "slow")
+    wait_until(lambda: THREADS, what="the handler called")
+    running.stop()
+    assert running.join(10)
+    assert THREADS == ["dispatcher"]
+    (name,) = root.spool("pe").names()
+    assert root.spool("pe").is_locked(name) and root.spool("pe_reply").count() == 0
