@@ -45,10 +45,15 @@ def component(root: SpoolRoot, serving):
     _inside = _most_inside = 0
     os.makedirs(f"{root.spool('pe').path}/{DIRECTORY}")
 
-    def start(workers: int, sleep: float = 0.0) -> Component:
-        options = {"sleep": str(sleep)}
-        handler = f"{__name__}:observe"
-        config = ComponentConfig(name="pe", spool="pe", handler=handler, workers=workers, options=options)
+    def start(workers: int, sleep: float = 0.0, lock_timeout: float = 600.0) -> Component:
+        config = ComponentConfig(
+            name="pe",
+            spool="pe",
+            handler=f"{__name__}:observe",
+            workers=workers,
+            options={"sleep": str(sleep)},
+            lock_timeout=lock_timeout,
+        )
         return serving(config, root, rescan_interval=30)
 
     return start
@@ -122,3 +127,17 @@ def test_stop_leaves_the_claim_the_dispatcher_serves_locked(root, component):
     assert THREADS == ["dispatcher"]
     (name,) = root.spool("pe").names()
     assert root.spool("pe").is_locked(name) and root.spool("pe_reply").count() == 0
+
+
+def test_the_lock_of_the_message_the_dispatcher_serves_stays_fresh_while_draining(root, component):
+    """The worker ends at once when drained; the dispatcher's claim must still be refreshed."""
+    running = component(workers=1, sleep=1.5, lock_timeout=0.6)
+    drop(root, "long")
+    wait_until(lambda: THREADS, what="the handler called")
+    running.drain()
+    unlocked = 0
+    while running.running:  # another watcher's purge, every 50 ms, while the handler runs
+        unlocked += root.spool("pe").purge(max_lock_age=0.6).unlocked
+        time.sleep(0.05)
+    assert unlocked == 0
+    assert THREADS == ["dispatcher"] and handled(root) == 1

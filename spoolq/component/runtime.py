@@ -22,7 +22,9 @@ refresher (touches the locks of messages being handled every
 a ticker putting ``TICK`` into the spool when ``config.tick`` is set.
 Handlers' ``setup`` runs in ``start``, ``teardown`` once the workers ended.
 A handler instance is shared by the workers: with ``workers > 1`` its
-``handle`` runs in several threads at once.
+``handle`` runs in several threads at once; with one worker, in one thread at
+a time, though not always the same one (the dispatcher's or the worker's), so
+a handler must not keep state per thread.
 """
 
 from __future__ import annotations
@@ -83,8 +85,8 @@ class Component:
         self._work: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._draining = threading.Event()
         self._stopped = threading.Event()
-        self._workers_ended = threading.Event()  # wakes the lock refresher for good
-        self._live_workers = 0
+        self._handling_over = threading.Event()  # no thread can handle a message any more: ends the refresher
+        self._live_handlers = 0  # threads that may still handle a message: workers, and a serving dispatcher
         self._count_lock = threading.Lock()
         # Held while the threads are started and while they are told to end: a thread that
         # fails at once (the dispatcher drains then) must reach the threads started after it.
@@ -119,21 +121,23 @@ class Component:
             rescan_interval=self.rescan_interval,
         )
         purge_every = max(0.5, min(self.rescan_interval, self.config.lock_timeout / 2))
-        self._live_workers = max(1, self.config.workers)
+        workers = max(1, self.config.workers)
+        serves = workers == 1  # the dispatcher serves lone elements itself (see its module)
+        self._live_handlers = workers + serves
         self._dispatcher = Dispatcher(
             self.spool,
             emitter,
             self._work,
             purge_interval=purge_every,
             lock_timeout=self.config.lock_timeout,
-            serve_here=self._serve_in_dispatcher if self._live_workers == 1 else None,
+            serve_here=self._serve_in_dispatcher if serves else None,
         )
         processor = Processor(
             self.config, self.root, self.table, self._dispatcher, self.metrics, self._stopped, self.node
         )
         self._processor = processor
         self._spawn("dispatcher", self._run_dispatcher)
-        for index in range(self._live_workers):
+        for index in range(workers):
             self._workers.append(self._spawn(f"worker-{index}", self._run_worker))
         self._spawn("lock-refresher", self._refresh_locks)
         if self.config.dropbox:
@@ -161,7 +165,7 @@ class Component:
         log.info("%s: stopping", self.config.name)
         self._stopped.set()
         self._draining.set()
-        self._workers_ended.set()  # the refresher ends now: abandoned locks must go stale
+        self._handling_over.set()  # the refresher ends now: abandoned locks must go stale
         self._end_threads()
 
     def join(self, timeout: float | None = None) -> bool:
@@ -190,7 +194,11 @@ class Component:
         with self._count_lock:
             self._live_threads += 1
         self._threads.append(thread)
-        thread.start()
+        try:
+            thread.start()
+        except BaseException:
+            self._thread_ended()  # never ran
+            raise
         return thread
 
     def _run_thread(self, target) -> None:
@@ -235,6 +243,8 @@ class Component:
             self.drain()
         finally:
             self._dispatcher_handles.close()
+            if self._dispatcher.serve_here is not None:
+                self._handler_thread_ended()
 
     def _serve_in_dispatcher(self, name: str) -> None:
         serve_one(name, self._processor, self._dispatcher, self._draining, self._dispatcher_handles)
@@ -257,14 +267,18 @@ class Component:
                 pass
         finally:
             handles.close()
-            with self._count_lock:
-                self._live_workers -= 1
-                if self._live_workers == 0:
-                    self._workers_ended.set()
+            self._handler_thread_ended()
+
+    def _handler_thread_ended(self) -> None:
+        """The last thread that could handle a message has ended: the refresher's work is over."""
+        with self._count_lock:
+            self._live_handlers -= 1
+            if self._live_handlers == 0:
+                self._handling_over.set()
 
     def _refresh_locks(self) -> None:
         interval = self.config.lock_timeout / 3
-        while not self._workers_ended.wait(interval):
+        while not self._handling_over.wait(interval):
             if self._stopped.is_set():
                 return  # stopped: let the locks go stale so that they are retried
             for name in list(self._processor.in_flight):
