@@ -1,7 +1,7 @@
 """``spoolq run``: every enabled component and shipper in its own child process, kept running.
 
-The loop owns all state; signal handlers only count or flag (and wake the loop
-through ``signal.set_wakeup_fd``):
+The loop owns all state and sleeps in a :class:`~spoolq.wakeup.WakeupPipe`,
+which hands it the signals received:
 
 - a child that exits on its own is restarted after ``restart_delay``, doubled
   for each further crash up to ``restart_cap`` (spoolq.restarts);
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import os
-import select
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -40,6 +39,7 @@ from spoolq.config import Config
 from spoolq.errors import ConfigError
 from spoolq.restarts import RestartSchedule
 from spoolq.run_plan import SHIPPER, ChildSpec, counted, planned_children, shared_settings
+from spoolq.wakeup import WakeupPipe
 
 log = logging.getLogger(__name__)
 
@@ -76,38 +76,16 @@ class Supervisor:
         self._reload_requested = False
         self._draining = self._ready_announced = False
 
-    # -- signal handlers: flags only -------------------------------------------------
-
-    def _on_stop(self, signum, frame) -> None:
-        self._stop_signals += 1
-
-    def _on_hangup(self, signum, frame) -> None:
-        self._reload_requested = True
-
     # -- the loop ----------------------------------------------------------------------
 
     def run(self) -> int:
         """Supervise until drained (0) or forced (130). Must run in the main thread."""
-        wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        handlers = {
-            signal.SIGTERM: self._on_stop,
-            signal.SIGINT: self._on_stop,
-            signal.SIGHUP: self._on_hangup,
-            signal.SIGCHLD: lambda signum, frame: None,  # only to wake the loop
-        }
-        previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
-        previous_wakeup = signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
-        try:
+        # SIGCHLD only wakes the loop: _reap then looks at every child.
+        with WakeupPipe((signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)) as wakeup:
             self.apply(self.config, self._children_of(self.config))
-            return self._loop(wake_read)
-        finally:
-            signal.set_wakeup_fd(previous_wakeup)
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-            os.close(wake_read)
-            os.close(wake_write)
+            return self._loop(wakeup)
 
-    def _loop(self, wake_read: int) -> int:
+    def _loop(self, wakeup: WakeupPipe) -> int:
         while True:
             if self._stop_signals >= 2:
                 return self._force()
@@ -123,30 +101,26 @@ class Supervisor:
             if not self._draining:
                 self._start_due()
                 self._announce_ready()
-            self._wait(wake_read)
+            self._wait(wakeup)
 
-    def _wait(self, wake_read: int) -> None:
+    def _wait(self, wakeup: WakeupPipe) -> None:
         """Sleep until a signal (a child's exit is SIGCHLD), a ready line or a restart's time.
 
         No timeout otherwise: every event the loop acts on wakes it, so an
         idle supervisor is never scheduled.
         """
-        timeout = self.restarts.seconds_to_next()
         pipes = {c.ready_fd: c for c in self.children.values() if c.ready_fd is not None}
-        readable, _, _ = select.select([wake_read, *pipes], [], [], timeout)
+        received, readable = wakeup.wait(self.restarts.seconds_to_next(), pipes)
+        for signum in received:
+            if signum in (signal.SIGTERM, signal.SIGINT):
+                self._stop_signals += 1
+            elif signum == signal.SIGHUP:
+                self._reload_requested = True
         for fd in readable:
-            if fd == wake_read:
-                while True:
-                    try:
-                        if not os.read(wake_read, 512):
-                            break
-                    except BlockingIOError:
-                        break
-            else:
-                child = pipes[fd]
-                child.read_ready()
-                if child.ready:
-                    log.info("%s is ready (pid %d)", child.key, child.pid)
+            child = pipes[fd]
+            child.read_ready()
+            if child.ready:
+                log.info("%s is ready (pid %d)", child.key, child.pid)
 
     # -- what runs ---------------------------------------------------------------------
 

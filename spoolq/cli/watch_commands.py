@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import signal
-import threading
 
 import click
 
@@ -23,7 +22,9 @@ from spoolq.config import ComponentConfig, RetryPolicy
 from spoolq.errors import ConfigError
 from spoolq.logs import configure_logging
 from spoolq.metrics_file import MetricsFile, metrics_path
+from spoolq.wakeup import WakeupPipe
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)  # the first drains, the second stops at once
 log = logging.getLogger("spoolq.watch")
 
 
@@ -85,7 +86,7 @@ def watch(
     configure_logging(json=log_json, level=log_level)
     config = _component_config(settings, spool, component_name, overrides)
     root = settings.root()
-    woken = threading.Event()  # set by a signal, and when the component is ready or has ended
+    wakeup = WakeupPipe(STOP_SIGNALS)  # and the component's pokes: ready, ended
     component = Component(
         config,
         root,
@@ -93,13 +94,13 @@ def watch(
         poll_interval=poll_interval,
         node=settings.config.node,
         source=settings.config.path,
-        on_change=woken.set,
+        on_change=wakeup.poke,
     )
     path = metrics_path(root.path, settings.config.metrics_dir, config.name)
     metrics_file = MetricsFile(
         component.metrics, path, component.spool, config.name, settings.config.metrics_interval
     )
-    _serve(component, metrics_file, woken)
+    _serve(component, metrics_file, wakeup)
 
 
 def _component_config(
@@ -140,46 +141,38 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
     return options
 
 
-def _serve(component, metrics_file: MetricsFile, woken: threading.Event) -> None:
-    """Run ``component`` until drained or stopped; the main thread sleeps until ``woken``.
+def _serve(component, metrics_file: MetricsFile, wakeup: WakeupPipe) -> None:
+    """Run ``component`` until drained or stopped; the main thread sleeps in ``wakeup``.
 
-    Every waker changes what it reports before it sets ``woken`` (the
-    signal count, ``component.ready``, ``component.ended``), and the loop
-    looks only after clearing it: nothing is missed, and an idle watcher's
-    main thread never wakes.
+    It wakes for a signal, and for the component's pokes when it becomes
+    ready or ends (:mod:`spoolq.wakeup`): an idle watcher's main thread
+    never runs, and no signal is missed.
     """
-    signals = {"count": 0}
-
-    def on_signal(signum, frame):  # flags only: the main thread does the work
-        signals["count"] += 1
-        woken.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        component.start()
-        metrics_file.start()
-        draining = reported = False
-        while True:
-            woken.wait()  # a signal interrupts this at once
-            woken.clear()
-            if not reported and component.ready.is_set():
-                reported = True
-                report_ready()  # to `spoolq run`, through $SPOOLQ_READY_FD
-            if signals["count"] >= 2:
-                component.stop()
-                log.warning("%s: stopped; claims in flight are retried when stale", component.config.name)
-                return
-            if signals["count"] == 1 and not draining:
-                draining = True
-                component.drain()
-            if component.ended.is_set():
-                component.join()  # its threads are past their work: at once
-                if not draining:
-                    raise click.ClickException("the component ended unexpectedly")
-                metrics_file.write()
-                log.info("%s: drained", component.config.name)
-                return
-    finally:
-        metrics_file.stop()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    stop_signals = 0
+    with wakeup:
+        try:
+            component.start()
+            metrics_file.start()
+            draining = reported = False
+            while True:
+                received, _ = wakeup.wait()
+                stop_signals += sum(number in STOP_SIGNALS for number in received)
+                if not reported and component.ready.is_set():
+                    reported = True
+                    report_ready()  # to `spoolq run`, through $SPOOLQ_READY_FD
+                if stop_signals >= 2:
+                    component.stop()
+                    log.warning("%s: stopped; claims in flight are retried when stale", component.config.name)
+                    return
+                if stop_signals == 1 and not draining:
+                    draining = True
+                    component.drain()
+                if component.ended.is_set():
+                    component.join()  # its threads are past their work: at once
+                    if not draining:
+                        raise click.ClickException("the component ended unexpectedly")
+                    metrics_file.write()
+                    log.info("%s: drained", component.config.name)
+                    return
+        finally:
+            metrics_file.stop()
