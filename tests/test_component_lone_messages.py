@@ -108,10 +108,16 @@ def test_one_worker_never_runs_two_handlers_at_once(root, component):
     assert THREADS.count("dispatcher") >= 5 and THREADS.count("0") >= 100  # both took part
 
 
-def test_drain_lets_the_message_the_dispatcher_serves_finish(root, component):
-    running = component(workers=1, sleep=0.5)
+def serving_one_slowly(root: SpoolRoot, component, **settings) -> Component:
+    """A one-worker component whose dispatcher is in the middle of a slow handler call."""
+    running = component(workers=1, **settings)
     drop(root, "slow")
     wait_until(lambda: THREADS, what="the handler called")
+    return running
+
+
+def test_drain_lets_the_message_the_dispatcher_serves_finish(root, component):
+    running = serving_one_slowly(root, component, sleep=0.5)
     running.drain()
     assert running.join(10)
     assert THREADS == ["dispatcher"]
@@ -119,9 +125,7 @@ def test_drain_lets_the_message_the_dispatcher_serves_finish(root, component):
 
 
 def test_stop_leaves_the_claim_the_dispatcher_serves_locked(root, component):
-    running = component(workers=1, sleep=0.5)
-    drop(root, "slow")
-    wait_until(lambda: THREADS, what="the handler called")
+    running = serving_one_slowly(root, component, sleep=0.5)
     running.stop()
     assert running.join(10)
     assert THREADS == ["dispatcher"]
@@ -131,9 +135,7 @@ def test_stop_leaves_the_claim_the_dispatcher_serves_locked(root, component):
 
 def test_the_lock_of_the_message_the_dispatcher_serves_stays_fresh_while_draining(root, component):
     """The worker ends at once when drained; the dispatcher's claim must still be refreshed."""
-    running = component(workers=1, sleep=1.5, lock_timeout=0.6)
-    drop(root, "long")
-    wait_until(lambda: THREADS, what="the handler called")
+    running = serving_one_slowly(root, component, sleep=1.5, lock_timeout=0.6)
     running.drain()
     unlocked = 0
     while running.running:  # another watcher's purge, every 50 ms, while the handler runs
