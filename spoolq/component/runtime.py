@@ -193,12 +193,12 @@ class Component:
         thread = threading.Thread(target=self._run_thread, args=(target,), name=name, daemon=True)
         with self._count_lock:
             self._live_threads += 1
-        self._threads.append(thread)
         try:
             thread.start()
         except BaseException:
-            self._thread_ended()  # never ran
+            self._thread_ended()  # never ran: neither counted nor joined
             raise
+        self._threads.append(thread)
         return thread
 
     def _run_thread(self, target) -> None:
