@@ -72,12 +72,28 @@ def parked_filter_options(command: Callable) -> Callable:
     return command
 
 
-def _names_chosen(root: SpoolRoot, spool: str, chosen: ParkedFilter, dry_run: bool) -> list[str]:
-    """The names of the parked messages of ``spool`` that ``chosen`` keeps (a dry run prints each).
+def _names_to_act_on(
+    root: SpoolRoot, spool: str, chosen: ParkedFilter, dry_run: bool, verb: str, what: str
+) -> list[str]:
+    """The names of the parked messages of ``spool`` that ``chosen`` keeps, to replay or discard.
 
+    Empty, after saying so, when there are none ("nothing to VERB") or this
+    is a dry run (each name printed, then "would VERB COUNT WHAT").
     Only names are kept: the messages are read again one at a time as they
     are replayed or discarded, so a large parked area is never all in memory.
     """
+    names = _names_chosen(root, spool, chosen, dry_run)
+    if not names:
+        click.echo(f"nothing to {verb}", err=True)
+        return []
+    if dry_run:
+        click.echo(f"would {verb} {len(names)} {what}")
+        return []
+    return names
+
+
+def _names_chosen(root: SpoolRoot, spool: str, chosen: ParkedFilter, dry_run: bool) -> list[str]:
+    """The names of the parked messages of ``spool`` that ``chosen`` keeps (a dry run prints each)."""
     open_spool(root, spool)
     if open_parked(root, spool) is None:
         return []
@@ -98,12 +114,9 @@ def _names_chosen(root: SpoolRoot, spool: str, chosen: ParkedFilter, dry_run: bo
 def replay_command(settings: Settings, spool: str, dry_run: bool, **filters) -> None:
     """Move parked messages of SPOOL back into SPOOL (progress on stderr)."""
     root = settings.root()
-    selected = _names_chosen(root, spool, ParkedFilter(**filters), dry_run)
+    chosen = ParkedFilter(**filters)
+    selected = _names_to_act_on(root, spool, chosen, dry_run, "replay", f"message(s) into {spool}")
     if not selected:
-        click.echo("nothing to replay", err=True)
-        return
-    if dry_run:
-        click.echo(f"would replay {len(selected)} message(s) into {spool}")
         return
     done = 0
     with click.progressbar(length=len(selected), label=f"replaying {spool}", file=sys.stderr) as bar:
@@ -124,12 +137,8 @@ def discard_command(settings: Settings, spool: str, dry_run: bool, everything: b
     if not chosen.given and not everything:
         raise click.UsageError("give a filter (--type, --older-than, --id, --reason) or --all")
     root = settings.root()
-    selected = _names_chosen(root, spool, chosen, dry_run)
+    selected = _names_to_act_on(root, spool, chosen, dry_run, "discard", f"parked message(s) of {spool}")
     if not selected:
-        click.echo("nothing to discard", err=True)
-        return
-    if dry_run:
-        click.echo(f"would discard {len(selected)} parked message(s) of {spool}")
         return
     done = sum(1 for _parked in discard(root, spool, selected))
     click.echo(f"discarded {done} parked message(s) of {spool}")
