@@ -76,3 +76,26 @@ class SecurityError(ShipError):
 
 class MessageTooLarge(ShipError):
     """A message is larger than the configured limit and was not sent."""
+
+
+# -- verdicts a handler raises on purpose (not errors: the runtime acts on them) --------
+
+
+class Retry(Exception):  # noqa: N818  (a request, not an error)
+    """Ask for the message to be handled again after ``delay`` seconds.
+
+    ``delay=None`` lets the component's retry policy choose (exponential backoff).
+    """
+
+    def __init__(self, reason: str = "retry requested", delay: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.delay = delay
+
+
+class Reject(Exception):  # noqa: N818  (a verdict, not an error)
+    """Park the message now, with ``reason``; no further attempts."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason

@@ -8,7 +8,7 @@ import pytest
 
 from spoolq.catalogue import dispatcher, events, worker
 from spoolq.catalogue.fields import OK
-from spoolq.handlers.base import Reject
+from spoolq.errors import Reject
 from spoolq.message import Message
 from tests.enstore.tickets import missed_ticket, written_ticket
 

@@ -8,7 +8,8 @@ import pytest
 
 from spoolq.catalogue import dispatcher, events, timer
 from spoolq.catalogue.fields import OK
-from spoolq.handlers.base import Context, Reject
+from spoolq.errors import Reject
+from spoolq.handlers.base import Context
 from spoolq.handlers.policy_engine import PolicyEngine
 from spoolq.root import SpoolRoot
 from tests.enstore.tickets import missed_ticket, written_ticket

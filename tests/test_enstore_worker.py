@@ -12,7 +12,8 @@ from spoolq.catalogue import worker
 from spoolq.enstore import filedb
 from spoolq.enstore.cachefs import adler32, cached_path
 from spoolq.enstore.copier import CopyError
-from spoolq.handlers.base import Context, Reject
+from spoolq.errors import Reject
+from spoolq.handlers.base import Context
 from spoolq.handlers.migration_worker import MigrationWorker
 from spoolq.root import SpoolRoot
 from tests.enstore.tickets import missed_ticket, written_ticket

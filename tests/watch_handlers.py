@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import time
 
-from spoolq.handlers.base import Context, Retry
+from spoolq.errors import Retry
+from spoolq.handlers.base import Context
 from spoolq.message import Message
 
 

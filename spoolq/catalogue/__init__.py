@@ -9,6 +9,6 @@ One module per component family, named after the spool its messages go to:
 
 Every body is JSON following the ticket layouts of the design (section 6);
 :mod:`~spoolq.catalogue.fields` checks required fields and raises
-:class:`~spoolq.handlers.base.Reject` naming the wrong one, so a runtime parks
+:class:`~spoolq.errors.Reject` naming the wrong one, so a runtime parks
 a malformed message with that reason.
 """

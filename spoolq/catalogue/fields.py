@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from spoolq.handlers.base import Reject
+from spoolq.errors import Reject
 from spoolq.message import JSON_CONTENT_TYPE, Message
 
 #: Every catalogue message carries this ``version`` header (the design's ``msg_ver``).

@@ -1,19 +1,13 @@
-"""The tick: a timer message that lets a handler act on time passing.
+"""The tick as the catalogue handlers see it: the runtime's ``TICK``, re-exported.
 
-A component runtime calls a handler only when a message arrives, so ages
-(a Policy Engine group waiting too long) and timeouts (a silent worker) are
-checked on each message *and* on each ``TICK``.  A component with the ``tick``
-key (:mod:`spoolq.component.ticker`) puts one into its own spool every
-``tick`` seconds; a tick has an empty JSON body and needs no reply.
+A Policy Engine group waiting too long and a silent migration worker are
+noticed on each message *and* on each ``TICK``, which a component with the
+``tick`` key puts into its own spool (:mod:`spoolq.component.timer`).  The
+catalogue uses the runtime's message as it is; it adds nothing to it.
 """
 
 from __future__ import annotations
 
-from spoolq.catalogue.fields import build
-from spoolq.message import Message
+from spoolq.component.timer import TICK, tick
 
-TICK = "TICK"
-
-
-def tick() -> Message:
-    return build(TICK, {})
+__all__ = ["TICK", "tick"]

@@ -28,7 +28,7 @@ from spoolq.catalogue.fields import (
     payload,
     require_correlation,
 )
-from spoolq.handlers.base import Reject
+from spoolq.errors import Reject
 from spoolq.message import Message
 
 MWC_ARCHIVE = "MWC_ARCHIVE"

@@ -31,8 +31,8 @@ from spoolq.component.answers import HANDLED, LATENCY, PARKED, RETRIED, Answered
 from spoolq.component.dispatcher import Dispatcher
 from spoolq.config import ComponentConfig
 from spoolq.directories import DirectoryHandles
-from spoolq.errors import MalformedMessage, SpoolError, SpoolqError
-from spoolq.handlers.base import Context, Reject, Retry
+from spoolq.errors import MalformedMessage, Reject, Retry, SpoolError, SpoolqError
+from spoolq.handlers.base import Context
 from spoolq.handlers.registry import HandlerTable
 from spoolq.metrics import Metrics
 from spoolq.root import SpoolRoot, check_spool_name

@@ -3,7 +3,7 @@
 Handlers such as the Policy Engine and the Migration Dispatcher run only when a
 message arrives, yet must notice time passing (a group waiting too long, a
 worker gone silent).  With ``tick`` set, the component feeds itself a
-``TICK`` (:mod:`spoolq.catalogue.timer`) so that no outside timer is needed.
+``TICK`` (:mod:`spoolq.component.timer`) so that no outside timer is needed.
 
 A new tick is put only once the previous one has left the spool (handled and
 acknowledged, or parked): a consumer that is stopped or slow finds at most one
@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from spoolq.catalogue import timer
+from spoolq.component import timer
 from spoolq.spool import Spool
 
 log = logging.getLogger("spoolq.component")

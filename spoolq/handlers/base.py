@@ -15,8 +15,8 @@ are sent with ``context.emit(spool, message)``.  Nothing a handler returns or
 emits is written unless ``handle`` returns normally; only then is the input
 removed.  So a crash or an exception never half-answers a message.
 
-Raise :class:`Retry` to try the message again later (with backoff; other
-messages are not held up) and :class:`Reject` to park it at once with a reason.
+Raise :class:`~spoolq.errors.Retry` to try the message again later (with backoff; other
+messages are not held up) and :class:`~spoolq.errors.Reject` to park it at once with a reason.
 Any other exception counts as a failed attempt; after the last attempt the
 message is parked with the exception and its traceback.
 """
@@ -30,26 +30,6 @@ from typing import Any
 
 from spoolq.message import Message
 from spoolq.root import SpoolRoot
-
-
-class Retry(Exception):  # noqa: N818  (a request, not an error)
-    """Ask for the message to be handled again after ``delay`` seconds.
-
-    ``delay=None`` lets the component's retry policy choose (exponential backoff).
-    """
-
-    def __init__(self, reason: str = "retry requested", delay: float | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.delay = delay
-
-
-class Reject(Exception):  # noqa: N818  (a verdict, not an error)
-    """Park the message now, with ``reason``; no further attempts."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass

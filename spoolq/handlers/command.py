@@ -26,8 +26,8 @@ import subprocess
 from collections.abc import Mapping
 from typing import Any
 
-from spoolq.errors import ConfigError, HandlerError
-from spoolq.handlers.base import Context, Handler, Reject, Retry
+from spoolq.errors import ConfigError, HandlerError, Reject, Retry
+from spoolq.handlers.base import Context, Handler
 from spoolq.message import Message
 
 EX_TEMPFAIL = 75

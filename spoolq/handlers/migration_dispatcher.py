@@ -22,7 +22,8 @@ import time
 from spoolq.catalogue import dispatcher, timer, worker
 from spoolq.catalogue.fields import OK, build, require_correlation
 from spoolq.enstore.state import StateFile
-from spoolq.handlers.base import Context, Handler, Reject
+from spoolq.errors import Reject
+from spoolq.handlers.base import Context, Handler
 from spoolq.message import Message
 
 WORKER_COMMAND = {

@@ -22,7 +22,8 @@ from spoolq.catalogue.fields import OK
 from spoolq.enstore import containers, filedb
 from spoolq.enstore.cachefs import CacheError, cached_path
 from spoolq.enstore.state import StateFile
-from spoolq.handlers.base import Context, Handler, Reject
+from spoolq.errors import Reject
+from spoolq.handlers.base import Context, Handler
 from spoolq.message import Message
 
 

@@ -33,7 +33,8 @@ from spoolq.catalogue import dispatcher, events, timer
 from spoolq.catalogue.fields import OK, require_correlation
 from spoolq.enstore.state import StateFile
 from spoolq.enstore.ticket_store import TicketStore
-from spoolq.handlers.base import Context, Handler, Reject
+from spoolq.errors import Reject
+from spoolq.handlers.base import Context, Handler
 from spoolq.message import Message
 
 SECTIONS = ("groups", "archiving", "archived", "archived_at", "stage_pending", "staging", "waiting")
