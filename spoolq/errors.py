@@ -54,12 +54,30 @@ class MalformedMessage(MessageError):
         super().__init__(f"{where}: {reason}" if where else reason)
 
 
+class PluginNotFound(ConfigError):
+    """A plugin name (handler, writer, shipper kind) names no built-in, no ``module:attr``
+    and no installed entry point; the text lists the names that are known."""
+
+
+class WriteRefused(SpoolqError):
+    """A writer cannot turn an item into a message; nothing was written.
+
+    ``kind`` is one word to count it under (``malformed``, ``oversized``),
+    ``reason`` says what is wrong with the item.
+    """
+
+    def __init__(self, reason: str, kind: str = "refused"):
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+
+
 class HandlerError(SpoolqError):
     """A handler could not be found, loaded or run as configured."""
 
 
-class HandlerNotFound(HandlerError, ConfigError):
-    """A handler name names no built-in handler and no importable ``module:attr``."""
+class HandlerNotFound(HandlerError, PluginNotFound):
+    """A handler name names no built-in handler, no importable ``module:attr`` and no entry point."""
 
 
 class ShipError(SpoolqError):

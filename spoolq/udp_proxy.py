@@ -1,6 +1,7 @@
 """The UDP bridge: legacy Enstore UDP tickets in, spool messages out, replies back by UDP.
 
-Each datagram on the listening socket is parsed as a ticket
+The bridge is a writer (:class:`~spoolq.writers.base.Writer`) whose item is a
+:class:`Datagram`.  Each datagram on the listening socket is parsed as a ticket
 (:mod:`spoolq.udp_tickets`) and put into ``spool`` as a JSON message whose
 ``type`` is the ticket's ``work`` (else ``UDP_TICKET``), with ``reply-to`` set
 to ``reply_spool``.  Its ``message-id`` is remembered with the sender's
@@ -21,21 +22,33 @@ import os
 import select
 import socket
 import threading
+from dataclasses import dataclass
 
-from spoolq.errors import MalformedMessage
+from spoolq.errors import MalformedMessage, WriteRefused
 from spoolq.message import Message
 from spoolq.parking import park
 from spoolq.root import SpoolRoot
 from spoolq.udp_pending import PendingRequests
 from spoolq.udp_tickets import TicketError, format_ticket, jsonable, parse_ticket
+from spoolq.writers.base import Writer
 
 log = logging.getLogger("spoolq.udp_proxy")
 
 DEFAULT_MAX_SIZE = 16 * 1024  # bytes; Enstore tickets are a few hundred
 
 
-class UdpProxy:
+@dataclass(frozen=True)
+class Datagram:
+    """One datagram as it arrived: the UDP bridge's writer item."""
+
+    data: bytes
+    peer: tuple[str, int]
+
+
+class UdpProxy(Writer[Datagram]):
     """Bridge ``address`` (host, port) to ``spool``; replies come back on ``reply_spool``."""
+
+    name = "udp_proxy"
 
     def __init__(
         self,
@@ -47,7 +60,8 @@ class UdpProxy:
         max_size: int = DEFAULT_MAX_SIZE,
         reply_timeout: float = 3600.0,
     ):
-        self.root, self.spool, self.reply_spool = root, spool, reply_spool
+        super().__init__(root)
+        self.spool, self.reply_spool = spool, reply_spool
         self.max_size, self.reply_timeout = max_size, reply_timeout
         self.counts: collections.Counter[str] = collections.Counter()
         self.waiting = PendingRequests(os.path.join(root.path, ".state", f"udp-{reply_spool}"))
@@ -76,25 +90,31 @@ class UdpProxy:
     def receive_one(self) -> None:
         data, peer = self.sock.recvfrom(self.max_size + 1)
         self.counts["received"] += 1
-        if len(data) > self.max_size:
-            self._refuse(peer, "oversized", f"{len(data)}+ bytes > {self.max_size}")
-            return
         try:
-            ticket, form = parse_ticket(data)
+            self.write(Datagram(data, peer))
+        except WriteRefused as exc:
+            self._refuse(peer, exc.kind, exc.reason)
+
+    def write(self, item: Datagram) -> str:
+        """Put the ticket ``item`` carries into ``spool`` and remember its sender; the element name."""
+        if len(item.data) > self.max_size:
+            raise WriteRefused(f"{len(item.data)}+ bytes > {self.max_size}", "oversized")
+        try:
+            ticket, form = parse_ticket(item.data)
             body = jsonable(ticket)
         except (TicketError, TypeError, ValueError) as exc:
-            self._refuse(peer, "malformed", str(exc))
-            return
+            raise WriteRefused(str(exc), "malformed") from None
         work = ticket.get("work")
         message = Message.new(
             work if isinstance(work, str) and work else "UDP_TICKET",
             body,
             reply_to=self.reply_spool,
-            udp_peer=f"{peer[0]}:{peer[1]}",
+            udp_peer=f"{item.peer[0]}:{item.peer[1]}",
         )
-        self.root.spool(self.spool).put(message)
-        self.waiting.add(message.message_id, peer, form)
+        name = self.emit(self.spool, message)
+        self.waiting.add(message.message_id, item.peer, form)
         self.counts["forwarded"] += 1
+        return name
 
     def _refuse(self, peer: tuple[str, int], kind: str, why: str) -> None:
         self.counts[kind] += 1

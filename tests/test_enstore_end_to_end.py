@@ -18,7 +18,7 @@ from spoolq.enstore import filedb
 from spoolq.enstore.cachefs import cached_path
 from spoolq.message import Message
 from spoolq.parking import iter_parked
-from spoolq.writers.disk_mover import Family
+from spoolq.writers.disk_mover import CacheFile, Family
 from tests.conftest import cli_env
 from tests.enstore.site import Site
 from tests.enstore.tickets import written_ticket
@@ -35,7 +35,7 @@ def write_files(site: Site, count: int, prefix: str = "F") -> dict[str, bytes]:
     contents = {}
     for n in range(count):
         data = os.urandom(50 + n)
-        site.mover.write(f"{prefix}{n:05d}", f"/pnfs/t/{n}", data)
+        site.mover.write(CacheFile(f"{prefix}{n:05d}", f"/pnfs/t/{n}", data))
         contents[f"{prefix}{n:05d}"] = data
     return contents
 
@@ -86,8 +86,8 @@ def test_archive_purge_stage_and_delete(site):
 def test_duplicate_cache_written_is_archived_once(site):
     site.start_all(max_files=3)
     contents = write_files(site, 2)
-    site.mover.write("F00000", "/pnfs/t/0", contents["F00000"])  # the same file again
-    site.mover.write("F00002", "/pnfs/t/2", b"third")
+    site.mover.write(CacheFile("F00000", "/pnfs/t/0", contents["F00000"]))  # the same file again
+    site.mover.write(CacheFile("F00002", "/pnfs/t/2", b"third"))
     site.wait(lambda: site.archived_count() == 3, what="the archive")
     time.sleep(0.3)
     containers = os.listdir(site.archive)

@@ -4,9 +4,9 @@ A typo in a handler's module name passes the file's own validation (the name
 is a well-formed string) and shows only when the component's process starts
 and dies, again and again, under the supervisor's restarts.  ``check`` finds
 it first: it reads the file as ``run`` does, validates every enabled
-shipper's tables, and loads every enabled component's handlers (imports their
-modules and constructs them, without ``setup``), reporting every problem,
-one line each.
+shipper's tables and finds its kind, and loads every enabled component's
+handlers (imports their modules and constructs them, without ``setup``),
+reporting every problem, one line each.
 
 ``spoolq run`` runs this check in a child process of its own before it
 starts anything and before it applies a reloaded configuration: handler
@@ -29,7 +29,8 @@ from spoolq.config import Config
 from spoolq.config.source import CONFIG_FD_ENV, hand_down
 from spoolq.errors import ConfigError, SpoolqError
 from spoolq.handlers.registry import component_handlers
-from spoolq.run_plan import ChildSpec, counted, planned_children
+from spoolq.run_plan import SHIPPER, ChildSpec, counted, planned_children
+from spoolq.shippers.registry import shipper_class
 
 #: Longest a check in a child process may take (importing handler modules included).
 CHECK_SECONDS = 120.0
@@ -48,6 +49,12 @@ def configuration_problems(config: Config) -> tuple[list[str], list[ChildSpec]]:
             component_handlers(component, config.path)
         except SpoolqError as exc:
             problems.append(str(exc))
+    for child in children:
+        if child.family == SHIPPER:
+            try:
+                shipper_class(child.settings[0].kind)
+            except SpoolqError as exc:
+                problems.append(f"{config.path}: shippers.{child.name}: {exc}")
     return problems, children
 
 

@@ -12,6 +12,7 @@ from spoolq.cli import main
 from spoolq.cli.check_command import check_in_child
 from spoolq.cli.daemon_options import log_options
 from spoolq.cli.settings import Settings
+from spoolq.cli.ship_commands import command_for_kind
 from spoolq.config import Config, find_config, load_config
 from spoolq.errors import ConfigError
 from spoolq.logs import configure_logging, environment_for_children
@@ -29,7 +30,7 @@ def child_command(config_path: str, root: str) -> Callable[[ChildSpec], list[str
         base = [sys.executable, "-m", "spoolq", "-c", config_path, "--root", root]
         if spec.family == SHIPPER:
             shipper, _destination, _broker = spec.settings
-            return [*base, shipper.kind, "--shipper", spec.name]
+            return [*base, command_for_kind(shipper.kind), "--shipper", spec.name]
         return [*base, "watch", "--component", spec.name]
 
     return command_for

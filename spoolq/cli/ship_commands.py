@@ -22,13 +22,23 @@ from spoolq.shippers import build_shipper
 from spoolq.shippers.config import shipping_of
 
 
-def _run(settings: Settings, name: str, kind: str, log_json: bool, log_level: str) -> None:
+def command_for_kind(kind: str) -> str:
+    """The command that runs a shipper of ``kind``: ``receive`` for receivers, ``ship`` for every other kind.
+
+    A kind from an installed package (entry-point group ``spoolq.shippers``)
+    runs under ``spoolq ship``, with the same signals and readiness report.
+    """
+    return "receive" if kind == "receive" else "ship"
+
+
+def _run(settings: Settings, name: str, command: str, log_json: bool, log_level: str) -> None:
     configure_logging(json=log_json, level=log_level)
     shipping = shipping_of(settings.config)
     config = shipping.shipper(name)
-    if config.kind != kind:
+    if command_for_kind(config.kind) != command:
         raise ConfigError(
-            f"{shipping.path}: shippers.{name} has kind = {config.kind!r}; use 'spoolq {config.kind}'"
+            f"{shipping.path}: shippers.{name} has kind = {config.kind!r}; "
+            f"use 'spoolq {command_for_kind(config.kind)}'"
         )
     shipper = build_shipper(
         settings.root(),
@@ -51,7 +61,12 @@ def _run(settings: Settings, name: str, kind: str, log_json: bool, log_level: st
 
 
 @main.command()
-@click.option("--shipper", "name", required=True, help='The [shippers.NAME] table to run (kind = "ship").')
+@click.option(
+    "--shipper",
+    "name",
+    required=True,
+    help='The [shippers.NAME] table to run (kind = "ship" or an installed kind).',
+)
 @log_options
 @click.pass_obj
 def ship(settings: Settings, name: str, log_json: bool, log_level: str) -> None:

@@ -8,7 +8,7 @@ import click
 
 from spoolq.cli import main
 from spoolq.cli.settings import Settings
-from spoolq.udp_proxy import DEFAULT_MAX_SIZE, UdpProxy
+from spoolq.writers.registry import writer_class
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -22,15 +22,22 @@ def _address(text: str) -> tuple[str, int]:
 @click.option("--listen", default="127.0.0.1:7700", show_default=True, help="UDP address to listen on.")
 @click.option("--spool", required=True, help="Spool that receives the tickets (e.g. lmd).")
 @click.option("--reply-spool", default=None, help="Spool the replies arrive on [default: <spool>_udp_reply].")
-@click.option("--max-size", default=DEFAULT_MAX_SIZE, show_default=True, type=click.IntRange(64, 65507))
+@click.option(
+    "--max-size",
+    default=None,
+    type=click.IntRange(64, 65507),
+    help="Largest datagram taken, in bytes [default: the bridge's own, 16384].",
+)
 @click.pass_obj
-def udp_proxy(settings: Settings, listen: str, spool: str, reply_spool: str | None, max_size: int) -> None:
+def udp_proxy(
+    settings: Settings, listen: str, spool: str, reply_spool: str | None, max_size: int | None
+) -> None:
     """Turn each UDP ticket into a message in SPOOL; send its reply back to the sender."""
+    bridge = writer_class("udp_proxy")  # the Enstore application's writer, by its entry point
+    limits = {} if max_size is None else {"max_size": max_size}
     try:
         address = _address(listen)
-        proxy = UdpProxy(
-            settings.root(), spool, reply_spool or f"{spool}_udp_reply", address, max_size=max_size
-        )
+        proxy = bridge(settings.root(), spool, reply_spool or f"{spool}_udp_reply", address, **limits)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {listen}: {exc.strerror}") from None
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -23,7 +23,7 @@ from spoolq.enstore.cachefs import cached_path
 from spoolq.enstore.state import STATE_DIR
 from spoolq.errors import SpoolqError
 from spoolq.root import SpoolRoot
-from spoolq.writers.disk_mover import DiskMover, Family
+from spoolq.writers.disk_mover import CacheFile, DiskMover, Family
 
 FAMILIES = (
     Family(file_family="raw"),
@@ -95,7 +95,7 @@ def _write_files(mover: DiskMover, count: int, report: DemoReport, say) -> dict[
     for n in range(count):
         file_id = f"{n:024X}"
         data = rng.randbytes(rng.randrange(200, 4000))
-        mover.write(file_id, f"/pnfs/demo/file{n}.dat", data, FAMILIES[n % len(FAMILIES)])
+        mover.write(CacheFile(file_id, f"/pnfs/demo/file{n}.dat", data, FAMILIES[n % len(FAMILIES)]))
         expected[file_id] = data
         report.bytes += len(data)
     report.files = count

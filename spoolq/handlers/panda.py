@@ -25,8 +25,9 @@ from typing import Any
 
 from spoolq.errors import ConfigError
 from spoolq.handlers.base import Context, Handler
-from spoolq.handlers.registry import import_attribute
+from spoolq.handlers.registry import HANDLERS
 from spoolq.message import Message
+from spoolq.plugins import import_attribute
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,8 @@ class PandaPluginHandler(Handler):
         if not isinstance(module, str) or not isinstance(class_name, str):
             raise ConfigError("handler 'panda': options 'module' and 'name' (the plugin class) are required")
         params = dict(self.options.get("params") or {})
-        plugin_class = import_attribute(f"{module}:{class_name}")
+        spec = f"{module}:{class_name}"
+        plugin_class = import_attribute(HANDLERS, spec, spec)
         self.plugin = _instantiate(plugin_class, params)
         self.out_queue: str | None = self.options.get("out_queue")
 

@@ -1,16 +1,18 @@
-"""Finding handlers: built-in short names, ``module:Class``, ``module:function``.
+"""Finding handlers: built-in short names, ``module:Class``, ``module:function``, entry points.
 
-Lookup order for a name: a built-in short name (:data:`BUILTINS`), then
-``module:attr``.  ``attr`` may be a :class:`Handler` subclass (instantiated
-with the options) or a plain function ``f(message, context)`` (wrapped in a
-:class:`FunctionHandler`).  A :class:`HandlerTable` binds message types to
-handlers, SEMsg style (``{"CACHE_WRITTEN": "pkg.mod:func"}``), with the
-component's own handler for every other type.
+Lookup order for a name (:func:`spoolq.plugins.find`): a built-in short name
+(:data:`BUILTINS`), then ``module:attr``, then an entry point of the group
+``spoolq.handlers`` (how an installed package, or an application such as the
+Enstore reference, offers its handlers by short name).  The object found may
+be a :class:`Handler` subclass (instantiated with the options) or a plain
+function ``f(message, context)`` (wrapped in a :class:`FunctionHandler`).
+A :class:`HandlerTable` binds message types to handlers, SEMsg style
+(``{"CACHE_WRITTEN": "pkg.mod:func"}``), with the component's own handler for
+every other type.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from spoolq.errors import ConfigError, HandlerError, HandlerNotFound, SpoolqError
 from spoolq.handlers.base import Context, Handler
 from spoolq.message import Message
+from spoolq.plugins import Family, find
 
 if TYPE_CHECKING:
     from spoolq.config import ComponentConfig
@@ -27,10 +30,10 @@ BUILTINS = {
     "noop": "spoolq.handlers.echo:NoopHandler",
     "command": "spoolq.handlers.command:CommandHandler",
     "panda": "spoolq.handlers.panda:PandaPluginHandler",
-    "policy_engine": "spoolq.handlers.policy_engine:PolicyEngine",
-    "migration_dispatcher": "spoolq.handlers.migration_dispatcher:MigrationDispatcher",
-    "migration_worker": "spoolq.handlers.migration_worker:MigrationWorker",
 }
+
+#: The handler family: its built-ins and its entry-point group.
+HANDLERS = Family("handler", "spoolq.handlers", BUILTINS, HandlerNotFound)
 
 HandlerFunction = Callable[[Message, Context], None | Message | Iterable[Message]]
 
@@ -47,28 +50,9 @@ class FunctionHandler(Handler):
         return self.function(message, context)
 
 
-def import_attribute(spec: str) -> Any:
-    """The object named by ``module:attr`` (``attr`` may be dotted)."""
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise HandlerNotFound(
-            f"handler {spec!r}: not a built-in ({', '.join(sorted(BUILTINS))}) and not 'module:attr'"
-        )
-    try:
-        target: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise HandlerNotFound(f"handler {spec!r}: cannot import module {module_name!r}: {exc}") from None
-    for part in attr.split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise HandlerNotFound(f"handler {spec!r}: module {module_name!r} has no {attr!r}") from None
-    return target
-
-
 def load_handler(spec: str, options: Mapping[str, Any] | None = None) -> Handler:
     """A ready-to-set-up handler instance for ``spec``."""
-    target = import_attribute(BUILTINS.get(spec, spec))
+    target = find(HANDLERS, spec)
     if inspect.isclass(target):
         if not issubclass(target, Handler):
             raise HandlerNotFound(

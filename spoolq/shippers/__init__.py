@@ -4,7 +4,8 @@
 :class:`~spoolq.shippers.stomp_shipper.StompShipper` (``kind = "ship"``)
 sends an outgoing spool, :class:`~spoolq.shippers.receiver.StompReceiver`
 (``kind = "receive"``) writes what arrives into local spools.
-:func:`build_shipper` makes the one a ``[shippers.NAME]`` table describes.
+:func:`build_shipper` makes the one a ``[shippers.NAME]`` table describes, of
+the kind its ``kind`` names (:mod:`spoolq.shippers.registry`).
 """
 
 from __future__ import annotations
@@ -25,29 +26,13 @@ def build_shipper(
 ) -> Shipper:
     """The shipper configured as ``[shippers.NAME]``, ready to :meth:`~Shipper.run`.
 
-    Its metrics file goes to ``metrics_dir`` (default ``ROOT/.metrics``) every
+    Its ``kind`` is looked up in :mod:`spoolq.shippers.registry`.  Its metrics
+    file goes to ``metrics_dir`` (default ``ROOT/.metrics``) every
     ``metrics_interval`` seconds, as the components' files do.
     """
-    from spoolq.routing import Router
-    from spoolq.shippers.receiver import StompReceiver
-    from spoolq.shippers.security import Opener, Sealer
-    from spoolq.shippers.stomp_shipper import StompShipper
+    from spoolq.shippers.registry import shipper_class
 
     config = shipping.shipper(name)
-    destination = shipping.destinations[config.destination]
-    broker = shipping.brokers[destination.broker]
-    metrics = {"metrics_dir": metrics_dir, "metrics_interval": metrics_interval}
-    if config.kind == "ship":
-        sealer = Sealer(config.security, sign=config.sign, encrypt_to=config.encrypt_to)
-        return StompShipper(
-            root, config, destination, broker, sealer=sealer if sealer.active else None, **metrics
-        )
-    if "{node}" in destination.address and not shipping.node:
-        from spoolq.errors import ConfigError
-
-        raise ConfigError(
-            f"{shipping.path}: key 'node' is required: destination {destination.name} uses {{node}}"
-        )
-    opener = Opener(config.security) if config.verify else None
-    router = Router(shipping.node, outgoing)
-    return StompReceiver(root, config, destination, broker, router=router, opener=opener, **metrics)
+    return shipper_class(config.kind).from_config(
+        root, shipping, config, outgoing=outgoing, metrics_dir=metrics_dir, metrics_interval=metrics_interval
+    )

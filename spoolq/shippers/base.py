@@ -4,10 +4,17 @@ A shipper moves messages between spools and a broker.  Subclasses fill four
 hooks; :meth:`Shipper.run` owns the connection and calls them::
 
     class MyShipper(Shipper):
+        kind = "mine"                       # the name its status and metrics show
         def on_connect(self, link): ...     # after each (re)connect: subscribe, reset
         def pump(self, link) -> bool: ...   # move some messages; False when idle
         def on_disconnect(self): ...        # the link is gone: release what was in flight
         def drain(self, link): ...          # stopping: finish in-flight work, bounded
+
+A ``[shippers.NAME]`` table's ``kind`` names the class
+(:mod:`spoolq.shippers.registry`: ``ship``, ``receive``, ``module:attr``, or
+an entry point of the group ``spoolq.shippers``), and the classmethod
+:meth:`Shipper.from_config` builds it from the tables; a subclass that needs
+more than the base constructor's arguments overrides it.
 
 The loop runs in the caller's thread (the supervisor), never in a stomp.py
 callback: it opens a :class:`~spoolq.shippers.link.Link`, pumps while the
@@ -28,7 +35,7 @@ from collections.abc import Callable
 
 from spoolq.errors import BrokerUnavailable, ShipError
 from spoolq.root import SpoolRoot
-from spoolq.shippers.config import BrokerConfig, DestinationConfig, ShipperConfig
+from spoolq.shippers.config import BrokerConfig, DestinationConfig, ShipperConfig, ShippingConfig
 from spoolq.shippers.link import Link
 from spoolq.shippers.status import STATE_DIR, ShipperStatus, StatusFile
 from spoolq.shippers.status_metrics import StatusMetrics, shipper_metrics_path
@@ -80,6 +87,28 @@ class Shipper:
         )
         self._connections = 0
         self.backoff = Backoff(maximum=config.backoff_max)
+
+    @classmethod
+    def from_config(
+        cls,
+        root: SpoolRoot,
+        shipping: ShippingConfig,
+        config: ShipperConfig,
+        *,
+        outgoing: str = "outgoing",
+        metrics_dir: str | None = None,
+        metrics_interval: float = 10.0,
+    ) -> Shipper:
+        """The shipper ``config`` (one of ``shipping``'s tables) describes, ready to :meth:`run`.
+
+        ``outgoing`` is the spool of messages addressed to other nodes (a
+        receiver routes into it); the base ignores it.
+        """
+        destination = shipping.destinations[config.destination]
+        broker = shipping.brokers[destination.broker]
+        return cls(
+            root, config, destination, broker, metrics_dir=metrics_dir, metrics_interval=metrics_interval
+        )
 
     # -- hooks ----------------------------------------------------------------------
 

@@ -51,7 +51,6 @@ from spoolq.errors import ConfigError
 from spoolq.shippers.broker_config import BrokerConfig, parse_broker
 
 ACK_MODES = ("client-individual", "client", "auto")
-KINDS = ("ship", "receive")
 SHIPPER_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
 DESTINATION_KEYS = ("broker", "address", "ack", "prefetch")
@@ -177,7 +176,7 @@ def _shipper(name: str, t: Table, destinations: dict) -> ShipperConfig:
         raise t.error_at(t.path, "a shipper name is letters, digits, '_', '-' and '.', not starting with '.'")
     shipper = ShipperConfig(
         name=name,
-        kind=t.choice("kind", KINDS, "ship"),
+        kind=t.string("kind", "ship"),  # a shipper kind's name: checked when it is looked up
         destination=t.string("destination"),
         spool=t.string("spool"),
         window=t.integer("window", 100, minimum=1),

@@ -23,13 +23,13 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from spoolq import envelope
-from spoolq.errors import MalformedMessage, SecurityError, SpoolqError
+from spoolq.errors import ConfigError, MalformedMessage, SecurityError, SpoolqError
 from spoolq.parking import park
 from spoolq.routing import Router
 from spoolq.shippers.base import Shipper
 from spoolq.shippers.link import Link
 from spoolq.shippers.recent_ids import RecentIds
-from spoolq.shippers.security import SIGNER_DN
+from spoolq.shippers.security import SIGNER_DN, Opener
 from spoolq.shippers.status import STATE_DIR
 from spoolq.shippers.stomp_shipper import SPOOLQ_ID
 
@@ -41,6 +41,19 @@ EXIT_AFTER_WRITE = "SPOOLQ_TEST_EXIT_AFTER_WRITE"
 
 class StompReceiver(Shipper):
     kind = "receive"
+
+    @classmethod
+    def from_config(cls, root, shipping, config, *, outgoing="outgoing", **settings) -> StompReceiver:
+        """The base's construction, with the node's router and, for ``verify``, an :class:`Opener`."""
+        destination = shipping.destinations[config.destination]
+        if "{node}" in destination.address and not shipping.node:
+            raise ConfigError(
+                f"{shipping.path}: key 'node' is required: destination {destination.name} uses {{node}}"
+            )
+        broker = shipping.brokers[destination.broker]
+        opener = Opener(config.security) if config.verify else None
+        router = Router(shipping.node, outgoing)
+        return cls(root, config, destination, broker, router=router, opener=opener, **settings)
 
     def __init__(self, *args, router: Router, opener=None, **kwargs):
         super().__init__(*args, **kwargs)

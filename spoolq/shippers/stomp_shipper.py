@@ -38,6 +38,7 @@ from spoolq.routing import TO, Address, RoutingError
 from spoolq.shippers.base import Shipper
 from spoolq.shippers.claimer import Claimer
 from spoolq.shippers.link import Link
+from spoolq.shippers.security import Sealer
 from spoolq.spool import Claim
 
 log = logging.getLogger("spoolq.shippers")
@@ -48,6 +49,15 @@ PURGE_INTERVAL = 60.0  # seconds between looks for locks a killed shipper left
 
 class StompShipper(Shipper):
     kind = "ship"
+
+    @classmethod
+    def from_config(cls, root, shipping, config, **settings) -> StompShipper:
+        """The base's construction, with a :class:`Sealer` when ``sign`` or ``encrypt_to`` asks for one."""
+        destination = shipping.destinations[config.destination]
+        broker = shipping.brokers[destination.broker]
+        sealer = Sealer(config.security, sign=config.sign, encrypt_to=config.encrypt_to)
+        settings.pop("outgoing", None)  # a sender routes nothing
+        return cls(root, config, destination, broker, sealer=sealer if sealer.active else None, **settings)
 
     def __init__(self, *args, sealer=None, **kwargs):
         super().__init__(*args, **kwargs)

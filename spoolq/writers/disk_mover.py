@@ -1,10 +1,11 @@
 """Disk Mover stand-in: the cache front end that writes files and reports reads that miss.
 
-``write`` puts a file into the cache atomically and tells the Policy Engine
-(``CACHE_WRITTEN`` to ``pe``).  ``read`` returns the cached bytes, or, when
-the file is no longer cached, sends ``CACHE_MISSED`` (with the archive
-location from the file records) and returns ``None``; the Policy Engine
-answers on ``reply_spool`` once the file is staged.
+``write`` (the writer hook, with a :class:`CacheFile`) puts a file into the
+cache atomically and tells the Policy Engine (``CACHE_WRITTEN`` to ``pe``).
+``read`` returns the cached bytes, or, when the file is no longer cached,
+sends ``CACHE_MISSED`` (with the archive location from the file records) and
+returns ``None``; the Policy Engine answers on ``reply_spool`` once the file
+is staged.
 """
 
 from __future__ import annotations
@@ -31,7 +32,17 @@ class Family:
     wrapper: str = "cpio_odc"
 
 
-class DiskMover(Writer):
+@dataclass(frozen=True)
+class CacheFile:
+    """One file for the cache: the Disk Mover's writer item."""
+
+    file_id: str
+    name: str  # the namespace path, e.g. /pnfs/demo/file1.dat
+    data: bytes
+    family: Family = Family()
+
+
+class DiskMover(Writer[CacheFile]):
     """Writes into ``cache`` and reads back; ``archive`` holds the file records."""
 
     name = "disk_mover"
@@ -57,12 +68,11 @@ class DiskMover(Writer):
             "enstore": {"vc": {**family.__dict__, "file_family_width": "1"}},
         }
 
-    def write(self, file_id: str, name: str, data: bytes, family: Family = Family()) -> dict:
-        """Store ``data`` as ``file_id`` in the cache and emit ``CACHE_WRITTEN``."""
-        ticket = self.ticket(file_id, name, len(data), family)
-        write_atomically(cached_path(ticket), data, durable=False)
-        self.emit(self.pe_spool, events.cache_written(ticket))
-        return ticket
+    def write(self, item: CacheFile) -> str:
+        """Store the file in the cache and emit ``CACHE_WRITTEN``; the element name of that message."""
+        ticket = self.ticket(item.file_id, item.name, len(item.data), item.family)
+        write_atomically(cached_path(ticket), item.data, durable=False)
+        return self.emit(self.pe_spool, events.cache_written(ticket))
 
     def read(self, file_id: str, name: str, *, reply_spool: str, family: Family = Family()) -> bytes | None:
         """The cached bytes of ``file_id``, or ``None`` after asking for a stage."""
