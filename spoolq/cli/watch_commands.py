@@ -31,7 +31,11 @@ log = logging.getLogger("spoolq.watch")
 @main.command()
 @click.argument("spool", required=False)
 @click.option("--component", "component_name", help="Take every setting from this configured component.")
-@click.option("--handler", help="Built-in name (echo, noop, command, panda), module:Class or module:func.")
+@click.option(
+    "--handler",
+    help="Built-in name (echo, noop, command, panda), module:Class, module:func, "
+    "or a name an installed package declares (entry-point group spoolq.handlers).",
+)
 @click.option(
     "--option",
     "-o",
