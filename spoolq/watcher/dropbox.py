@@ -92,7 +92,7 @@ class Dropbox:
 def _open_source(path: str, poll: bool, poll_interval: float, rescan_interval: float) -> Emitter:
     if not poll:
         try:
-            from spoolq.watcher.dropbox_sources import InotifyDropSource
+            from spoolq.watcher.inotify import InotifyDropSource
 
             return InotifyDropSource(path, rescan_interval)
         except OSError as exc:

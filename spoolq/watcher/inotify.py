@@ -1,4 +1,8 @@
-"""The inotify emitter: the only module that speaks to inotify.
+"""The inotify emitters: the only module that speaks to inotify.
+
+:class:`InotifyEmitter` watches a spool for a component (and, through
+:mod:`spoolq.watcher.arrivals`, for ``spoolq tail -f``);
+:class:`InotifyDropSource` watches a drop box for complete files.
 
 Watches, and why each is needed:
 
@@ -33,6 +37,7 @@ import time
 from inotify_simple import Event, INotify, flags
 
 from spoolq import layout
+from spoolq.watcher.dropbox_sources import files_in
 from spoolq.watcher.signals import RESCAN, Emitter, Signal
 
 log = logging.getLogger("spoolq.watcher")
@@ -43,6 +48,7 @@ _NOT_NEWS = tuple(os.fsencode(suffix) for suffix in (layout.TEMPORARY_SUFFIX, la
 _EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len; then the name
 _READ_SIZE = 1 << 16  # whole events only; what does not fit stays queued for the next read
 _OVERFLOW, _IGNORED, _ISDIR = int(flags.Q_OVERFLOW), int(flags.IGNORED), int(flags.ISDIR)
+_DROP_BOX_MASK = flags.CLOSE_WRITE | flags.MOVED_TO | flags.ONLYDIR  # a file complete, or renamed in
 
 
 class InotifyEmitter(Emitter):
@@ -134,6 +140,40 @@ class InotifyEmitter(Emitter):
         self._directories[wd] = directory
         # Elements may have landed before the watch existed: list it now.
         self._pending.append(Signal("directory", directory))
+
+    def close(self) -> None:
+        if not self.closed:
+            self._inotify.close()
+        super().close()
+
+
+class InotifyDropSource(Emitter):
+    """Names closed after writing or renamed in; every file present at start and at rescans."""
+
+    def __init__(self, path: str, rescan_interval: float = 30.0):
+        super().__init__()
+        self.path = path
+        self.rescan_interval = rescan_interval
+        self._inotify = INotify()
+        self._inotify.add_watch(path, _DROP_BOX_MASK)  # before the first listing: nothing slips between
+        self._next_rescan = 0.0
+
+    def wait(self, timeout: float | None) -> list[str]:
+        now = time.monotonic()
+        if now >= self._next_rescan:
+            self._next_rescan = now + self.rescan_interval
+            return files_in(self.path)
+        pause = self._next_rescan - now if timeout is None else min(timeout, self._next_rescan - now)
+        fd = self._inotify.fileno()
+        if fd not in self._block([fd], pause):
+            return []
+        names = []
+        for event in self._inotify.read(timeout=0):
+            if event.mask & flags.Q_OVERFLOW:
+                self._next_rescan = 0.0
+            elif not event.mask & flags.ISDIR and event.name:
+                names.append(event.name)
+        return names
 
     def close(self) -> None:
         if not self.closed:
