@@ -150,7 +150,8 @@ class Spool:
         return os.path.exists(self.path_of(name))
 
     def is_locked(self, name: str) -> bool:
-        return os.path.exists(self.path_of(name) + layout.LOCKED_SUFFIX)
+        # lexists: the lock of a parked symlink is a link too, and may dangle.
+        return os.path.lexists(self.path_of(name) + layout.LOCKED_SUFFIX)
 
     def lock(self, name: str) -> bool:
         """Take the element's lock; ``False`` if another holds it or it is gone."""
@@ -180,7 +181,9 @@ class Spool:
         """Remove a *locked* element; refuses (and deletes nothing) if not locked."""
         path = self.path_of(name)
         lock = path + layout.LOCKED_SUFFIX
-        if not os.path.exists(lock):
+        # lexists, not exists: the lock of a symlink element is the link itself, hard-linked,
+        # and a dangling one must still count as a lock (else the link stays locked for good).
+        if not os.path.lexists(lock):
             raise NotLocked(f"{path}: refusing to remove an element that is not locked; lock it first")
         element.remove_locked(path)
 

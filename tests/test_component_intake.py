@@ -136,3 +136,15 @@ def test_a_claim_taken_without_kept_descriptors_acks_by_path(root, spool):
     assert verdict.claimed and verdict.dir_fd is None
     Claim(spool, NAME, None, verdict.data, verdict.dir_fd).ack()
     assert not spool.exists(NAME) and not spool.is_locked(NAME)
+
+
+@pytest.mark.parametrize("where", ["inside", "outside"])
+def test_a_dangling_symlink_is_parked_and_leaves_neither_link_nor_lock(root, spool, tmp_path, where):
+    missing = Path(spool.path) / "10000000" / "1000000000000f" if where == "inside" else tmp_path / "gone"
+    (Path(spool.path) / NAME).symlink_to(missing)
+    verdict = intake.take(spool, root, NAME, max_size=100)
+    assert verdict.parked and "symlink" in verdict.reason and str(missing) in verdict.reason
+    assert os.listdir(Path(spool.path) / "10000000") == []
+    assert not spool.is_locked(NAME)
+    (record,) = parking.iter_parked(root, "pe")
+    assert record.original == os.fsencode(missing)

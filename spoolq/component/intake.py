@@ -4,8 +4,9 @@ Before an element's bytes are used it must be a regular file (or a symlink to
 one *inside* the spool) no larger than the component's ``max_size``.  What
 fails is set aside without being read in full:
 
-* a symlink pointing outside the spool is parked as a record holding the link
-  target (the target itself is never opened), and the link removed;
+* a symlink pointing outside the spool, or to nothing, is parked as a record
+  holding the link target (the target itself is never opened), and the link
+  removed;
 * an element over ``max_size`` is moved, by one rename, to
   ``ROOT/parked/<spool>/oversize/<dir>-<elt>`` and a parked record names it;
 * anything else that is not a regular file (a directory, a FIFO) is left
@@ -36,7 +37,6 @@ from spoolq.root import SpoolRoot
 from spoolq.spool import Spool
 
 log = logging.getLogger("spoolq.component")
-OVERSIZE_DIR = "oversize"
 
 
 class Verdict(NamedTuple):
@@ -104,11 +104,11 @@ def _take_checked(spool: Spool, root: SpoolRoot, name: str, path: str, max_size:
         target = os.path.realpath(path)
         inside = os.path.realpath(spool.path) + os.sep
         if not target.startswith(inside):
-            return _park_symlink(spool, root, name, path)
+            return _park_symlink(spool, root, name, path, "symlink pointing outside the spool")
         try:
             info = os.stat(path)
         except FileNotFoundError:
-            return Verdict(False, "dangling symlink")
+            return _park_symlink(spool, root, name, path, "dangling symlink")
     if not stat.S_ISREG(info.st_mode):
         return NOT_REGULAR
     if not element.lock(path):
@@ -118,13 +118,13 @@ def _take_checked(spool: Spool, root: SpoolRoot, name: str, path: str, max_size:
     return Verdict(True)
 
 
-def _park_symlink(spool: Spool, root: SpoolRoot, name: str, path: str) -> Verdict:
+def _park_symlink(spool: Spool, root: SpoolRoot, name: str, path: str, what: str) -> Verdict:
     try:
         os.link(path, path + layout.LOCKED_SUFFIX, follow_symlinks=False)  # lock the link itself
     except (FileExistsError, FileNotFoundError):
         return TAKEN
     target = os.readlink(path)
-    reason = f"symlink pointing outside the spool, to {target!r}: not read"
+    reason = f"{what}, to {target!r}: not read"
     parking.park(root, spool.name, os.fsencode(target), reason, element=name)
     spool.remove(name)  # unlinks the link and its lock, never the target
     log.error("%s/%s: parked: %s", spool.path, name, reason)
@@ -132,15 +132,8 @@ def _park_symlink(spool: Spool, root: SpoolRoot, name: str, path: str) -> Verdic
 
 
 def _park_oversize(spool: Spool, root: SpoolRoot, name: str, size: int, limit: int) -> Verdict:
-    aside_dir = os.path.join(root.parked(spool.name).path, OVERSIZE_DIR)
-    os.makedirs(aside_dir, exist_ok=True)
-    aside = os.path.join(aside_dir, name.replace("/", "-"))
-    os.rename(spool.path_of(name), aside)  # same filesystem: nothing is copied or read
+    aside = parking.aside_path(root, spool.name, name)
     reason = f"element of {size} bytes exceeds max_size {limit}; moved unread to {aside}"
-    parking.park(root, spool.name, b"", reason, element=name)
-    try:
-        os.unlink(spool.path_of(name) + layout.LOCKED_SUFFIX)
-    except FileNotFoundError:
-        pass
+    parking.set_aside(root, spool, name, reason)
     log.error("%s/%s: parked: %s", spool.path, name, reason)
     return Verdict(False, reason, parked=True)
