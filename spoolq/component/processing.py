@@ -37,7 +37,7 @@ from spoolq.handlers.registry import HandlerTable
 from spoolq.metrics import Metrics
 from spoolq.root import SpoolRoot, check_spool_name
 from spoolq.routing import Router, RoutingError
-from spoolq.spool import Claim
+from spoolq.spool import Claim, Spool
 
 log = logging.getLogger("spoolq.component")
 
@@ -72,6 +72,19 @@ class Processor:
         self._reply_spool = config.reply_spool or f"{config.name}_reply"
         self._skipped: set[str] = set()  # names ignored (not regular files), logged once
         self._valid_targets: set[str] = set()  # output spool names already checked
+
+    def output_spools(self) -> list[Spool]:
+        """The spools this component writes to and that exist: replies, parked, and targets met so far."""
+        names = [self._reply_spool, *list(self._valid_targets)]
+        found = [self.root.parked(self.config.spool)]
+        for name in dict.fromkeys(names):
+            if name == self.config.spool:
+                continue  # the input spool: the dispatcher purges it
+            try:
+                found.append(self.root.spool(name, create=False))
+            except SpoolqError:
+                continue  # not made yet: nothing to sweep
+        return found
 
     def claim(self, name: str, handles: DirectoryHandles | None = None) -> Claim | None:
         """Check, read and lock ``name``: its :class:`Claim`, or ``None`` (finished here).
