@@ -217,7 +217,7 @@ class Processor:
             self._park(claim, data, f"gave up after {attempt} attempt(s): {reason}", attempt)
             return
         wait = retry.backoff(policy, attempt) if delay is None else delay
-        self.spool.put(retry.next_attempt(message, attempt, wait, reason))
+        self.spool.put(retry.next_attempt(message, data, attempt, wait, reason))
         claim.ack()
         self._retried.inc()
         log.warning(
@@ -231,7 +231,9 @@ class Processor:
     def _park(self, claim: Claim, data: bytes, reason: str, attempts: int) -> None:
         if self.stopped.is_set():
             return
-        parking.park(self.root, self.config.spool, data, reason, element=claim.name, attempts=attempts)
+        # As it arrived: without the headers our retries added, so a replay puts back those bytes.
+        original = retry.as_arrived(data)
+        parking.park(self.root, self.config.spool, original, reason, element=claim.name, attempts=attempts)
         claim.ack()
         self._parked.inc()
         log.error("%s: parked: %s", claim.where, reason.strip().splitlines()[-1] if reason.strip() else "")
