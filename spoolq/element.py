@@ -175,6 +175,23 @@ def write_error(path: str, exc: OSError) -> SpoolWriteError:
     return SpoolWriteError(f"{path}: cannot write: {hint} [{errno.errorcode.get(exc.errno or 0, exc.errno)}]")
 
 
+#: Why a lock link could not be made, and what the operator can do about it.
+LOCK_ERRORS = {
+    errno.EPERM: (
+        "operation not permitted: the daemon's user must own the element or be allowed to write"
+        " the spool (fs.protected_hardlinks refuses a link to another user's file)"
+    ),
+    errno.EACCES: "permission denied: give the daemon's user write access to the spool directory",
+    errno.EROFS: "the filesystem is read-only: remount it read-write",
+}
+
+
+def lock_refusal(path: str, exc: OSError) -> str:
+    """One line saying why ``path`` could not be locked, and what to do (for the log)."""
+    hint = LOCK_ERRORS.get(exc.errno or 0, exc.strerror or str(exc))
+    return f"cannot lock it: {hint} [{errno.errorcode.get(exc.errno or 0, exc.errno)}]"
+
+
 def unlink_quietly(path: str) -> None:
     try:
         os.unlink(path)

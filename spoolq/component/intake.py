@@ -10,7 +10,10 @@ fails is set aside without being read in full:
 * an element over ``max_size`` is moved, by one rename, to
   ``ROOT/parked/<spool>/oversize/<dir>-<elt>`` and a parked record names it;
 * anything else that is not a regular file (a directory, a FIFO) is left
-  alone and logged once.
+  alone and logged once;
+* an element whose lock the filesystem refuses (EPERM, EACCES, EROFS) is left
+  in place, untouched, and logged once with the cause; it is offered again
+  at each rescan.
 
 The common case costs one ``open`` with ``O_NOFOLLOW`` instead of an
 ``lstat`` guard before the open: a symlink fails that open (``ELOOP``) and
@@ -52,6 +55,7 @@ class Verdict(NamedTuple):
     parked: bool = False
     data: bytes | None = None
     dir_fd: int | None = None
+    refused: bool = False  # the filesystem refused the lock: left in place, tried again later
 
 
 TAKEN = Verdict(False, "gone or locked by another worker")
@@ -87,11 +91,21 @@ def take(
             return NOT_REGULAR
         if not element.lock_open(dir_fd, elt, fd):
             return TAKEN
+    except OSError as exc:  # EPERM, EACCES, EROFS: the link was refused
+        if exc.errno not in element.LOCK_ERRORS:
+            raise
+        return _refused(spool, name, exc)
     finally:
         os.close(fd)
     if type(content) is int:
         return _park_oversize(spool, root, name, content, max_size)
     return Verdict(True, "", False, content, dir_fd)
+
+
+def _refused(spool: Spool, name: str, exc: OSError) -> Verdict:
+    """The lock was refused (permissions, a read-only filesystem): nothing taken, nothing lost."""
+    reason = element.lock_refusal(spool.path_of(name), exc)
+    return Verdict(False, f"{reason}; left in place, tried again at the next rescan", refused=True)
 
 
 def _take_checked(spool: Spool, root: SpoolRoot, name: str, path: str, max_size: int) -> Verdict:
@@ -111,8 +125,13 @@ def _take_checked(spool: Spool, root: SpoolRoot, name: str, path: str, max_size:
             return _park_symlink(spool, root, name, path, "dangling symlink")
     if not stat.S_ISREG(info.st_mode):
         return NOT_REGULAR
-    if not element.lock(path):
-        return TAKEN
+    try:
+        if not element.lock(path):
+            return TAKEN
+    except OSError as exc:
+        if exc.errno not in element.LOCK_ERRORS:
+            raise
+        return _refused(spool, name, exc)
     if info.st_size > max_size:
         return _park_oversize(spool, root, name, info.st_size, max_size)
     return Verdict(True)
@@ -123,6 +142,10 @@ def _park_symlink(spool: Spool, root: SpoolRoot, name: str, path: str, what: str
         os.link(path, path + layout.LOCKED_SUFFIX, follow_symlinks=False)  # lock the link itself
     except (FileExistsError, FileNotFoundError):
         return TAKEN
+    except OSError as exc:
+        if exc.errno not in element.LOCK_ERRORS:
+            raise
+        return _refused(spool, name, exc)
     target = os.readlink(path)
     reason = f"{what}, to {target!r}: not read"
     parking.park(root, spool.name, os.fsencode(target), reason, element=name)

@@ -99,6 +99,10 @@ class Processor:
                 return Claim(self.spool, name, f"{self.spool.path}/{name}", verdict.data, verdict.dir_fd)
             if verdict.parked:
                 self._parked.inc()
+            elif verdict.refused:
+                if name not in self._skipped:
+                    self._skipped.add(name)  # one line, not one at every rescan
+                    log.error("%s/%s: %s", self.spool.path, name, verdict.reason)
             elif verdict is not intake.TAKEN and name not in self._skipped:
                 self._skipped.add(name)  # left alone: say so once, not at every rescan
                 log.warning("%s/%s: ignored: %s", self.spool.path, name, verdict.reason)
