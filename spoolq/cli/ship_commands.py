@@ -24,6 +24,7 @@ from spoolq.shippers.config import shipping_of
 
 def _run(settings: Settings, name: str, kind: str, log_json: bool, log_level: str) -> None:
     configure_logging(json=log_json, level=log_level)
+    settings.apply_umask()
     shipping = shipping_of(settings.config)
     config = shipping.shipper(name)
     if config.kind != kind:
