@@ -28,6 +28,11 @@ is_element_path = re.compile(r"[0-9a-f]{8}/[0-9a-f]{14}").fullmatch
 _are_element_names = re.compile(r"[0-9a-f]{14}(?:/[0-9a-f]{14})*").fullmatch
 
 
+def split_element_path(name: str) -> tuple[str, str]:
+    """``dir/elt`` as ``(dir, elt)`` (for a name that passed :data:`is_element_path`)."""
+    return name[:8], name[9:]
+
+
 def element_names(entries: list[str]) -> list[str]:
     """The element names among a directory's ``entries``, in their order.
 
