@@ -75,9 +75,12 @@ class Processor:
 
     def output_spools(self) -> list[Spool]:
         """The spools this component writes to and that exist: replies, parked, and targets met so far."""
-        names = [self._reply_spool, *list(self._valid_targets)]
-        found = [self.root.parked(self.config.spool)]
-        for name in dict.fromkeys(names):
+        found = []
+        try:
+            found.append(self.root.parked(self.config.spool, create=False))
+        except SpoolqError:
+            pass  # nothing parked yet: nothing to sweep
+        for name in dict.fromkeys([self._reply_spool, *list(self._valid_targets)]):
             if name == self.config.spool:
                 continue  # the input spool: the dispatcher purges it
             try:

@@ -148,12 +148,13 @@ class StompReceiver(Shipper):
 
     def _output_spools(self) -> list:
         """The spools to sweep: the parked area, the configured spool and those written to so far."""
-        spools = [self.root.parked(self.config.spool)]
-        for name in list(self._written):
+        spools = []
+        wanted = [(self.root.parked, self.config.spool), *((self.root.spool, n) for n in list(self._written))]
+        for make, name in wanted:
             try:
-                spools.append(self.root.spool(name, create=False))
+                spools.append(make(name, create=False))
             except SpoolqError:
-                continue
+                continue  # not made yet: nothing to sweep
         return spools
 
     def _admit(self, body: bytes) -> tuple[str, bytes]:
