@@ -16,7 +16,9 @@ first free offset (``+1``, ``+2``, ...), so it sorts among the elements of its
 time; dirq and every reader accept any 8-hex-digit directory.  A watcher sees
 it arrive as a directory moved in (``IN_MOVED_TO``) and lists it.  A crash
 before the rename leaves a ``.batch-*`` that ``purge`` removes once it is
-older than the temporary age; its elements were never visible.
+older than the temporary age, or at once when its name shows that its
+writer process is gone (:mod:`spoolq.temporaries`); its elements were never
+visible.
 
 Small batches keep the per-element way (:meth:`Spool.put_many`): a directory
 each would multiply the directories consumers list.
@@ -26,11 +28,11 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import shutil
-import tempfile
 import time
 
-from spoolq import element, layout
+from spoolq import element, layout, temporaries
 from spoolq.errors import SpoolWriteError
 
 #: Batches at least this large are published as a directory of their own.
@@ -54,10 +56,7 @@ class BatchPublisher:
         Returns ``None``, having written nothing, when the kernel cannot
         rename without replacing; the caller then publishes element by element.
         """
-        try:
-            staging = tempfile.mkdtemp(prefix=BATCH_PREFIX, dir=self.path)
-        except OSError as exc:
-            raise element.write_error(self.path, exc) from None
+        staging = self._make_staging()
         try:
             # Created relative to the staging directory's descriptor: one path component
             # looked up per file instead of the whole path (the directory is ours alone).
@@ -81,6 +80,26 @@ class BatchPublisher:
         if self.durable:
             element.sync_directory(self.path)
         return [f"{directory}/{name}" for name in names]
+
+    def _make_staging(self) -> str:
+        """A new ``.batch-<writer tag>-<random>`` directory, its mode from the umask.
+
+        Not ``tempfile.mkdtemp``: its mode 0700 would survive the rename into
+        place, and a consumer running as another user could not list the
+        batch, while a single ``put`` follows the umask.  The writer tag lets
+        a purge tell a dead writer's staging directory (:mod:`spoolq.temporaries`).
+        """
+        tag = temporaries.writer_tag()
+        for _attempt in range(8):
+            staging = f"{self.path}/{BATCH_PREFIX}{tag}-{secrets.token_hex(4)}"
+            try:
+                os.mkdir(staging, 0o777)
+                return staging
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise element.write_error(self.path, exc) from None
+        raise SpoolWriteError(f"{self.path}: cannot make a batch directory after 8 attempts")
 
     def _rename_into_place(self, staging: str) -> str | None:
         """Rename ``staging`` to the first free ``current directory + offset``; its name."""

@@ -80,6 +80,30 @@ def lock(path: str) -> bool:
     return True
 
 
+def lock_link(path: str) -> bool:
+    """Lock the symlink element at ``path`` itself, never what it points to (which may be
+    outside the spool, or nothing).  The lock is a hard link to the link."""
+    try:
+        os.link(path, path + layout.LOCKED_SUFFIX, follow_symlinks=False)
+    except (FileExistsError, FileNotFoundError):
+        return False
+    return True
+
+
+def unlock(path: str) -> bool:
+    """Release the lock of the element at ``path``; ``False`` if it was not held."""
+    try:
+        os.unlink(path + layout.LOCKED_SUFFIX)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def touch(path: str) -> None:
+    """Refresh the lock time of the element at ``path`` (dirq's protocol: the element's utime)."""
+    os.utime(path)
+
+
 def lock_open(dir_fd: int, elt: str, fd: int) -> bool:
     """:func:`lock` for an element already open as ``fd``, named ``elt`` in the directory ``dir_fd``.
 
@@ -144,9 +168,17 @@ def read_open(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_regular(fd: int, max_size: int) -> bytes | int | None:
-    """The bytes of the file open as ``fd``; its size (an ``int``) when over ``max_size``;
-    ``None`` when it is not a regular file (a FIFO, a device, a directory).
+class TooLarge(Exception):
+    """A regular file over the size limit; ``size`` is its size.  Raised before it is read."""
+
+    def __init__(self, size: int):
+        super().__init__(size)
+        self.size = size
+
+
+def read_regular(fd: int, max_size: int) -> bytes | None:
+    """The bytes of the file open as ``fd``; ``None`` when it is not a regular file (a
+    FIFO, a device, a directory).  :class:`TooLarge` when it is over ``max_size``.
 
     For a descriptor opened with ``O_NONBLOCK``: a FIFO then reads empty or
     fails with EAGAIN instead of blocking, and ``fstat`` tells it apart.
@@ -166,13 +198,30 @@ def read_regular(fd: int, max_size: int) -> bytes | int | None:
     if not stat.S_ISREG(info.st_mode):
         return None  # an empty read: a FIFO without a writer, a device
     if info.st_size > max_size:
-        return info.st_size
+        raise TooLarge(info.st_size)
     return data + read_open(fd)
 
 
 def write_error(path: str, exc: OSError) -> SpoolWriteError:
     hint = WRITE_ERRORS.get(exc.errno or 0, exc.strerror or str(exc))
     return SpoolWriteError(f"{path}: cannot write: {hint} [{errno.errorcode.get(exc.errno or 0, exc.errno)}]")
+
+
+#: Why a lock link could not be made, and what the operator can do about it.
+LOCK_ERRORS = {
+    errno.EPERM: (
+        "operation not permitted: the daemon's user must own the element or be allowed to write"
+        " the spool (fs.protected_hardlinks refuses a link to another user's file)"
+    ),
+    errno.EACCES: "permission denied: give the daemon's user write access to the spool directory",
+    errno.EROFS: "the filesystem is read-only: remount it read-write",
+}
+
+
+def lock_refusal(path: str, exc: OSError) -> str:
+    """One line saying why ``path`` could not be locked, and what to do (for the log)."""
+    hint = LOCK_ERRORS.get(exc.errno or 0, exc.strerror or str(exc))
+    return f"cannot lock it: {hint} [{errno.errorcode.get(exc.errno or 0, exc.errno)}]"
 
 
 def unlink_quietly(path: str) -> None:

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from spoolq import layout
+from spoolq import layout, temporaries
 from spoolq.batch import BATCH_PREFIX
 
 if TYPE_CHECKING:
@@ -72,8 +72,10 @@ def spool_stats(spool: Spool) -> SpoolStats:
 def purge(spool: Spool, max_temp_age: float = 300, max_lock_age: float = 600) -> PurgeReport:
     """Unlock stale locks, drop stale temporaries, remove empty directories.
 
-    An age of 0 disables that part.  The newest directory is kept even when
-    empty, because a writer may be about to use it.
+    An age of 0 disables that part.  A temporary whose name shows that its
+    writer process has ended (:mod:`spoolq.temporaries`) is stale whatever
+    its age: it can never be published.  The newest directory is kept even
+    when empty, because a writer may be about to use it.
     """
     now = time.time()
     unlocked = temporaries = removed = 0
@@ -94,7 +96,7 @@ def purge(spool: Spool, max_temp_age: float = 300, max_lock_age: float = 600) ->
             if not limit:
                 continue
             try:
-                if now - os.stat(f"{base}/{entry}").st_mtime < limit:
+                if now - os.stat(f"{base}/{entry}").st_mtime < limit and not _left_by_the_dead(entry):
                     continue
                 os.unlink(f"{base}/{entry}")
             except FileNotFoundError:
@@ -112,13 +114,18 @@ def purge(spool: Spool, max_temp_age: float = 300, max_lock_age: float = 600) ->
     if max_temp_age:
         for staging, files in _batches_being_written(spool, stagings):
             try:
-                if now - os.stat(staging).st_mtime < max_temp_age:
+                if now - os.stat(staging).st_mtime < max_temp_age and not _left_by_the_dead(staging):
                     continue
             except FileNotFoundError:
                 continue  # published (renamed into place) meanwhile
             shutil.rmtree(staging, ignore_errors=True)
             temporaries += len(files)
     return PurgeReport(unlocked, temporaries, removed)
+
+
+def _left_by_the_dead(name: str) -> bool:
+    """A temporary (``.tmp`` or ``.batch-*``) whose writer provably ended: never to be published."""
+    return not name.endswith(layout.LOCKED_SUFFIX) and temporaries.writer_is_gone(name)
 
 
 def _top_level(spool: Spool) -> tuple[list[str], list[str]]:

@@ -4,7 +4,9 @@ A spool directory holds *intermediate directories* named by 8 lowercase hex
 digits (the insertion time in seconds, rounded down to a granularity), and in
 them *elements* named by 14 lowercase hex digits ``SSSSSSSSMMMMMR``: seconds
 since the Epoch, microseconds, and one random digit.  While being written an
-element is ``<name>.tmp``; while locked it has a hard link ``<name>.lck``.
+element is ``<name>.tmp`` (spoolq's writers put their writer tag before the
+suffix, ``<name>.<tag>.tmp``: :mod:`spoolq.temporaries`); while locked it has
+a hard link ``<name>.lck``.
 A writer in any language creates ``DIR/NAME.tmp``, writes it, and renames it
 to ``DIR/NAME`` (never over an existing name).
 """
@@ -26,6 +28,11 @@ is_directory_name = re.compile(r"[0-9a-f]{8}").fullmatch
 is_element_name = re.compile(r"[0-9a-f]{14}").fullmatch
 is_element_path = re.compile(r"[0-9a-f]{8}/[0-9a-f]{14}").fullmatch
 _are_element_names = re.compile(r"[0-9a-f]{14}(?:/[0-9a-f]{14})*").fullmatch
+
+
+def split_element_path(name: str) -> tuple[str, str]:
+    """``dir/elt`` as ``(dir, elt)`` (for a name that passed :data:`is_element_path`)."""
+    return name[:8], name[9:]
 
 
 def element_names(entries: list[str]) -> list[str]:

@@ -10,25 +10,36 @@ Parked header fields: ``parked-from`` (spool name), ``parked-element`` (its
 element name there), ``parked-reason`` (one line, or several with a
 traceback), ``parked-at`` (Unix time), ``parked-attempts``, and, when the
 original could be read, its ``type`` and ``message-id``.
+
+An element too large to read is not copied into a record: :func:`set_aside`
+renames the file itself into ``parked/<spool>/oversize/`` and its record
+(with an empty body) names it in ``parked-aside``.  Replay renames that file
+back in, unread; discard deletes it with its record.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from spoolq import envelope
+from spoolq import element as elements
+from spoolq import envelope, layout
 from spoolq.claim import Claim
 from spoolq.errors import MalformedMessage, SpoolqError
 from spoolq.message import MESSAGE_ID, TYPE, Message
 from spoolq.root import SpoolRoot
+from spoolq.spool import Spool
 
 PARKED_FROM = "parked-from"
 PARKED_ELEMENT = "parked-element"
 PARKED_REASON = "parked-reason"
 PARKED_AT = "parked-at"
 PARKED_ATTEMPTS = "parked-attempts"
+PARKED_ASIDE = "parked-aside"  # the set-aside file holding the original, relative to the parked spool
+ASIDE_DIR = "oversize"
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,8 @@ class ParkedMessage:
     attempts: int
     type: str | None
     message_id: str | None
-    original: bytes
+    original: bytes  # empty when the original was set aside whole (``aside``)
+    aside: str | None = None  # the file holding the original bytes, when set aside unread
 
 
 def park(
@@ -53,6 +65,7 @@ def park(
     *,
     element: str | None = None,
     attempts: int = 0,
+    aside: str | None = None,
 ) -> str:
     """Set ``original`` (bytes of an element of spool ``origin``) aside with ``reason``.
 
@@ -67,6 +80,8 @@ def park(
     }
     if element:
         header[PARKED_ELEMENT] = element
+    if aside:
+        header[PARKED_ASIDE] = aside
     try:
         decoded = envelope.decode(original)
         for key in (TYPE, MESSAGE_ID):
@@ -75,6 +90,28 @@ def park(
     except MalformedMessage:
         pass
     return root.parked(origin).put(Message(bytes(original), header))
+
+
+def aside_path(root: SpoolRoot, origin: str, name: str) -> str:
+    """Where :func:`set_aside` moves the element ``name`` of spool ``origin``."""
+    return os.path.join(root.parked(origin).path, ASIDE_DIR, name.replace("/", "-"))
+
+
+def set_aside(root: SpoolRoot, spool: Spool, name: str, reason: str) -> str:
+    """Park the locked element ``name`` of ``spool`` without reading it: moved whole, by one rename.
+
+    The file goes to :func:`aside_path` (same filesystem: nothing is copied),
+    then a record naming it is written and the element's lock dropped.
+    Returns where the file went.
+    """
+    aside = aside_path(root, spool.name, name)
+    os.makedirs(os.path.dirname(aside), exist_ok=True)
+    path = spool.path_of(name)
+    os.rename(path, aside)
+    relative = f"{ASIDE_DIR}/{os.path.basename(aside)}"
+    park(root, spool.name, b"", reason, element=name, aside=relative)
+    elements.unlink_quietly(path + layout.LOCKED_SUFFIX)
+    return aside
 
 
 def read_parked(root: SpoolRoot, origin: str, name: str) -> ParkedMessage:
@@ -98,7 +135,18 @@ def read_parked(root: SpoolRoot, origin: str, name: str) -> ParkedMessage:
         type=header.get(TYPE),
         message_id=header.get(MESSAGE_ID),
         original=message.body_bytes,
+        aside=_aside_path(root, origin, header.get(PARKED_ASIDE)),
     )
+
+
+def _aside_path(root: SpoolRoot, origin: str, relative: str | None) -> str | None:
+    """The set-aside file a record names, only ever one inside ``parked/<origin>/oversize/``."""
+    if not relative or not _is_aside_name(relative):
+        return None
+    return os.path.join(root.parked(origin).path, relative)
+
+
+_is_aside_name = re.compile(ASIDE_DIR + r"/[0-9a-f]{8}-[0-9a-f]{14}").fullmatch
 
 
 def iter_parked(root: SpoolRoot, origin: str) -> Iterator[ParkedMessage]:
@@ -115,11 +163,21 @@ def replay(root: SpoolRoot, origin: str, names: Iterable[str]) -> Iterator[Parke
 
     Yields each message after it is back (so a caller can show progress).
     The original bytes are written back unchanged; the parked copy is removed
-    only after that write.
+    only after that write.  An original set aside whole is renamed back in,
+    unread.  One whose set-aside file is gone is skipped (and stays parked).
     """
     target = root.spool(origin)
     for parked, claim in _locked(root, origin, names):
-        target.put(parked.original)
+        if parked.aside is not None:
+            try:
+                target.adopt(parked.aside)
+            except SpoolqError:
+                claim.release()
+                if os.path.lexists(parked.aside):
+                    raise
+                continue  # put back meanwhile by another replay
+        else:
+            target.put(parked.original)
         claim.ack()
         yield parked
 
@@ -127,6 +185,8 @@ def replay(root: SpoolRoot, origin: str, names: Iterable[str]) -> Iterator[Parke
 def discard(root: SpoolRoot, origin: str, names: Iterable[str]) -> Iterator[ParkedMessage]:
     """Delete the parked messages ``names`` of ``origin`` for good; yields each once it is gone."""
     for parked, claim in _locked(root, origin, names):
+        if parked.aside is not None:
+            elements.unlink_quietly(parked.aside)
         claim.ack()
         yield parked
 

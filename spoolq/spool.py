@@ -1,8 +1,8 @@
 """A spool: one directory queue in the python-dirq ``QueueSimple`` format.
 
-``dirq`` owns the format and does ``unlock`` and ``touch``.  The other paths
-are our own, byte-compatible with dirq, each for a measured or correctness
-reason (figures: ``benchmarks/bench_spool.py``, ``docs/foundation.md``):
+Every path is our own, byte-compatible with dirq (its own tests check that
+against python-dirq, ``tests/test_dirq_interop.py``), each for a measured or
+correctness reason (figures: ``benchmarks/bench_spool.py``, ``docs/foundation.md``):
 
 * ``put``: dirq neither fsyncs nor gives up on a create error other than a
   missing directory (it loops forever on EACCES, ENOSPC, ENOTDIR), and it is
@@ -11,7 +11,8 @@ reason (figures: ``benchmarks/bench_spool.py``, ``docs/foundation.md``):
   (``.tmp`` and ``renameat2`` where the filesystem cannot).  Measured on
   tmpfs: about 1.7 x dirq's ``add``; ``put_many`` publishes a large batch as
   one directory (:mod:`spoolq.batch`).
-* ``lock`` and consuming (``Claim``): the same two system calls as dirq
+* ``lock``, ``unlock``, ``touch`` and consuming (``Claim``): one protocol,
+  in :mod:`spoolq.element`; the same system calls as dirq
   (``link`` to ``.lck``, then ``utime`` so that the lock's age is the lock
   time), without its per-call string building and error wrapping; a claim
   reads its element with one ``read`` and removes it without re-checking a
@@ -32,8 +33,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-
-from dirq.QueueSimple import QueueSimple
 
 from spoolq import element, envelope, housekeeping, layout
 from spoolq.claim import Claim
@@ -66,7 +65,7 @@ class Spool:
         if not create and not os.path.isdir(self.path):
             raise SpoolError(f"{self.path}: no such spool; create it with 'spoolq init'")
         try:
-            self._dirq = QueueSimple(self.path, umask=umask, granularity=granularity)
+            _make_spool_directory(self.path, umask)
         except OSError as exc:
             raise element.write_error(self.path, exc) from None
         self._writer = ElementWriter(self.path, granularity, durable)
@@ -150,7 +149,8 @@ class Spool:
         return os.path.exists(self.path_of(name))
 
     def is_locked(self, name: str) -> bool:
-        return os.path.exists(self.path_of(name) + layout.LOCKED_SUFFIX)
+        # lexists: the lock of a parked symlink is a link too, and may dangle.
+        return os.path.lexists(self.path_of(name) + layout.LOCKED_SUFFIX)
 
     def lock(self, name: str) -> bool:
         """Take the element's lock; ``False`` if another holds it or it is gone."""
@@ -158,13 +158,12 @@ class Spool:
 
     def unlock(self, name: str) -> bool:
         """Release a lock; ``False`` if it was not held."""
-        self.path_of(name)
-        return self._dirq.unlock(name, permissive=True)
+        return element.unlock(self.path_of(name))
 
     def touch(self, name: str) -> None:
         """Refresh a lock so that a purge does not take it for stale."""
         try:
-            self._dirq.touch(name)
+            element.touch(self.path_of(name))
         except OSError as exc:
             raise ElementNotFound(f"{self.path}/{name}: cannot refresh lock: {exc}") from None
 
@@ -180,7 +179,9 @@ class Spool:
         """Remove a *locked* element; refuses (and deletes nothing) if not locked."""
         path = self.path_of(name)
         lock = path + layout.LOCKED_SUFFIX
-        if not os.path.exists(lock):
+        # lexists, not exists: the lock of a symlink element is the link itself, hard-linked,
+        # and a dangling one must still count as a lock (else the link stays locked for good).
+        if not os.path.lexists(lock):
             raise NotLocked(f"{path}: refusing to remove an element that is not locked; lock it first")
         element.remove_locked(path)
 
@@ -204,6 +205,18 @@ class Spool:
         An age of 0 disables that part; see :func:`spoolq.housekeeping.purge`.
         """
         return housekeeping.purge(self, max_temp_age, max_lock_age)
+
+
+def _make_spool_directory(path: str, umask: int | None) -> None:
+    """Make the spool directory and its parents if missing, as dirq does (``umask``: for this)."""
+    if umask is None:
+        os.makedirs(path, exist_ok=True)
+        return
+    previous = os.umask(umask)
+    try:
+        os.makedirs(path, exist_ok=True)
+    finally:
+        os.umask(previous)
 
 
 def _serialise(message: Message | bytes | str) -> bytes:

@@ -19,7 +19,7 @@ import os
 import random
 import time
 
-from spoolq import batch, element, layout, placement
+from spoolq import batch, element, layout, placement, temporaries
 from spoolq.errors import SpoolWriteError
 
 
@@ -45,7 +45,8 @@ class ElementWriter:
                 return name
         directory, temporary = self._write_temporary(data, sync=self.durable)
         # Publish under the temporary's own name: fresh from our namer, so almost always free.
-        elt = temporary[-len(layout.TEMPORARY_SUFFIX) - 14 : -len(layout.TEMPORARY_SUFFIX)]
+        start = len(self.path) + len(directory) + 2
+        elt = temporary[start : start + 14]
         try:
             layout.publish(temporary, f"{self.path}/{directory}/{elt}")
             name = f"{directory}/{elt}"
@@ -129,14 +130,36 @@ class ElementWriter:
                 self._directory_for(time.time())
                 self._directory = names[0][:8]
                 return names
-        pending = [self._write_temporary(data, sync=False) for data in datas]
-        if self.durable and pending:
-            element.sync_filesystem_of(os.path.join(self.path, pending[0][0]), [t for _, t in pending])
-        names = [self._publish(directory, temporary) for directory, temporary in pending]
+        pending: list[tuple[str, str]] = []
+        names: list[str] = []
+        try:
+            for data in datas:
+                pending.append(self._write_temporary(data, sync=False))
+            if self.durable and pending:
+                element.sync_filesystem_of(os.path.join(self.path, pending[0][0]), [t for _, t in pending])
+            for directory, temporary in pending:
+                names.append(self._publish(directory, temporary))
+        except BaseException:
+            self._withdraw(pending[len(names) :], names)
+            raise
         if self.durable:
             for directory in sorted({d for d, _ in pending}):
                 element.sync_directory(os.path.join(self.path, directory))
         return names
+
+    def _withdraw(self, temporaries: list[tuple[str, str]], names: list[str]) -> None:
+        """Undo a failed ``put_many``: remove its temporaries, and the elements it published.
+
+        An element already published is removed only through its lock, as a
+        consumer would: one a consumer has claimed meanwhile is left to it
+        (handled once more when the caller tries again: at least once).
+        """
+        for _, temporary in temporaries:
+            element.unlink_quietly(temporary)
+        for name in names:
+            path = f"{self.path}/{name}"
+            if element.lock(path):
+                element.remove_locked(path)
 
     def adopt(self, path: str | os.PathLike) -> str:
         """Move an existing file on the same filesystem into the spool, atomically."""
@@ -153,8 +176,10 @@ class ElementWriter:
     def _write_temporary(self, data: bytes, sync: bool) -> tuple[str, str]:
         now = time.time()
         directory = self._directory if now < self._directory_end else self._directory_for(now)
+        tag = temporaries.writer_tag()
+        own = f".{tag}{layout.TEMPORARY_SUFFIX}" if tag else layout.TEMPORARY_SUFFIX
         for _attempt in range(3):
-            temporary = f"{self.path}/{directory}/{self._namer.next(now)}{layout.TEMPORARY_SUFFIX}"
+            temporary = f"{self.path}/{directory}/{self._namer.next(now)}{own}"
             try:
                 fd = os.open(temporary, element.O_WRITE, 0o666)
             except FileNotFoundError:
@@ -198,12 +223,13 @@ class ElementWriter:
     def _publish(self, directory: str, temporary: str) -> str:
         """Rename ``temporary`` to an element name, never over an existing element.
 
-        The temporary's own name (less ``.tmp``) is tried first: it is fresh
-        from our namer, so it is almost always free.
+        The temporary's own element name (its first 14 characters, before
+        the writer tag and ``.tmp``) is tried first: it is fresh from our
+        namer, so it is almost always free.
         """
         base = f"{self.path}/{directory}/"
         ours = temporary.startswith(base) and temporary.endswith(layout.TEMPORARY_SUFFIX)
-        elt = temporary[len(base) : -len(layout.TEMPORARY_SUFFIX)] if ours else self._namer.next()
+        elt = temporary[len(base) : len(base) + 14] if ours else self._namer.next()
         while True:
             try:
                 layout.publish(temporary, base + elt)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -136,3 +138,37 @@ def test_a_claim_taken_without_kept_descriptors_acks_by_path(root, spool):
     assert verdict.claimed and verdict.dir_fd is None
     Claim(spool, NAME, None, verdict.data, verdict.dir_fd).ack()
     assert not spool.exists(NAME) and not spool.is_locked(NAME)
+
+
+@pytest.mark.parametrize("where", ["inside", "outside"])
+def test_a_dangling_symlink_is_parked_and_leaves_neither_link_nor_lock(root, spool, tmp_path, where):
+    missing = Path(spool.path) / "10000000" / "1000000000000f" if where == "inside" else tmp_path / "gone"
+    (Path(spool.path) / NAME).symlink_to(missing)
+    verdict = intake.take(spool, root, NAME, max_size=100)
+    assert verdict.parked and "symlink" in verdict.reason and str(missing) in verdict.reason
+    assert os.listdir(Path(spool.path) / "10000000") == []
+    assert not spool.is_locked(NAME)
+    (record,) = parking.iter_parked(root, "pe")
+    assert record.original == os.fsencode(missing)
+
+
+@contextlib.contextmanager
+def mounted_read_only(path: str):
+    """``path`` bind-mounted read-only over itself (root cannot write through that either)."""
+    if subprocess.run(["mount", "--bind", path, path], capture_output=True).returncode != 0:
+        pytest.skip("cannot bind-mount here")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", path], check=True, capture_output=True)
+        yield
+    finally:
+        subprocess.run(["umount", path], check=True)
+
+
+def test_a_lock_refused_by_a_read_only_filesystem_leaves_the_element_in_place(root, spool):
+    place(spool, b"keep me")
+    with mounted_read_only(spool.path):
+        verdict = intake.take(spool, root, NAME, max_size=100)
+    assert not verdict.claimed and verdict.refused and not verdict.parked
+    assert "read-only" in verdict.reason and "[EROFS]" in verdict.reason and "tried again" in verdict.reason
+    assert (Path(spool.path) / NAME).read_bytes() == b"keep me" and not spool.is_locked(NAME)
+    assert intake.take(spool, root, NAME, max_size=100).data == b"keep me"

@@ -1,8 +1,11 @@
 """Parking keeps the original bytes and the reason; replay puts back exactly what arrived."""
 
+from pathlib import Path
+
 import pytest
 
-from spoolq import Message, SpoolRoot
+from spoolq import Message, SpoolRoot, envelope
+from spoolq.component import intake
 from spoolq.parking import discard, iter_parked, park, replay
 
 
@@ -72,3 +75,35 @@ def test_replay_leaves_an_element_that_is_not_a_parked_envelope_as_it_was(root):
     assert root.parked("pe").read(stray) == b'{"header": 7}'
     assert root.parked("pe").stats().locked == 0  # released, not left locked
     assert root.spool("pe").count() == 0
+
+
+def park_as_oversize(root, original: bytes) -> str:
+    """Put ``original`` into spool pe and let intake park it for its size; its element name."""
+    spool = root.spool("pe")
+    name = spool.put(original)
+    verdict = intake.take(spool, root, name, max_size=5)
+    assert verdict.parked and "exceeds max_size 5" in verdict.reason
+    assert spool.count() == 0
+    return name
+
+
+def test_replay_of_a_message_parked_for_its_size_puts_back_the_bytes_that_arrived(root):
+    original = Message.new("T", "hello world").with_header(**{"x": "y"})
+    data = envelope.encode(original)
+    park_as_oversize(root, data)
+    (parked,) = iter_parked(root, "pe")
+    assert parked.aside is not None and parked.original == b""
+    assert [p.name for p in replay(root, "pe", [parked.name])] == [parked.name]
+    spool = root.spool("pe")
+    (name,) = spool.names()
+    assert spool.read(name) == data
+    assert root.parked("pe").count() == 0
+    assert list(Path(root.path, "parked", "pe", "oversize").iterdir()) == []
+
+
+def test_discard_of_a_message_parked_for_its_size_deletes_the_file_set_aside(root):
+    park_as_oversize(root, b"x" * 100)
+    (parked,) = iter_parked(root, "pe")
+    assert [p.name for p in discard(root, "pe", [parked.name])] == [parked.name]
+    assert root.parked("pe").count() == 0
+    assert list(Path(root.path, "parked", "pe", "oversize").iterdir()) == []

@@ -48,3 +48,7 @@ def test_systemd_analyze_finds_nothing_to_complain_about(tmp_path):
         timeout=60,
     )
     assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_unit_creates_spools_that_only_the_spoolq_user_can_write():
+    assert unit_settings()["UMask"] == ["0027"]

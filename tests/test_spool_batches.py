@@ -1,6 +1,8 @@
 """put_many: a large batch appears at once as a new intermediate directory; a small one element by element."""
 
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -91,3 +93,43 @@ def test_a_put_whose_directory_is_purged_after_open_still_lands(tmp_path):
     finally:
         os.close(fd)
     assert spool.read(name) == b"survivor"
+
+
+def test_a_small_batch_failing_part_way_removes_what_it_wrote(tiny_tmpfs):
+    spool = Spool(tiny_tmpfs / "q")
+    with pytest.raises(SpoolWriteError, match="no space left"):
+        spool.put_many([b"x" * 24 * 1024] * 5)  # 64 KiB: room for two, not for five
+    assert spool.count() == 0 and spool.stats().temporary == 0
+    leftovers = [name for d in spool.directories() for name in os.listdir(f"{spool.path}/{d}")]
+    assert leftovers == []
+    assert spool.put_many([b"fits again"] * 2) and spool.count() == 2
+
+
+def test_a_large_batch_follows_the_umask_as_single_puts_do(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        spool = Spool(tmp_path / "q", granularity=3600)
+        single = spool.put(b"x")
+        (first, *_) = spool.put_many([b"a"] * DIRECTORY_BATCH_MIN)
+    finally:
+        os.umask(previous)
+    mode_of = lambda path: os.stat(path).st_mode & 0o777  # noqa: E731
+    assert first[:8] != single[:8]  # the batch is a directory of its own
+    assert mode_of(f"{spool.path}/{first[:8]}") == mode_of(f"{spool.path}/{single[:8]}") == 0o755
+    assert mode_of(f"{spool.path}/{first}") == mode_of(f"{spool.path}/{single}") == 0o644
+
+
+def test_temporaries_of_a_writer_that_died_are_purged_at_once_and_a_live_ones_kept(tmp_path):
+    spool = Spool(tmp_path / "q")
+    leave_debris = (
+        "import os, sys; from spoolq import Spool; s = Spool(sys.argv[1]); "
+        "s._writer._write_temporary(b'half', sync=False); s._writer._batches._make_staging(); os._exit(9)"
+    )
+    died = subprocess.run([sys.executable, "-c", leave_debris, spool.path], check=False)
+    assert died.returncode == 9
+    assert spool.stats().temporary == 1 and any(e.startswith(BATCH_PREFIX) for e in entries(spool))
+    _, mine = spool._writer._write_temporary(b"being written", sync=False)  # a live writer: this process
+    report = spool.purge(max_temp_age=300, max_lock_age=0)
+    assert report.temporaries_removed == 1  # the dead writer's .tmp (its staging directory was empty)
+    assert not any(e.startswith(BATCH_PREFIX) for e in entries(spool))
+    assert os.path.exists(mine)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -124,3 +126,34 @@ def test_directory_with_an_element_name_is_ignored_and_logged(serve, caplog):
     os.rename(staged, Path(spool.path) / "10000001")
     wait_until(lambda: "not a regular file" in caplog.text, what="the odd directory logged")
     still_serving(root, spool, log)
+
+
+def test_an_element_on_a_read_only_mount_is_logged_once_kept_and_handled_once_writable(
+    root_dir, tmp_path, serving, caplog
+):
+    root = SpoolRoot(root_dir, granularity=1)
+    log = tmp_path / "seen"
+    config = ComponentConfig(
+        name="pe", spool="pe", handler="tests.watch_handlers:record_body", options={"record": str(log)}
+    )
+    spool = root.spool("pe")
+    stuck = drop(spool, "10000000000007", b"on a read-only mount")
+    directory = str(stuck.parent)
+    if subprocess.run(["mount", "--bind", directory, directory], capture_output=True).returncode != 0:
+        pytest.skip("cannot bind-mount here")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", directory], check=True)
+        with caplog.at_level(logging.INFO, logger="spoolq"):
+            serving(config, root, rescan_interval=0.3)
+            still_serving(root, spool, log)  # the worker keeps going beside the stuck element
+            wait_until(lambda: "[EROFS]" in caplog.text, what="the refused lock logged")
+            time.sleep(1)  # a few rescans: still one line
+    finally:
+        # Writable again at once, then detached: the component holds the directory open.
+        subprocess.run(["mount", "-o", "remount,rw,bind", directory], check=True)
+        subprocess.run(["umount", "--lazy", directory], check=True)
+    lines = [r for r in caplog.records if "[EROFS]" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].exc_info is None
+    assert "read-only" in lines[0].getMessage() and "10000000/10000000000007" in lines[0].getMessage()
+    assert "retried once its lock is stale" not in caplog.text
+    wait_until(lambda: f"str:{b'on a read-only mount'.hex()}" in recorded(log), what="handled once writable")

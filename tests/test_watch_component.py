@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from watch_helpers import recorded
 
-from spoolq import parking
+from spoolq import envelope, parking
 from spoolq.cli import main, watch_commands
 from spoolq.component import Component
 from spoolq.component.dispatcher import Dispatcher
@@ -107,6 +107,29 @@ def test_retry_then_park_after_the_last_attempt(root, running):
     assert parked.attempts == 3 and parked.message_id == request.message_id
     assert "RuntimeError: this handler always fails" in parked.reason and "Traceback" in parked.reason
     assert component.metrics.value("spoolq_messages_retried_total", component="pe") == 2
+
+
+@pytest.mark.parametrize(
+    "arrived",
+    [
+        envelope.encode(Message.new("JOB", "as spoolq encodes it")),
+        b'{ "header" : {"type": "JOB", "message-id": "m1"},  "body": "another encoder\'s spacing" }',
+        envelope.encode(Message.new("JOB", "its own attempt header").with_header(**{ATTEMPT: "1"})),
+    ],
+)
+def test_a_message_parked_after_retries_is_replayed_as_exactly_the_bytes_that_arrived(root, running, arrived):
+    policy = RetryPolicy(max_attempts=3, backoff=0.02, backoff_factor=1.0)
+    component = running(handler="tests.watch_handlers:always_fails", retry=policy)
+    spool = root.spool("pe")
+    spool.put(arrived)
+    wait_until(lambda: list(parking.iter_parked(root, "pe")) and spool.count() == 0, what="parked")
+    component.drain()
+    assert component.join(15)
+    (parked,) = parking.iter_parked(root, "pe")
+    assert parked.original == arrived
+    list(parking.replay(root, "pe", [parked.name]))
+    (name,) = spool.names()
+    assert spool.read(name) == arrived
 
 
 def test_a_retry_does_not_hold_up_other_messages(root, running, tmp_path):

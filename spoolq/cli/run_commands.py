@@ -59,6 +59,7 @@ def run(settings: Settings, restart_cap: float, log_json: bool, log_level: str) 
         raise ConfigError("spoolq run needs a configuration file: give --config or set SPOOLQ_CONFIG")
     path = os.path.abspath(path)
     config: Config = settings.config
+    settings.apply_umask()
     root = os.path.abspath(settings.root().path)
     check_in_child(config, root)  # a bad shipper table or handler: one clear error, before anything starts
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from spoolq.config import Config, find_config, load_config
@@ -27,6 +28,15 @@ class Settings:
             path = self.config_option if text is not None else find_config(self.config_option)
             self._config = load_config(path, text)
         return self._config
+
+    def apply_umask(self) -> None:
+        """A daemon starting: take the configuration's ``umask`` (none set: keep the process's).
+
+        Spools, elements and state files are then created without the bits
+        it masks, whatever umask the daemon was started with.
+        """
+        if self.config.umask is not None:
+            os.umask(self.config.umask)
 
     def root(self) -> SpoolRoot:
         """The spool root: ``--root``, then ``SPOOLQ_ROOT``, then the configuration."""

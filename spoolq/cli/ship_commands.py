@@ -33,6 +33,7 @@ def command_for_kind(kind: str) -> str:
 
 def _run(settings: Settings, name: str, command: str, log_json: bool, log_level: str) -> None:
     configure_logging(json=log_json, level=log_level)
+    settings.apply_umask()
     shipping = shipping_of(settings.config)
     config = shipping.shipper(name)
     if command_for_kind(config.kind) != command:

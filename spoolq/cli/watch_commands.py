@@ -88,6 +88,7 @@ def watch(
     from spoolq.component import Component
 
     configure_logging(json=log_json, level=log_level)
+    settings.apply_umask()
     config = _component_config(settings, spool, component_name, overrides)
     root = settings.root()
     wakeup = WakeupPipe(STOP_SIGNALS)  # and the component's pokes: ready, ended

@@ -54,6 +54,7 @@ class Dispatcher:
         purge_interval: float,
         lock_timeout: float,
         serve_here: Callable[[str], None] | None = None,
+        also_purge: Callable[[], object] | None = None,
     ):
         self.spool = spool
         self.emitter = emitter
@@ -61,6 +62,7 @@ class Dispatcher:
         self.purge_interval = purge_interval
         self.lock_timeout = lock_timeout
         self.serve_here = serve_here
+        self.also_purge = also_purge  # run with each purge: the component's output spools
         self.ready = threading.Event()  # set after the first full scan
         self.running = True
         self._lock = threading.Lock()
@@ -136,6 +138,8 @@ class Dispatcher:
                 )
         except OSError as exc:
             log.error("%s: purge failed: %s", self.spool.path, exc)
+        if self.also_purge is not None:
+            self.also_purge()
         self._next_purge = time.monotonic() + self.purge_interval
 
     def _follow(self, signal: Signal, alone: bool = False) -> None:

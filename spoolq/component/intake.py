@@ -1,42 +1,48 @@
 """Taking one element in safely: refuse what must not be read, claim the rest.
 
 Before an element's bytes are used it must be a regular file (or a symlink to
-one *inside* the spool) no larger than the component's ``max_size``.  What
-fails is set aside without being read in full:
+one *inside* the spool) no larger than the component's ``max_size``.  The
+spool layer (:mod:`spoolq.taking`) looks, reads and locks; this module
+decides.  What fails is set aside without being read in full:
 
-* a symlink pointing outside the spool is parked as a record holding the link
-  target (the target itself is never opened), and the link removed;
+* a symlink pointing outside the spool, or to nothing, is parked as a record
+  holding the link target (the target itself is never opened), and the link
+  removed;
 * an element over ``max_size`` is moved, by one rename, to
-  ``ROOT/parked/<spool>/oversize/<dir>-<elt>`` and a parked record names it;
+  ``ROOT/parked/<spool>/oversize/<dir>-<elt>`` and a parked record names it
+  (:func:`spoolq.parking.set_aside`);
 * anything else that is not a regular file (a directory, a FIFO) is left
-  alone and logged once.
-
-The common case costs one ``open`` with ``O_NOFOLLOW`` instead of an
-``lstat`` guard before the open: a symlink fails that open (``ELOOP``) and
-takes the careful path; a FIFO does not block (``O_NONBLOCK``) and reads
-empty; a directory fails the read.  So only an empty or long first read, or
-a failed one, needs an ``fstat`` to tell what the file is.  The element is
-read *before* it is locked: a published element never changes, and if the
-lock then fails (another worker took it) the bytes are simply dropped.  The
-lock is taken while the element is still open (its utime through the
-descriptor), and the open and the link are relative to the descriptor of the
-element's directory (:mod:`spoolq.directories`).
+  alone and logged once;
+* an element whose lock the filesystem refuses (EPERM, EACCES, EROFS) is left
+  in place, untouched, and logged once with the cause; it is offered again
+  at each rescan.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import stat
 from typing import NamedTuple
 
-from spoolq import element, layout, parking
+from spoolq import element, parking
 from spoolq.directories import DirectoryHandles
 from spoolq.root import SpoolRoot
 from spoolq.spool import Spool
+from spoolq.taking import (
+    GONE,
+    LINK_DANGLING,
+    LINK_OUTSIDE,
+    LOCKED,
+    LOOK,
+    NOT_REGULAR,
+    OVERSIZE,
+    REFUSED,
+    Taking,
+    take_by_path,
+    take_open,
+)
 
 log = logging.getLogger("spoolq.component")
-OVERSIZE_DIR = "oversize"
 
 
 class Verdict(NamedTuple):
@@ -52,10 +58,11 @@ class Verdict(NamedTuple):
     parked: bool = False
     data: bytes | None = None
     dir_fd: int | None = None
+    refused: bool = False  # the filesystem refused the lock: left in place, tried again later
 
 
 TAKEN = Verdict(False, "gone or locked by another worker")
-NOT_REGULAR = Verdict(False, "not a regular file")
+NOT_REGULAR_FILE = Verdict(False, "not a regular file")
 
 
 def take(
@@ -74,57 +81,37 @@ def take(
         with DirectoryHandles(spool.path) as own:  # closed on return: the claim acks by path
             verdict = take(spool, root, name, max_size, own)
         return verdict if verdict.dir_fd is None else verdict._replace(dir_fd=None)
-    directory, elt = name[:8], name[9:]
-    try:
-        dir_fd, fd = handles.open_in(directory, elt, element.O_TAKE)
-    except FileNotFoundError:
-        return TAKEN
-    except OSError:  # ELOOP (a symlink), ENXIO (a socket), EACCES: look before touching
-        return _take_checked(spool, root, name, spool.path_of(name), max_size)
-    try:
-        content = element.read_regular(fd, max_size)
-        if content is None:
-            return NOT_REGULAR
-        if not element.lock_open(dir_fd, elt, fd):
-            return TAKEN
-    finally:
-        os.close(fd)
-    if type(content) is int:
-        return _park_oversize(spool, root, name, content, max_size)
-    return Verdict(True, "", False, content, dir_fd)
+    taking = take_open(handles, name, max_size)
+    if taking.outcome == LOCKED:
+        return Verdict(True, "", False, taking.data, taking.dir_fd)
+    if taking.outcome == LOOK:
+        taking = take_by_path(spool.path, name, max_size)
+        if taking.outcome == LOCKED:
+            return Verdict(True)
+    return _decide(spool, root, name, max_size, taking)
 
 
-def _take_checked(spool: Spool, root: SpoolRoot, name: str, path: str, max_size: int) -> Verdict:
-    """The careful path for what ``O_NOFOLLOW`` would not open: look first (``lstat``), then lock."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
+def _decide(spool: Spool, root: SpoolRoot, name: str, max_size: int, taking: Taking) -> Verdict:
+    """The verdict on an element not taken the common way."""
+    outcome = taking.outcome
+    if outcome == GONE:
         return TAKEN
-    if stat.S_ISLNK(info.st_mode):
-        target = os.path.realpath(path)
-        inside = os.path.realpath(spool.path) + os.sep
-        if not target.startswith(inside):
-            return _park_symlink(spool, root, name, path)
-        try:
-            info = os.stat(path)
-        except FileNotFoundError:
-            return Verdict(False, "dangling symlink")
-    if not stat.S_ISREG(info.st_mode):
-        return NOT_REGULAR
-    if not element.lock(path):
-        return TAKEN
-    if info.st_size > max_size:
-        return _park_oversize(spool, root, name, info.st_size, max_size)
-    return Verdict(True)
+    if outcome == NOT_REGULAR:
+        return NOT_REGULAR_FILE
+    if outcome == OVERSIZE:
+        return _park_oversize(spool, root, name, taking.size, max_size)
+    if outcome == LINK_OUTSIDE:
+        return _park_symlink(spool, root, name, taking.target, "symlink pointing outside the spool")
+    if outcome == LINK_DANGLING:
+        return _park_symlink(spool, root, name, taking.target, "dangling symlink")
+    assert outcome == REFUSED and taking.error is not None, outcome
+    reason = element.lock_refusal(spool.path_of(name), taking.error)
+    return Verdict(False, f"{reason}; left in place, tried again at the next rescan", refused=True)
 
 
-def _park_symlink(spool: Spool, root: SpoolRoot, name: str, path: str) -> Verdict:
-    try:
-        os.link(path, path + layout.LOCKED_SUFFIX, follow_symlinks=False)  # lock the link itself
-    except (FileExistsError, FileNotFoundError):
-        return TAKEN
-    target = os.readlink(path)
-    reason = f"symlink pointing outside the spool, to {target!r}: not read"
+def _park_symlink(spool: Spool, root: SpoolRoot, name: str, target: str, what: str) -> Verdict:
+    """Park the locked symlink ``name`` as a record of its target, then remove the link."""
+    reason = f"{what}, to {target!r}: not read"
     parking.park(root, spool.name, os.fsencode(target), reason, element=name)
     spool.remove(name)  # unlinks the link and its lock, never the target
     log.error("%s/%s: parked: %s", spool.path, name, reason)
@@ -132,15 +119,8 @@ def _park_symlink(spool: Spool, root: SpoolRoot, name: str, path: str) -> Verdic
 
 
 def _park_oversize(spool: Spool, root: SpoolRoot, name: str, size: int, limit: int) -> Verdict:
-    aside_dir = os.path.join(root.parked(spool.name).path, OVERSIZE_DIR)
-    os.makedirs(aside_dir, exist_ok=True)
-    aside = os.path.join(aside_dir, name.replace("/", "-"))
-    os.rename(spool.path_of(name), aside)  # same filesystem: nothing is copied or read
+    aside = parking.aside_path(root, spool.name, name)
     reason = f"element of {size} bytes exceeds max_size {limit}; moved unread to {aside}"
-    parking.park(root, spool.name, b"", reason, element=name)
-    try:
-        os.unlink(spool.path_of(name) + layout.LOCKED_SUFFIX)
-    except FileNotFoundError:
-        pass
+    parking.set_aside(root, spool, name, reason)
     log.error("%s/%s: parked: %s", spool.path, name, reason)
     return Verdict(False, reason, parked=True)

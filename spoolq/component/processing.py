@@ -37,7 +37,7 @@ from spoolq.handlers.registry import HandlerTable
 from spoolq.metrics import Metrics
 from spoolq.root import SpoolRoot, check_spool_name
 from spoolq.routing import Router, RoutingError
-from spoolq.spool import Claim
+from spoolq.spool import Claim, Spool
 
 log = logging.getLogger("spoolq.component")
 
@@ -73,6 +73,22 @@ class Processor:
         self._skipped: set[str] = set()  # names ignored (not regular files), logged once
         self._valid_targets: set[str] = set()  # output spool names already checked
 
+    def output_spools(self) -> list[Spool]:
+        """The spools this component writes to and that exist: replies, parked, and targets met so far."""
+        found = []
+        try:
+            found.append(self.root.parked(self.config.spool, create=False))
+        except SpoolqError:
+            pass  # nothing parked yet: nothing to sweep
+        for name in dict.fromkeys([self._reply_spool, *list(self._valid_targets)]):
+            if name == self.config.spool:
+                continue  # the input spool: the dispatcher purges it
+            try:
+                found.append(self.root.spool(name, create=False))
+            except SpoolqError:
+                continue  # not made yet: nothing to sweep
+        return found
+
     def claim(self, name: str, handles: DirectoryHandles | None = None) -> Claim | None:
         """Check, read and lock ``name``: its :class:`Claim`, or ``None`` (finished here).
 
@@ -86,6 +102,10 @@ class Processor:
                 return Claim(self.spool, name, f"{self.spool.path}/{name}", verdict.data, verdict.dir_fd)
             if verdict.parked:
                 self._parked.inc()
+            elif verdict.refused:
+                if name not in self._skipped:
+                    self._skipped.add(name)  # one line, not one at every rescan
+                    log.error("%s/%s: %s", self.spool.path, name, verdict.reason)
             elif verdict is not intake.TAKEN and name not in self._skipped:
                 self._skipped.add(name)  # left alone: say so once, not at every rescan
                 log.warning("%s/%s: ignored: %s", self.spool.path, name, verdict.reason)
@@ -204,7 +224,7 @@ class Processor:
             self._park(claim, data, f"gave up after {attempt} attempt(s): {reason}", attempt)
             return
         wait = retry.backoff(policy, attempt) if delay is None else delay
-        self.spool.put(retry.next_attempt(message, attempt, wait, reason))
+        self.spool.put(retry.next_attempt(message, data, attempt, wait, reason))
         claim.ack()
         self._retried.inc()
         log.warning(
@@ -218,7 +238,9 @@ class Processor:
     def _park(self, claim: Claim, data: bytes, reason: str, attempts: int) -> None:
         if self.stopped.is_set():
             return
-        parking.park(self.root, self.config.spool, data, reason, element=claim.name, attempts=attempts)
+        # As it arrived: without the headers our retries added, so a replay puts back those bytes.
+        original = retry.as_arrived(data)
+        parking.park(self.root, self.config.spool, original, reason, element=claim.name, attempts=attempts)
         claim.ack()
         self._parked.inc()
         log.error("%s: parked: %s", claim.where, reason.strip().splitlines()[-1] if reason.strip() else "")

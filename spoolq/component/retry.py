@@ -1,7 +1,7 @@
 """Retries that survive a crash: the attempt count and due time live in the message.
 
 A message to be tried again is written back into its spool as a *new*
-element, with two headers, and only then is the old element removed
+element, with these headers, and only then is the old element removed
 (rewrite, then ack: a crash in between duplicates, never loses):
 
 ``attempt``     the number of the next attempt (the first attempt is 1; a
@@ -11,20 +11,34 @@ element, with two headers, and only then is the old element removed
 ``retry-reason`` why the last attempt failed (the last line of the reason:
                 for a traceback, the exception)
 
+A message parked after retries is parked *as it arrived* (:func:`as_arrived`),
+so that a replay puts back exactly those bytes.  The first rewrite checks
+that dropping the headers above from the rewritten message gives back the
+arrived bytes (it does for every message spoolq encoded); when it would not
+(another encoder's spacing, or a sender's own ``attempt`` header), the
+rewrite also carries the arrived bytes, base64, in ``retry-arrived``.
+``retry-reason`` marks a rewrite, so a sender must not set it.
+
 Other messages are never held up: a deferred message holds no lock and no
 worker while it waits.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 
+from spoolq import envelope
 from spoolq.config import RetryPolicy
+from spoolq.errors import MalformedMessage
 from spoolq.message import Message
 
 ATTEMPT = "attempt"
 NOT_BEFORE = "not-before"
 RETRY_REASON = "retry-reason"
+RETRY_ARRIVED = "retry-arrived"
+ADDED = (ATTEMPT, NOT_BEFORE, RETRY_REASON, RETRY_ARRIVED)  # every header a rewrite adds
 
 
 def attempt_of(message: Message) -> int:
@@ -54,13 +68,39 @@ def backoff(policy: RetryPolicy, attempt: int) -> float:
     return min(policy.max_delay, policy.backoff * policy.backoff_factor ** max(0, attempt - 1))
 
 
-def next_attempt(message: Message, attempt: int, delay: float, reason: str) -> Message:
-    """The message as written back for attempt ``attempt + 1`` after ``delay`` seconds."""
+def next_attempt(message: Message, data: bytes, attempt: int, delay: float, reason: str) -> Message:
+    """The message (read from the bytes ``data``) as written back for attempt ``attempt + 1``."""
     last_line = (reason.strip().splitlines() or [""])[-1][:500]
-    return message.with_header(
-        **{
-            ATTEMPT: str(attempt + 1),
-            NOT_BEFORE: f"{time.time() + max(0.0, delay):.6f}",
-            RETRY_REASON: last_line,
-        }
-    )
+    added = {
+        ATTEMPT: str(attempt + 1),
+        NOT_BEFORE: f"{time.time() + max(0.0, delay):.6f}",
+        RETRY_REASON: last_line,
+    }
+    if RETRY_REASON not in message.header and not _restorable(message, data):
+        added[RETRY_ARRIVED] = base64.b64encode(data).decode("ascii")
+    return message.with_header(**added)
+
+
+def _restorable(message: Message, data: bytes) -> bool:
+    """Whether dropping the added headers from a rewrite of ``message`` gives back ``data``."""
+    if any(key in message.header for key in ADDED):
+        return False
+    return envelope.encode(message) == data
+
+
+def as_arrived(data: bytes) -> bytes:
+    """The bytes a message first arrived as, given the bytes of its latest element ``data``."""
+    try:
+        header = envelope.header_of(data)
+        if not header or RETRY_REASON not in header:
+            return data  # never rewritten (or not an envelope at all): as it arrived
+        message = envelope.decode(data)
+    except (MalformedMessage, RecursionError):
+        return data
+    arrived = message.header.get(RETRY_ARRIVED)
+    if arrived is not None:
+        try:
+            return base64.b64decode(arrived, validate=True)
+        except (binascii.Error, ValueError):
+            return data
+    return envelope.encode(message.with_header(**dict.fromkeys(ADDED)))

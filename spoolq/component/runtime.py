@@ -14,6 +14,11 @@ API (small and stable; ``spoolq watch`` and ``spoolq run`` use only this)::
     component.join(timeout) -> bool       # True once every thread has ended
     component.metrics                     # spoolq.metrics.Metrics (handled, retried, parked, latency)
 
+The dispatcher's periodic purge of the input spool (once at start, then
+every ``min(rescan_interval, lock_timeout / 2)``) also sweeps the spools the
+component writes to for temporaries a killed predecessor left
+(:mod:`spoolq.output_sweep`).
+
 Threads: a dispatcher (blocks in the emitter; no busy loop; with one worker
 it handles a lone new element itself while the worker is idle, see
 :mod:`spoolq.component.dispatcher`), ``config.workers`` workers, a lock
@@ -46,6 +51,7 @@ from spoolq.errors import HandlerError, SpoolqError
 from spoolq.handlers.base import Context
 from spoolq.handlers.registry import component_handlers
 from spoolq.metrics import Metrics
+from spoolq.output_sweep import OutputSweep
 from spoolq.root import SpoolRoot
 from spoolq.watcher import make_emitter
 
@@ -136,6 +142,9 @@ class Component:
             self.config, self.root, self.table, self._dispatcher, self.metrics, self._stopped, self.node
         )
         self._processor = processor
+        # Each purge of the input spool also sweeps the spools the component writes to.
+        sweep = OutputSweep(processor.output_spools, 0.0, f"component {self.config.name}")
+        self._dispatcher.also_purge = sweep.sweep
         self._spawn("dispatcher", self._run_dispatcher)
         for index in range(workers):
             self._workers.append(self._spawn(f"worker-{index}", self._run_worker))

@@ -8,6 +8,7 @@
     granularity = 60
     metrics_dir = "/var/lib/spoolq"  # default ROOT/.metrics
     metrics_interval = 10            # seconds between metrics file writes
+    umask = "0027"                   # daemons' file creation mask (default: the process's)
 
     [components.pe]                  # one table per component
     handler = "command"
@@ -26,6 +27,7 @@ other key is an error naming it (the annotated reference is
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from typing import Any
 
@@ -38,7 +40,7 @@ from spoolq.root import check_spool_name
 
 RAW_SECTIONS = ("brokers", "destinations", "shippers")
 TOP_KEYS = (
-    *("root", "durable", "granularity", "metrics_dir", "metrics_interval", "components"),
+    *("root", "durable", "granularity", "metrics_dir", "metrics_interval", "umask", "components"),
     *("node", "security", *RAW_SECTIONS),  # read by spoolq.shippers.config
 )
 COMPONENT_KEYS = (
@@ -85,10 +87,23 @@ def load_toml_config(path: str, text: bytes | None = None) -> Config:
         granularity=top.integer("granularity", DEFAULT_GRANULARITY, minimum=1),
         metrics_dir=relative_path(path, top.string("metrics_dir", None)),
         metrics_interval=top.number("metrics_interval", 10.0, minimum=0.1),
+        umask=parse_umask(top),
         components=components,
         security=dict(top.table("security", {}).data),
         **raw,
     )
+
+
+def parse_umask(table: Table) -> int | None:
+    """``umask``: octal digits as a string (``"0027"``) or a TOML integer (``0o027``), at most 0777."""
+    if "umask" not in table.data:
+        return None
+    value = table.data["umask"]
+    if isinstance(value, str) and re.fullmatch(r"[0-7]{1,4}", value):
+        value = int(value, 8)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 0o777:
+        raise table.error("umask", f'must be octal digits such as "0027", at most 0777, not {value!r}')
+    return value
 
 
 def parse_component(name: str, table: Table) -> ComponentConfig:

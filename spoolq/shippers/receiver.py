@@ -12,6 +12,9 @@ only queues frames; this loop takes them in batches and, per batch:
 3. writes the batch durably (one filesystem sync), records the ids, and
    only then acks.  A failed write is never acked: the connection is
    dropped and the broker redelivers after the reconnect.
+
+At start and every ``SWEEP_INTERVAL`` the spools it writes to are swept for
+temporaries a killed receiver left (:mod:`spoolq.output_sweep`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Callable
 
 from spoolq import envelope
 from spoolq.errors import ConfigError, MalformedMessage, SecurityError, SpoolqError
+from spoolq.output_sweep import OutputSweep
 from spoolq.parking import park
 from spoolq.routing import Router
 from spoolq.shippers.base import Shipper
@@ -35,6 +39,7 @@ from spoolq.shippers.stomp_shipper import SPOOLQ_ID
 
 log = logging.getLogger("spoolq.shippers")
 
+SWEEP_INTERVAL = 60.0  # seconds between sweeps of the spools written to (spoolq.output_sweep)
 #: Test hook: exit at once (no ack) right after a batch is written, as ``kill -9`` would.
 EXIT_AFTER_WRITE = "SPOOLQ_TEST_EXIT_AFTER_WRITE"
 
@@ -64,6 +69,8 @@ class StompReceiver(Shipper):
             os.path.join(self.root.path, STATE_DIR, f"{self.config.name}.ids"), self.config.dedup_window
         )
         self._link: Link | None = None
+        self._written: set[str] = {self.config.spool}  # the spools this receiver writes to
+        self._sweep = OutputSweep(self._output_spools, SWEEP_INTERVAL, f"receiver {self.config.name}")
 
     def address(self) -> str:
         return self.destination.address.format(node=self.router.node)
@@ -81,6 +88,7 @@ class StompReceiver(Shipper):
         link.subscribe(self.address(), self.destination.ack, self.destination.prefetch)
 
     def pump(self, link: Link) -> bool:
+        self._sweep.maybe()
         batch = self._take_batch(link)
         if batch:
             self._receive(link, batch)
@@ -98,6 +106,7 @@ class StompReceiver(Shipper):
         self.status.backlog = self.frames.qsize()  # received, not yet written
 
     def run(self, on_started: Callable[[], object] | None = None) -> None:
+        self._sweep.sweep()  # before any connection: a killed predecessor's temporaries go now
         try:
             super().run(on_started)
         finally:
@@ -137,6 +146,7 @@ class StompReceiver(Shipper):
             acks.append(ack_id)
         try:
             for spool, items in to_write.items():
+                self._written.add(spool)
                 self.root.spool(spool).put_many(items)
             self.recent.add_many(written_ids)
         except (SpoolqError, OSError) as exc:
@@ -148,6 +158,17 @@ class StompReceiver(Shipper):
             os._exit(137)
         link.ack_many(acks)
         self.status.done += len(written_ids)
+
+    def _output_spools(self) -> list:
+        """The spools to sweep: the parked area, the configured spool and those written to so far."""
+        spools = []
+        wanted = [(self.root.parked, self.config.spool), *((self.root.spool, n) for n in list(self._written))]
+        for make, name in wanted:
+            try:
+                spools.append(make(name, create=False))
+            except SpoolqError:
+                continue  # not made yet: nothing to sweep
+        return spools
 
     def _admit(self, body: bytes) -> tuple[str, bytes]:
         """The spool a body goes to, and the bytes to write there (raises to park)."""
