@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from spoolq import envelope
 from spoolq.claim import Claim
-from spoolq.errors import MalformedMessage, SpoolqError
+from spoolq.errors import SpoolqError
 from spoolq.message import MESSAGE_ID, TYPE, Message
 from spoolq.root import SpoolRoot
 
@@ -72,8 +72,8 @@ def park(
         for key in (TYPE, MESSAGE_ID):
             if key in decoded.header:
                 header[key] = decoded.header[key]
-    except MalformedMessage:
-        pass
+    except Exception:  # noqa: BLE001  (MalformedMessage, RecursionError...: the original is kept as bytes)
+        pass  # the copied fields are a convenience; a message that cannot be read is parked all the same
     return root.parked(origin).put(Message(bytes(original), header))
 
 
