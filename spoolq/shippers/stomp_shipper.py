@@ -189,7 +189,7 @@ class StompShipper(Shipper):
         if "{node}" in address:
             to = header.get(TO) if header else None
             target = _address_of(to) if to else None
-            address = destination_for(address, target.node if target is not None else None)
+            address = _destination_of(address, target.node if target is not None else None)
         spoolq_id = (header.get(MESSAGE_ID) if header else None) or hashlib.sha1(data).hexdigest()
         return address, spoolq_id
 
@@ -282,6 +282,11 @@ class StompShipper(Shipper):
 def _address_of(text: str) -> Address:
     """``Address.parse``, once per distinct ``to`` (an outgoing spool holds few destinations)."""
     return Address.parse(text)
+
+
+#: ``destination_for``, once per distinct node: its checks cost about 5 us a call, and an outgoing
+#: spool holds few nodes.
+_destination_of = functools.lru_cache(maxsize=1024)(destination_for)
 
 
 def _release(claim: Claim) -> None:
