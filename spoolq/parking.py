@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from spoolq import element as elements
 from spoolq import envelope, layout
 from spoolq.claim import Claim
-from spoolq.errors import MalformedMessage, SpoolqError
+from spoolq.errors import SpoolqError
 from spoolq.message import MESSAGE_ID, TYPE, Message
 from spoolq.root import SpoolRoot
 from spoolq.spool import Spool
@@ -87,8 +87,8 @@ def park(
         for key in (TYPE, MESSAGE_ID):
             if key in decoded.header:
                 header[key] = decoded.header[key]
-    except MalformedMessage:
-        pass
+    except Exception:  # noqa: BLE001  (MalformedMessage, RecursionError...: the original is kept as bytes)
+        pass  # the copied fields are a convenience; a message that cannot be read is parked all the same
     return root.parked(origin).put(Message(bytes(original), header))
 
 

@@ -25,6 +25,7 @@ claims still waiting, so nothing stays locked while the broker is away.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -36,8 +37,12 @@ from spoolq.directories import DirectoryHandles
 from spoolq.errors import SpoolqError
 from spoolq.spool import Spool
 
+log = logging.getLogger("spoolq.shippers")
+
 #: How long the claimer sleeps when the spool has nothing it can claim.
 IDLE_PAUSE = 0.05
+#: Names whose failure to be claimed is remembered, so each is logged once, not every pass.
+_WARNED_KEPT = 1000
 
 
 class Claimer:
@@ -51,6 +56,7 @@ class Claimer:
         self._room = threading.Condition()
         self._closing = False
         self._waiting = False  # the claimer sleeps in _wait_for_room
+        self._warned: set[str] = set()  # names whose claim failed unexpectedly, logged once
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -82,7 +88,7 @@ class Claimer:
                 for name in self.spool.names():  # one pass, oldest first
                     if len(self._ready) >= self.depth and not self._wait_for_room():
                         return
-                    claim = self._claim(handles, name)
+                    claim = self._claim_one(handles, name)
                     if claim is None:
                         continue  # taken by another consumer, or gone
                     self._ready.append(claim)
@@ -92,6 +98,21 @@ class Claimer:
                     with self._room:
                         if not self._closing:
                             self._room.wait(IDLE_PAUSE)
+
+    def _claim_one(self, handles: DirectoryHandles, name: str) -> Claim | None:
+        """:meth:`_claim`, with one element's unexpected failure kept to that element.
+
+        Without this boundary, an exception of a kind nobody foresaw would end
+        the claimer's thread, and the shipper would send nothing more while
+        looking alive.  The element is left where it is, for the next pass.
+        """
+        try:
+            return self._claim(handles, name)
+        except Exception:  # noqa: BLE001  (the per-element boundary of this thread)
+            if name not in self._warned and len(self._warned) < _WARNED_KEPT:
+                self._warned.add(name)
+                log.exception("claimer of %s: cannot claim %s; left for a later pass", self.spool.path, name)
+            return None
 
     def _claim(self, handles: DirectoryHandles, name: str) -> Claim | None:
         """Lock ``name`` and read it into the claim; ``None`` when taken or gone."""

@@ -27,6 +27,7 @@ import stomp
 from spoolq.errors import BrokerUnavailable
 from spoolq.shippers.ca_directory import NoCACertificates, write_bundle
 from spoolq.shippers.config import BrokerConfig
+from spoolq.shippers.refusals import Refusal
 from spoolq.shippers.tls_probe import handshake_problem
 
 log = logging.getLogger("spoolq.shippers")
@@ -65,9 +66,9 @@ class _Listener(stomp.ConnectionListener):
                 link.receipts_changed.notify_all()
 
     def on_error(self, frame) -> None:
-        self.link.error = (
-            frame.headers.get("message", "") + " " + (frame.body or b"")[:200].decode("utf-8", "replace")
-        )
+        refusal = Refusal.from_frame(frame.headers, frame.body)
+        self.link.error = refusal.words[:300]
+        self.link.refusals.append(refusal)  # before the disconnect a closing broker sends next
         log.warning("broker %s: error frame: %s", self.link.where, self.link.error)
 
     def on_message(self, frame) -> None:
@@ -102,6 +103,7 @@ class Link:
         self.receipts_changed = threading.Condition()
         self.receipts_wanted = _NOBODY_WAITS  # how many the waiter of take_receipts wants
         self.error: str | None = None
+        self.refusals: deque[Refusal] = deque(maxlen=1000)  # ERROR frames not yet taken
         self.where = "?"
         self._conn: stomp.Connection12 | None = None
         self._ca_file = broker.ca_file
@@ -262,6 +264,11 @@ class Link:
                     self.receipts_changed.wait(timeout)
                 self.receipts_wanted = _NOBODY_WAITS
         return [receipts.popleft() for _ in range(len(receipts))]
+
+    def take_refusals(self) -> list[Refusal]:
+        """The broker's ERROR frames since the last call (see :mod:`spoolq.shippers.refusals`)."""
+        refusals = self.refusals
+        return [refusals.popleft() for _ in range(len(refusals))]
 
     def close(self) -> None:
         self._drop()

@@ -8,7 +8,10 @@ only queues frames; this loop takes them in batches and, per batch:
 1. drops (and acks) redelivered duplicates, by the ``spoolq-id`` header;
 2. opens signed/encrypted bodies (when ``verify`` is on) and routes each
    message by its ``to: COMPONENT@NODE`` header (see :mod:`spoolq.routing`);
-   a message that fails is parked with the reason (and then acked);
+   a message that fails is parked with the reason (and then acked).  Any
+   failure while one frame is in hand counts, whatever its type (a
+   ``RecursionError`` from a deeply nested envelope too): the frame is
+   parked and acked, and the frames behind it are written as usual;
 3. writes the batch durably (one filesystem sync), records the ids, and
    only then acks.  A failed write is never acked: the connection is
    dropped and the broker redelivers after the reconnect.
@@ -134,11 +137,11 @@ class StompReceiver(Shipper):
                 self.status.duplicates += 1
                 acks.append(ack_id)
                 continue
-            body = frame.body if isinstance(frame.body, bytes) else frame.body.encode("utf-8")
+            body = _bytes_of(frame.body)
             try:
                 spool, data = self._admit(body)
-            except SpoolqError as exc:
-                if self._park(body, str(exc)):
+            except Exception as exc:  # noqa: BLE001  (the per-frame boundary: nothing escapes it)
+                if self._park(body, _reason(exc)):
                     acks.append(ack_id)  # parked: safe on our disk, so the broker may forget it
                 continue
             to_write[spool].append(data)
@@ -191,8 +194,22 @@ class StompReceiver(Shipper):
         log.error("receiver %s: parking a message: %s", self.config.name, reason)
         try:
             park(self.root, self.config.spool, body, reason)
-        except SpoolqError as exc:
+        except Exception as exc:  # noqa: BLE001  (SpoolqError, OSError...: the broker keeps it)
             log.error("receiver %s: cannot park, leaving it with the broker: %s", self.config.name, exc)
             return False
         self.status.parked += 1
         return True
+
+
+def _bytes_of(body: bytes | str | None) -> bytes:
+    """A frame's body as bytes (stomp.py gives bytes with ``auto_decode=False``; kept safe if not)."""
+    if isinstance(body, bytes):
+        return body
+    return (body or "").encode("utf-8", "surrogatepass")
+
+
+def _reason(exc: Exception) -> str:
+    """Why a frame is parked: a spoolq error's own words, else the exception's type and text."""
+    if isinstance(exc, SpoolqError):
+        return str(exc)
+    return f"received message cannot be read: {type(exc).__name__}: {exc}"[:1000]

@@ -16,8 +16,13 @@ each connect, and every ``PURGE_INTERVAL`` seconds.  The same purge removes
 stale temporaries and empty intermediate directories of the outgoing spool.
 
 The broker destination comes from the message's ``to: COMPONENT@NODE``
-header (the destination address's ``{node}``).  An element that cannot be
-sent as it is (too large, no node to send it to) is parked with the reason.
+header (the destination address's ``{node}``, see
+:mod:`spoolq.shippers.destinations`).  An element that cannot be sent as it
+is (too large, no node to send it to, a node that is no plain name, bytes
+that fail to read or to parse in any way) is parked with the reason, and the
+shipper goes on with the next one.  A message the broker refuses (an ERROR
+frame naming it or its destination, see :mod:`spoolq.shippers.refusals`) is
+sent again at most ``MAX_REFUSALS`` times, then parked with the broker's words.
 """
 
 from __future__ import annotations
@@ -34,10 +39,12 @@ from spoolq.errors import MessageTooLarge, SpoolqError
 from spoolq.message import MESSAGE_ID
 from spoolq.parking import park
 from spoolq.reaper import Reaper
-from spoolq.routing import TO, Address, RoutingError
+from spoolq.routing import TO, Address
 from spoolq.shippers.base import Shipper
 from spoolq.shippers.claimer import Claimer
+from spoolq.shippers.destinations import destination_for
 from spoolq.shippers.link import Link
+from spoolq.shippers.refusals import Refusal, RefusalCount
 from spoolq.shippers.security import Sealer
 from spoolq.spool import Claim
 
@@ -63,12 +70,15 @@ class StompShipper(Shipper):
         super().__init__(*args, **kwargs)
         self.spool = self.root.spool(self.config.spool)
         self.sealer = sealer
-        self.in_flight: OrderedDict[str, tuple[Claim, float]] = OrderedDict()
+        # receipt -> (claim, when sent, destination)
+        self.in_flight: OrderedDict[str, tuple[Claim, float, str]] = OrderedDict()
+        self.refused = RefusalCount()
         self._claimer: Claimer | None = None
         self._serial = 0
         self.stale_lock_age = 2 * (self.config.send_timeout + self.config.receipt_timeout)
         self._next_purge = 0.0
         self._reaper: Reaper | None = None
+        self._link: Link | None = None
 
     def run(self, on_started: Callable[[], object] | None = None) -> None:
         # Sent elements are removed off this thread (spoolq.reaper: on an ext4
@@ -83,12 +93,14 @@ class StompShipper(Shipper):
     # -- hooks ----------------------------------------------------------------------
 
     def on_connect(self, link: Link) -> None:
+        self._link = link
         self.in_flight.clear()
         self._next_purge = 0.0  # look for leftover locks now
         self._claimer = Claimer(self.spool, self.config.window, f"shipper-{self.config.name}-claimer")
 
     def pump(self, link: Link) -> bool:
         self._settle(link.take_receipts())
+        self._refuse(link.take_refusals())
         self._expire()
         self._purge_stale_locks()
         sent = self._fill(link)
@@ -103,10 +115,14 @@ class StompShipper(Shipper):
         return bool(sent)
 
     def on_disconnect(self) -> None:
+        if self._link is not None:
+            # A broker that refuses a message may close the connection right after its ERROR frame.
+            self._refuse(self._link.take_refusals())
+            self._link = None
         if self._claimer is not None:
             self._claimer.close()  # releases the claims not sent yet
             self._claimer = None
-        for claim, _sent_at in self.in_flight.values():
+        for claim, _sent_at, _destination in self.in_flight.values():
             _release(claim)
         self.in_flight.clear()
 
@@ -143,11 +159,16 @@ class StompShipper(Shipper):
             raise
         now = time.monotonic()
         for claim, frame in batch:
-            self.in_flight[frame[2]["receipt"]] = (claim, now)
+            self.in_flight[frame[2]["receipt"]] = (claim, now, frame[0])
         return len(batch)
 
     def _frame(self, claim: Claim) -> tuple[str, bytes, dict[str, str]] | None:
-        """The SEND frame for an element, or ``None`` when it was parked instead."""
+        """The SEND frame for an element, or ``None`` when it was parked instead.
+
+        This is the boundary around one element: whatever fails while it is in
+        hand (a ``RecursionError`` from a deeply nested envelope as much as a
+        :class:`SpoolqError`) parks that element, never stops the shipper.
+        """
         try:
             data = claim.read()
             destination, spoolq_id = self._address(data)
@@ -159,6 +180,9 @@ class StompShipper(Shipper):
                 )
         except SpoolqError as exc:
             self._park(claim, str(exc))
+            return None
+        except Exception as exc:  # noqa: BLE001  (the per-element boundary: see the docstring)
+            self._park(claim, f"cannot read the message to send it: {type(exc).__name__}: {exc}"[:1000])
             return None
         self._serial += 1
         receipt = f"{self.status.pid}-{self._serial}"
@@ -175,16 +199,22 @@ class StompShipper(Shipper):
         if "{node}" in address:
             to = header.get(TO) if header else None
             target = _address_of(to) if to else None
-            if target is None or target.node is None:
-                raise RoutingError("message has no 'to: COMPONENT@NODE' header: no node to send it to")
-            address = address.format(node=target.node)
+            address = _destination_of(address, target.node if target is not None else None)
         spoolq_id = (header.get(MESSAGE_ID) if header else None) or hashlib.sha1(data).hexdigest()
         return address, spoolq_id
 
-    def _park(self, claim: Claim, reason: str) -> None:
+    def _park(self, claim: Claim, reason: str, attempts: int = 0) -> None:
+        """Set the element aside with ``reason``; if even that fails it is unlocked, tried again later."""
         log.error("shipper %s: parking %s: %s", self.config.name, claim.where, reason)
-        park(self.root, self.spool.name, claim.read(), reason, element=claim.name)
-        claim.ack()
+        self.refused.forget(claim.name)
+        try:
+            park(self.root, self.spool.name, claim.read(), reason, element=claim.name, attempts=attempts)
+            claim.ack()
+        except Exception as exc:  # noqa: BLE001  (whatever stops the parking, the shipper goes on)
+            log.error("shipper %s: cannot park %s, left in the spool: %s", self.config.name, claim.where, exc)
+            self.status.last_error = f"cannot park {claim.where}: {exc}"
+            _release(claim)
+            return
         self.status.parked += 1
 
     def _purge_stale_locks(self) -> None:
@@ -204,7 +234,7 @@ class StompShipper(Shipper):
                 self.config.name, report.unlocked, self.stale_lock_age,
             )  # fmt: skip
 
-    # -- receipts -------------------------------------------------------------------
+    # -- receipts and refusals -------------------------------------------------------
 
     def _settle(self, receipts: list[str]) -> None:
         in_flight, reaper, done = self.in_flight, self._reaper, 0
@@ -213,6 +243,8 @@ class StompShipper(Shipper):
             if entry is None:
                 continue  # a receipt for a send we already gave up on
             claim = entry[0]
+            if self.refused:
+                self.refused.forget(claim.name)
             try:
                 claim.ack(reaper)
             except SpoolqError as exc:
@@ -220,11 +252,35 @@ class StompShipper(Shipper):
             done += 1
         self.status.done += done
 
+    def _refuse(self, refusals: list[Refusal]) -> None:
+        """Count each send in flight that the broker's ERROR frames name; park it at the limit.
+
+        Below the limit a refused send is unlocked (so sent again) at once
+        rather than after ``receipt_timeout``: no receipt will come for it.
+        """
+        for refusal in refusals:
+            in_flight = self.in_flight
+            for receipt in [r for r, entry in in_flight.items() if refusal.names(r, entry[2])]:
+                claim, _sent_at, destination = self.in_flight.pop(receipt)
+                if self.refused.add(claim.name):
+                    self._park(
+                        claim,
+                        f"the broker refused it {self.refused.limit} times (destination {destination!r}):"
+                        f" {refusal.words}",
+                        attempts=self.refused.limit,
+                    )
+                else:
+                    log.warning(
+                        "shipper %s: the broker refused %s (destination %r): %s; sending again",
+                        self.config.name, claim.where, destination, refusal.words,
+                    )  # fmt: skip
+                    _release(claim)
+
     def _expire(self) -> None:
         """Sends without a receipt for too long are unlocked, hence sent again."""
         limit = time.monotonic() - self.config.receipt_timeout
         while self.in_flight:
-            receipt, (claim, sent_at) = next(iter(self.in_flight.items()))
+            receipt, (claim, sent_at, _destination) = next(iter(self.in_flight.items()))
             if sent_at > limit:
                 break
             log.warning("shipper %s: no receipt for %s; sending again", self.config.name, claim.where)
@@ -236,6 +292,11 @@ class StompShipper(Shipper):
 def _address_of(text: str) -> Address:
     """``Address.parse``, once per distinct ``to`` (an outgoing spool holds few destinations)."""
     return Address.parse(text)
+
+
+#: ``destination_for``, once per distinct node: its checks cost about 5 us a call, and an outgoing
+#: spool holds few nodes.
+_destination_of = functools.lru_cache(maxsize=1024)(destination_for)
 
 
 def _release(claim: Claim) -> None:
