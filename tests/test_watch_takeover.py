@@ -54,6 +54,13 @@ def locked_names(spool) -> set[str]:
     return {name for name in spool.names() if spool.is_locked(name)}
 
 
+def deaths_noted(root_dir: Path, spool: str) -> list[str]:
+    try:
+        return os.listdir(root_dir / ".state" / "deaths" / spool)
+    except FileNotFoundError:
+        return []
+
+
 def kill_9(watcher: Watcher) -> None:
     os.kill(watcher.process.pid, signal.SIGKILL)
     watcher.wait()
@@ -146,8 +153,27 @@ def test_a_message_that_kills_its_process_is_parked_and_the_rest_handled(root_di
         )
         assert watcher.poll() is None
         wait_until(lambda: spool.count() == 0, timeout=5, what="the spool emptied")
-        assert not os.listdir(root_dir / ".state" / "deaths" / "pe")  # no count left for a parked message
+        assert deaths_noted(root_dir, "pe") == []  # no count left for a parked message
     finally:
         if watcher.poll() is None:
             watcher.kill()
             watcher.wait()
+
+
+def test_a_forced_stop_leaves_its_claims_to_the_successor_without_blame(root_dir, tmp_path, watchers):
+    """Two SIGTERMs end the process with a handler running: not that message's fault, no death counted."""
+    spool = SpoolRoot(root_dir).spool("pe")
+    (request,) = put_jobs(spool, 1)
+    log, started = tmp_path / "seen", tmp_path / "started"
+    args = ("pe", "--handler", RECORD, "-o", f"record={log}")
+    stopped = watchers(*args, "-o", f"started={started}", "-o", "sleep=60")
+    wait_until(lambda: recorded(started), what="the handler started")
+    stopped.signal(signal.SIGTERM)
+    wait_until(lambda: "draining" in stopped.stderr(), what="the first signal")  # signals do not queue
+    stopped.signal(signal.SIGTERM)
+    stopped.wait()
+    assert locked_names(spool)  # left behind by the forced stop
+    watchers(*args)
+    wait_until(lambda: recorded(log) == [request], timeout=10, what="handled by the successor")
+    wait_until(lambda: spool.count() == 0, timeout=5, what="the message removed")
+    assert deaths_noted(root_dir, "pe") == []

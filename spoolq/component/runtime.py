@@ -179,6 +179,8 @@ class Component:
     def stop(self) -> None:
         """End now: handlers still running are abandoned when they return (lock left to go stale)."""
         log.info("%s: stopping", self.config.name)
+        if self._ownership is not None:
+            self._ownership.forgive()  # the handlers abandoned now did not kill the process
         self._stopped.set()
         self._draining.set()
         self._handling_over.set()  # the refresher ends now: abandoned locks must go stale
