@@ -23,6 +23,7 @@ from spoolq import parking
 from spoolq.message import Message
 from spoolq.root import SpoolRoot
 from tests.conftest import cli_env
+from tests.run_helpers import running
 from tests.waiting import wait_until
 
 RECORD = "tests.watch_handlers:record"
@@ -177,3 +178,30 @@ def test_a_forced_stop_leaves_its_claims_to_the_successor_without_blame(root_dir
     wait_until(lambda: recorded(log) == [request], timeout=10, what="handled by the successor")
     wait_until(lambda: spool.count() == 0, timeout=5, what="the message removed")
     assert deaths_noted(root_dir, "pe") == []
+
+
+@pytest.mark.timeout(90)
+def test_under_spoolq_run_a_poison_message_is_parked_and_the_component_serves(tmp_path):
+    """The supervisor restarts the component it kills; after 3 deaths the message is parked."""
+    log = tmp_path / "seen"
+    config = tmp_path / "spoolq.toml"
+    config.write_text(
+        f'[components.pe]\nhandler = "{POISONED}"\n'
+        f'[components.pe.options]\nrecord = "{log}"\n'
+        "[components.pe.retry]\nmax_attempts = 3\n"
+    )
+    with running(tmp_path) as start:
+        run = start(config=config)
+        run.wait_for_log("all 1 component ready")
+        spool = run.root.spool("pe")
+        poison = Message.new("JOB", "poison")
+        spool.put(poison)
+        good = put_jobs(spool, 5)
+        wait_until(lambda: sorted(recorded(log)) == sorted(good), timeout=40, what="the good ones handled")
+        (parked,) = list(parking.iter_parked(run.root, "pe"))
+        assert parked.message_id == poison.message_id and parked.attempts == 3
+        assert "the process died while handling it" in parked.reason
+        assert len(run.wait_for_log(r"component pe exited unexpectedly")) == 3
+        after = Message.new("JOB", "after")
+        spool.put(after)
+        wait_until(lambda: after.message_id in recorded(log), timeout=10, what="the component serving")
