@@ -36,12 +36,14 @@ Nothing here changes the spool itself: the ``.lck`` links stay python-dirq's.
 from __future__ import annotations
 
 import fcntl
+import logging
 import mmap
 import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+log = logging.getLogger("spoolq.owners")
 STATE_DIR = ".state"
 OWNERS_DIR = "owners"
 NAME_SIZE = 24  # "8hex/14hex" is 23 bytes; one byte of padding (a NUL) ends a short name
@@ -52,6 +54,23 @@ _EMPTY_NAME = bytes(NAME_SIZE)
 
 def owners_path(root_path: str, spool_name: str) -> str:
     return os.path.join(root_path, STATE_DIR, OWNERS_DIR, spool_name)
+
+
+def register_owner(root_path: str, spool_name: str, slots: int, who: str) -> Ownership | None:
+    """An :class:`Ownership`, or ``None`` (logged) when ``ROOT/.state`` cannot be written.
+
+    The daemon then runs as before owner files: its claims, if it is killed,
+    wait for the lock timeout.  Serving matters more than a quick take-over.
+    """
+    try:
+        return Ownership(root_path, spool_name, slots)
+    except OSError as exc:
+        log.warning(
+            "%s: cannot register as an owner of spool %s (%s); if this process is killed, its claims "
+            "wait for the lock timeout",
+            who, spool_name, exc,
+        )  # fmt: skip
+        return None
 
 
 class Ledger:

@@ -20,6 +20,7 @@ import pytest
 from watch_helpers import Watcher, recorded
 
 from spoolq import parking
+from spoolq.config import ComponentConfig
 from spoolq.message import Message
 from spoolq.root import SpoolRoot
 from tests.conftest import cli_env
@@ -205,3 +206,15 @@ def test_under_spoolq_run_a_poison_message_is_parked_and_the_component_serves(tm
         after = Message.new("JOB", "after")
         spool.put(after)
         wait_until(lambda: after.message_id in recorded(log), timeout=10, what="the component serving")
+
+
+def test_a_component_serves_when_it_cannot_register_as_an_owner(root, tmp_path, serving, caplog):
+    """``ROOT/.state`` unusable (here a file in its place): the component still serves, and says so."""
+    (Path(root.path) / ".state").write_text("not a directory")
+    log = tmp_path / "seen"
+    config = ComponentConfig(name="pe", spool="pe", handler=RECORD, options={"record": str(log)})
+    serving(config, root)
+    request = Message.new("JOB", "served")
+    root.spool("pe").put(request)
+    wait_until(lambda: recorded(log) == [request.message_id], timeout=10, what="the message handled")
+    assert "cannot register as an owner of spool pe" in caplog.text

@@ -53,7 +53,7 @@ from spoolq.errors import HandlerError, SpoolqError
 from spoolq.handlers.base import Context
 from spoolq.handlers.registry import component_handlers
 from spoolq.metrics import Metrics
-from spoolq.owners import NO_LEDGER, Ledger, Ownership
+from spoolq.owners import NO_LEDGER, Ledger, Ownership, register_owner
 from spoolq.root import SpoolRoot
 from spoolq.takeover import take_over
 from spoolq.watcher import make_emitter
@@ -135,8 +135,8 @@ class Component:
         workers = max(1, self.config.workers)
         serves = workers == 1  # the dispatcher serves lone elements itself (see its module)
         self._live_handlers = workers + serves
-        self._ownership = Ownership(self.root.path, self.spool.name, slots=workers + serves)
-        if serves:
+        self._ownership = register_owner(self.root.path, self.spool.name, workers + serves, self.config.name)
+        if serves and self._ownership is not None:
             self._dispatcher_ledger = self._ownership.ledger()
         self._dispatcher = Dispatcher(
             self.spool,
@@ -145,7 +145,7 @@ class Component:
             purge_interval=purge_every,
             lock_timeout=self.config.lock_timeout,
             serve_here=self._serve_in_dispatcher if serves else None,
-            take_over=self._take_over,
+            take_over=self._take_over if self._ownership is not None else None,
         )
         processor = Processor(
             self.config, self.root, self.table, self._dispatcher, self.metrics, self._stopped, self.node
@@ -153,7 +153,8 @@ class Component:
         self._processor = processor
         self._spawn("dispatcher", self._run_dispatcher)
         for index in range(workers):
-            work = functools.partial(self._run_worker, self._ownership.ledger())
+            ledger = self._ownership.ledger() if self._ownership is not None else NO_LEDGER
+            work = functools.partial(self._run_worker, ledger)
             self._workers.append(self._spawn(f"worker-{index}", work))
         self._spawn("lock-refresher", self._refresh_locks)
         if self.config.dropbox:

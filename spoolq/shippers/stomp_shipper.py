@@ -36,7 +36,7 @@ from collections.abc import Callable
 from spoolq import envelope
 from spoolq.errors import MessageTooLarge, SpoolqError
 from spoolq.message import MESSAGE_ID
-from spoolq.owners import Ownership
+from spoolq.owners import Ownership, register_owner
 from spoolq.parking import park
 from spoolq.reaper import Reaper
 from spoolq.routing import TO, Address, RoutingError
@@ -71,13 +71,14 @@ class StompShipper(Shipper):
         # Sent elements are removed off this thread (spoolq.reaper: on an ext4
         # disk the unlinks were most of the cost of a message).
         self._reaper = Reaper(f"shipper-{self.config.name}-reaper")
-        self._ownership = Ownership(self.root.path, self.spool.name)
+        self._ownership = register_owner(self.root.path, self.spool.name, 0, f"shipper {self.config.name}")
         try:
             super().run(on_started)
         finally:
             reaper, self._reaper = self._reaper, None
             reaper.close()
-            self._ownership.close()
+            if self._ownership is not None:
+                self._ownership.close()
 
     # -- hooks ----------------------------------------------------------------------
 
