@@ -50,6 +50,7 @@ NAME_SIZE = 24  # "8hex/14hex" is 23 bytes; one byte of padding (a NUL) ends a s
 CLAIMS_PER_SLOT = 96  # names a worker may hold claimed at once: a batch (64) and a claiming group (32)
 SLOT_SIZE = NAME_SIZE * (1 + CLAIMS_PER_SLOT)  # the element in hand, then the claimed ones
 _EMPTY_NAME = bytes(NAME_SIZE)
+ABANDONED_AFTER = 60.0  # seconds after which an owner file still being made was abandoned
 
 
 def owners_path(root_path: str, spool_name: str) -> str:
@@ -174,9 +175,12 @@ class Ownership:
             return
         own = os.path.basename(self.path)
         for name in names:
-            if name == own or name.endswith(".tmp"):
-                continue
             path = os.path.join(self.directory, name)
+            if name.endswith(".tmp"):
+                _remove_if_abandoned(path)
+                continue
+            if name == own:
+                continue
             try:
                 fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
             except FileNotFoundError:
@@ -217,6 +221,15 @@ class Ownership:
                 pass
         os.close(self._fd)
         self._fd = -1
+
+
+def _remove_if_abandoned(path: str) -> None:
+    """Remove an owner file its maker died before naming (it is named within microseconds)."""
+    try:
+        if time.time() - os.stat(path).st_mtime > ABANDONED_AFTER:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _read_dead(path: str, fd: int) -> DeadOwner:
