@@ -50,6 +50,8 @@ def test_restarted_shipper_sends_what_the_killed_one_held_within_10_s(broker, tm
                 10,
                 "the killed shipper's claims sent by its successor",
             )
+        except AssertionError as failed:
+            raise AssertionError(f"{failed}\n{(tmp_path / 'ship.log').read_text()[-3000:]}") from None
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(timeout=30)

@@ -84,7 +84,8 @@ class StompShipper(Shipper):
 
     def on_connect(self, link: Link) -> None:
         self.in_flight.clear()
-        self._next_purge = 0.0  # look for leftover locks now
+        self._next_purge = 0.0  # look for leftover locks now, before the claimer's first pass
+        self._purge_stale_locks()  # (taken back later, they would wait for its next pass)
         self._claimer = Claimer(self.spool, self.config.window, f"shipper-{self.config.name}-claimer")
 
     def pump(self, link: Link) -> bool:
