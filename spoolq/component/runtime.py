@@ -178,7 +178,7 @@ class Component:
         self._end_threads()
 
     def stop(self) -> None:
-        """End now: handlers still running are abandoned when they return (lock left to go stale)."""
+        """End now: handlers still running are abandoned (their claims left for the next consumer)."""
         log.info("%s: stopping", self.config.name)
         if self._ownership is not None:
             self._ownership.forgive()  # the handlers abandoned now did not kill the process
