@@ -51,3 +51,10 @@ def always_fails(message: Message, context: Context) -> None:
 def cache_written(message: Message, context: Context) -> Message:
     context.emit("audit", Message.new("AUDIT", message.body))
     return message.reply("CACHE_WRITTEN_ACK", message.body)
+
+
+def dies_on_poison(message: Message, context: Context) -> None:
+    """Take the whole process down, as a segfault would, on the body ``poison``; else record."""
+    if message.body == "poison":
+        os._exit(1)
+    _append(context, message.message_id or repr(message.body))

@@ -30,6 +30,7 @@ from spoolq.config.source import CONFIG_FD_ENV, hand_down
 from spoolq.errors import ConfigError, SpoolqError
 from spoolq.handlers.registry import component_handlers
 from spoolq.run_plan import SHIPPER, ChildSpec, counted, planned_children
+from spoolq.self_command import SPOOLQ_COMMAND
 from spoolq.shippers.registry import shipper_class
 
 #: Longest a check in a child process may take (importing handler modules included).
@@ -82,7 +83,7 @@ def check_in_child(config: Config, root: str) -> None:
     The child checks the very bytes ``config`` was loaded from (spoolq.config.source).
     """
     assert config.path is not None and config.source is not None
-    command = [sys.executable, "-m", "spoolq", "-c", config.path, "--root", root, "check"]
+    command = [*SPOOLQ_COMMAND, "-c", config.path, "--root", root, "check"]
     fd = hand_down(config.source)
     try:
         result = subprocess.run(

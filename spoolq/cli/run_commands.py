@@ -17,6 +17,7 @@ from spoolq.config import Config, find_config, load_config
 from spoolq.errors import ConfigError
 from spoolq.logs import configure_logging, environment_for_children
 from spoolq.run_plan import SHIPPER, ChildSpec
+from spoolq.self_command import SPOOLQ_COMMAND
 from spoolq.supervisor import Supervisor
 
 
@@ -27,7 +28,7 @@ def child_command(config_path: str, root: str) -> Callable[[ChildSpec], list[str
     """
 
     def command_for(spec: ChildSpec) -> list[str]:
-        base = [sys.executable, "-m", "spoolq", "-c", config_path, "--root", root]
+        base = [*SPOOLQ_COMMAND, "-c", config_path, "--root", root]
         if spec.family == SHIPPER:
             shipper, _destination, _broker = spec.settings
             return [*base, command_for_kind(shipper.kind), "--shipper", spec.name]

@@ -167,7 +167,7 @@ def _serve(component, metrics_file: MetricsFile, wakeup: WakeupPipe) -> None:
                     report_ready()  # to `spoolq run`, through $SPOOLQ_READY_FD
                 if stop_signals >= 2:
                     component.stop()
-                    log.warning("%s: stopped; claims in flight are retried when stale", component.config.name)
+                    log.warning("%s: stopped; the next to start takes over its claims", component.config.name)
                     return
                 if stop_signals == 1 and not draining:
                     draining = True

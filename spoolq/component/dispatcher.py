@@ -9,7 +9,9 @@ It keeps three sets of names, all under one lock:
 * odd names already logged (an element name must be 14 hex digits).
 
 Elements locked by another process are skipped; they come back in a later
-rescan if that process dies and the periodic purge unlocks them.
+rescan if that process dies and the periodic purge unlocks them: at once
+when it is known dead (its owner file, :mod:`spoolq.owners`), else once
+older than ``lock_timeout``.
 
 A component with one worker passes ``serve_here``: when a wake-up brings a
 single new element and nothing is pending, its worker is idle, so the
@@ -55,6 +57,7 @@ class Dispatcher:
         lock_timeout: float,
         serve_here: Callable[[str], None] | None = None,
         also_purge: Callable[[], object] | None = None,
+        take_over: Callable[[], None] | None = None,
     ):
         self.spool = spool
         self.emitter = emitter
@@ -63,6 +66,7 @@ class Dispatcher:
         self.lock_timeout = lock_timeout
         self.serve_here = serve_here
         self.also_purge = also_purge  # run with each purge: the component's output spools
+        self.take_over = take_over  # called before each purge: dead consumers' claims (spoolq.takeover)
         self.ready = threading.Event()  # set after the first full scan
         self.running = True
         self._lock = threading.Lock()
@@ -127,6 +131,11 @@ class Dispatcher:
         return max(0.0, until)
 
     def _purge(self) -> None:
+        if self.take_over is not None:
+            try:
+                self.take_over()
+            except Exception:  # a bug or a disk error must not end the dispatcher; the purge still runs
+                log.exception("%s: taking over dead consumers' claims failed", self.spool.path)
         try:
             report = self.spool.purge(max_lock_age=self.lock_timeout)
             if report.unlocked:

@@ -116,6 +116,10 @@ class Processor:
         self.dispatcher.done(name)
         return None
 
+    def count_parked(self, count: int) -> None:
+        """``count`` messages were parked outside :meth:`handle` (they killed a process)."""
+        self._parked.inc(count)
+
     def handle(self, claim: Claim) -> Answered | None:
         """Handle a claimed element.
 

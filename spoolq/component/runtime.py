@@ -25,6 +25,12 @@ it handles a lone new element itself while the worker is idle, see
 refresher (touches the locks of messages being handled every
 ``lock_timeout / 3``), a drop box watcher when one is configured, and
 a ticker putting ``TICK`` into the spool when ``config.tick`` is set.
+
+The component registers as an owner of its spool (:mod:`spoolq.owners`) and
+notes each handling thread's claims there; at its start and at each purge
+it takes over the claims of owners that died (:mod:`spoolq.takeover`), so
+that a restarted watcher does not wait ``lock_timeout`` for them, and a
+message that killed its process ``retry.max_attempts`` times is parked.
 Handlers' ``setup`` runs in ``start``, ``teardown`` once the workers ended.
 A handler instance is shared by the workers: with ``workers > 1`` its
 ``handle`` runs in several threads at once; with one worker, in one thread at
@@ -34,6 +40,7 @@ a handler must not keep state per thread.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -52,7 +59,9 @@ from spoolq.handlers.base import Context
 from spoolq.handlers.registry import component_handlers
 from spoolq.metrics import Metrics
 from spoolq.output_sweep import OutputSweep
+from spoolq.owners import NO_LEDGER, Ledger, Ownership, register_owner
 from spoolq.root import SpoolRoot
+from spoolq.takeover import take_over
 from spoolq.watcher import make_emitter
 
 log = logging.getLogger("spoolq.component")
@@ -103,6 +112,8 @@ class Component:
         self._dropbox = None
         self._ticker: Ticker | None = None
         self._torn_down = False
+        self._ownership: Ownership | None = None
+        self._dispatcher_ledger = NO_LEDGER
 
     def start(self) -> None:
         """Set up the handlers, place the watches and start every thread."""
@@ -130,6 +141,9 @@ class Component:
         workers = max(1, self.config.workers)
         serves = workers == 1  # the dispatcher serves lone elements itself (see its module)
         self._live_handlers = workers + serves
+        self._ownership = register_owner(self.root.path, self.spool.name, workers + serves, self.config.name)
+        if serves and self._ownership is not None:
+            self._dispatcher_ledger = self._ownership.ledger()
         self._dispatcher = Dispatcher(
             self.spool,
             emitter,
@@ -137,6 +151,7 @@ class Component:
             purge_interval=purge_every,
             lock_timeout=self.config.lock_timeout,
             serve_here=self._serve_in_dispatcher if serves else None,
+            take_over=self._take_over if self._ownership is not None else None,
         )
         processor = Processor(
             self.config, self.root, self.table, self._dispatcher, self.metrics, self._stopped, self.node
@@ -147,7 +162,9 @@ class Component:
         self._dispatcher.also_purge = sweep.sweep
         self._spawn("dispatcher", self._run_dispatcher)
         for index in range(workers):
-            self._workers.append(self._spawn(f"worker-{index}", self._run_worker))
+            ledger = self._ownership.ledger() if self._ownership is not None else NO_LEDGER
+            work = functools.partial(self._run_worker, ledger)
+            self._workers.append(self._spawn(f"worker-{index}", work))
         self._spawn("lock-refresher", self._refresh_locks)
         if self.config.dropbox:
             from spoolq.watcher.dropbox import Dropbox
@@ -170,8 +187,10 @@ class Component:
         self._end_threads()
 
     def stop(self) -> None:
-        """End now: handlers still running are abandoned when they return (lock left to go stale)."""
+        """End now: handlers still running are abandoned (their claims left for the next consumer)."""
         log.info("%s: stopping", self.config.name)
+        if self._ownership is not None:
+            self._ownership.forgive()  # the handlers abandoned now did not kill the process
         self._stopped.set()
         self._draining.set()
         self._handling_over.set()  # the refresher ends now: abandoned locks must go stale
@@ -189,6 +208,8 @@ class Component:
             self.table.teardown()
             if self._dispatcher is not None:
                 self._dispatcher.emitter.close()
+            if self._ownership is not None:
+                self._ownership.close()
         return True
 
     @property
@@ -256,7 +277,14 @@ class Component:
                 self._handler_thread_ended()
 
     def _serve_in_dispatcher(self, name: str) -> None:
-        serve_one(name, self._processor, self._dispatcher, self._draining, self._dispatcher_handles)
+        handles, ledger = self._dispatcher_handles, self._dispatcher_ledger
+        serve_one(name, self._processor, self._dispatcher, self._draining, handles, ledger)
+
+    def _take_over(self) -> None:
+        assert self._ownership is not None
+        report = take_over(self.spool, self.root, self._ownership, self.config.retry.max_attempts)
+        if report.parked:
+            self._processor.count_parked(report.parked)
 
     def _announce_ready(self) -> None:
         assert self._dispatcher is not None
@@ -269,10 +297,10 @@ class Component:
         log.info("%s: ready, watching %s", self.config.name, self.spool.path)
         self._changed()
 
-    def _run_worker(self) -> None:
+    def _run_worker(self, ledger: Ledger) -> None:
         handles = DirectoryHandles(self.spool.path)  # this thread's own: closed only between its batches
         try:
-            while serve_batch(self._work, self._processor, self._dispatcher, self._draining, handles):
+            while serve_batch(self._work, self._processor, self._dispatcher, self._draining, handles, ledger):
                 pass
         finally:
             handles.close()

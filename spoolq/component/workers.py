@@ -10,6 +10,7 @@ from spoolq.component.answers import Answered
 from spoolq.component.dispatcher import Dispatcher
 from spoolq.component.processing import Processor
 from spoolq.directories import DirectoryHandles
+from spoolq.owners import NO_LEDGER, Ledger
 
 STOP = None  # sentinel on the work queue: a worker that takes it ends
 BATCH_SIZE = 64  # at most this many answered messages share one commit
@@ -25,6 +26,7 @@ def serve_batch(
     dispatcher: Dispatcher,
     draining: threading.Event,
     handles: DirectoryHandles | None = None,
+    ledger: Ledger = NO_LEDGER,
 ) -> bool:
     """Handle one message, and more while they are at hand; ``False`` once told to end.
 
@@ -45,14 +47,19 @@ def serve_batch(
     handler takes its names one at a time and never hoards work that other
     workers could do.  While draining, names still queued are handed back
     unclaimed.
+
+    ``ledger``: this worker's slot in the owner file (:mod:`spoolq.owners`),
+    where its claims and the element in hand are noted, so that a successor
+    takes them over at once if this process dies, and counts the death
+    against the element in hand (:mod:`spoolq.poison`).
     """
     name = work.get()
     if name is STOP:
         return False
     if handles is None:
         with DirectoryHandles(processor.spool.path) as own:
-            return _serve(name, work, processor, dispatcher, draining, own)
-    return _serve(name, work, processor, dispatcher, draining, handles)
+            return _serve(name, work, processor, dispatcher, draining, own, ledger)
+    return _serve(name, work, processor, dispatcher, draining, handles, ledger)
 
 
 def serve_one(
@@ -61,9 +68,10 @@ def serve_one(
     dispatcher: Dispatcher,
     draining: threading.Event,
     handles: DirectoryHandles,
+    ledger: Ledger = NO_LEDGER,
 ) -> None:
     """Handle ``name`` alone, in the calling thread (the dispatcher's, while the one worker is idle)."""
-    _serve(name, _NONE_WAITING, processor, dispatcher, draining, handles)
+    _serve(name, _NONE_WAITING, processor, dispatcher, draining, handles, ledger)
 
 
 def _serve(
@@ -73,6 +81,7 @@ def _serve(
     dispatcher: Dispatcher,
     draining: threading.Event,
     handles: DirectoryHandles,
+    ledger: Ledger,
 ) -> bool:
     """:func:`serve_batch` from its first name on."""
     answered: list[Answered] = []
@@ -84,10 +93,14 @@ def _serve(
             dispatcher.done_many(names)  # not claimed: whoever runs next takes it
         else:
             claims = [claim for name in names if (claim := processor.claim(name, handles)) is not None]
+            if claims:
+                ledger.claimed([claim.name for claim in claims])
             for claim in claims:
                 if processor.stopped.is_set():
                     break  # stopped at once: the rest of the group stays locked, retried when stale
+                ledger.handling(claim.name)
                 result = processor.handle(claim)
+                ledger.handled()
                 if result is not None:
                     answered.append(result)
             seen += len(names)
@@ -98,6 +111,8 @@ def _serve(
         names, go_on = _waiting(work, min(group, BATCH_SIZE - len(answered)))
     if answered:
         processor.commit(answered)
+    if not processor.stopped.is_set():
+        ledger.released()  # stopped: the claims left locked stay noted, for a successor
     handles.trim()  # every claim of this batch is acked, released or left: none is held
     return go_on
 

@@ -19,9 +19,9 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 
 from spoolq.errors import SpoolqError
+from spoolq.self_command import SPOOLQ_COMMAND
 
 MARKER = ".spoolq-demo"
 TICK_SECONDS = 0.5  # the `tick` of pe and md
@@ -90,7 +90,7 @@ def start_run(paths: dict[str, str]) -> subprocess.Popen:
     """``spoolq -c spool/spoolq.toml run`` as a child, in its own process group."""
     with open(paths["log"], "ab") as log:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
-            [sys.executable, "-m", "spoolq", "-c", paths["config"], "run", "--log-level", "WARNING"],
+            [*SPOOLQ_COMMAND, "-c", paths["config"], "run", "--log-level", "WARNING"],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,

@@ -9,11 +9,15 @@ is unlocked.  A resent message may reach the far side twice: the receiver
 drops duplicates by the ``spoolq-id`` header.
 
 A shipper that was killed (``kill -9``, a forced stop of ``spoolq run``) leaves
-the locks of its sends in flight behind.  No live shipper holds a lock longer
-than ``send_timeout + receipt_timeout`` (then it is acked or released), so
-locks older than twice that are taken back and their messages sent again: at
-each connect, and every ``PURGE_INTERVAL`` seconds.  The same purge removes
-stale temporaries and empty intermediate directories of the outgoing spool.
+the locks of its sends in flight behind.  Each shipper registers as an owner
+of its spool while it runs (:mod:`spoolq.owners`): at each connect and every
+``PURGE_INTERVAL`` seconds it takes over the claims of a dead owner at once
+when no other owner lives (:mod:`spoolq.takeover`), so a restarted shipper
+sends them again without waiting.  Besides, no live shipper holds a lock
+longer than ``send_timeout + receipt_timeout`` (then it is acked or
+released), so locks older than twice that are taken back and their messages
+sent again, whoever held them.  The same purge removes stale temporaries and
+empty intermediate directories of the outgoing spool.
 
 The broker destination comes from the message's ``to: COMPONENT@NODE``
 header (the destination address's ``{node}``, see
@@ -37,6 +41,7 @@ from collections.abc import Callable
 from spoolq import envelope
 from spoolq.errors import MessageTooLarge, SpoolqError
 from spoolq.message import MESSAGE_ID
+from spoolq.owners import Ownership, register_owner
 from spoolq.parking import park
 from spoolq.reaper import Reaper
 from spoolq.routing import TO, Address
@@ -47,6 +52,7 @@ from spoolq.shippers.link import Link
 from spoolq.shippers.refusals import Refusal, RefusalCount
 from spoolq.shippers.security import Sealer
 from spoolq.spool import Claim
+from spoolq.takeover import take_over
 
 log = logging.getLogger("spoolq.shippers")
 
@@ -79,23 +85,28 @@ class StompShipper(Shipper):
         self._next_purge = 0.0
         self._reaper: Reaper | None = None
         self._link: Link | None = None
+        self._ownership: Ownership | None = None
 
     def run(self, on_started: Callable[[], object] | None = None) -> None:
         # Sent elements are removed off this thread (spoolq.reaper: on an ext4
         # disk the unlinks were most of the cost of a message).
         self._reaper = Reaper(f"shipper-{self.config.name}-reaper")
+        self._ownership = register_owner(self.root.path, self.spool.name, 0, f"shipper {self.config.name}")
         try:
             super().run(on_started)
         finally:
             reaper, self._reaper = self._reaper, None
             reaper.close()
+            if self._ownership is not None:
+                self._ownership.close()
 
     # -- hooks ----------------------------------------------------------------------
 
     def on_connect(self, link: Link) -> None:
         self._link = link
         self.in_flight.clear()
-        self._next_purge = 0.0  # look for leftover locks now
+        self._next_purge = 0.0  # look for leftover locks now, before the claimer's first pass
+        self._purge_stale_locks()  # (taken back later, they would wait for its next pass)
         self._claimer = Claimer(self.spool, self.config.window, f"shipper-{self.config.name}-claimer")
 
     def pump(self, link: Link) -> bool:
@@ -223,6 +234,12 @@ class StompShipper(Shipper):
         if now < self._next_purge:
             return
         self._next_purge = now + PURGE_INTERVAL
+        if self._ownership is not None:
+            try:
+                # No handler runs here, so no element is ever in hand: nothing is counted as poison.
+                take_over(self.spool, self.root, self._ownership, max_attempts=1)
+            except Exception:  # a disk error must not stop the shipper; the lock age still frees them
+                log.exception("shipper %s: taking over dead shippers' claims failed", self.config.name)
         try:
             report = self.spool.purge(max_lock_age=self.stale_lock_age)
         except OSError as exc:
