@@ -15,6 +15,13 @@ Anything that is not such an object is still a message: its bytes are the body
 JSON object whose keys are envelope keys, or text starting ``{"header"`` ...)
 but is not a valid one raises :class:`MalformedMessage`, never silently turns
 into a raw body.
+
+Whatever the bytes, reading them raises :class:`MalformedMessage` and nothing
+else: an envelope nested past :data:`~spoolq.limits.MAX_NESTING` is refused
+before the JSON parser sees it, a header past the header limits, a body that
+would inflate past :data:`~spoolq.limits.MAX_INFLATED_BODY`, and text that is
+not valid Unicode (a lone surrogate, raw or escaped) are all refused with the
+reason (see :mod:`spoolq.limits`).
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from collections.abc import Mapping
 from json.encoder import encode_basestring
 
 from spoolq.errors import MalformedMessage
+from spoolq.json_depth import nests_deeper_than
+from spoolq.limits import MAX_HEADER_NAME, MAX_HEADER_VALUE, MAX_HEADERS, MAX_INFLATED_BODY, MAX_NESTING
 from spoolq.message import Message
 
 FORMAT_VERSION = 1
@@ -35,6 +44,8 @@ ENVELOPE_KEYS = frozenset({"header", "body", "text", "encoding"})
 _LOOKS_LIKE_ENVELOPE = re.compile(rb'\A\s*\{\s*("(header|body|text|encoding)"\s*:|\})')
 _HEADER_FIRST = re.compile(rb'\A\s*\{\s*"header"\s*:\s*')
 _PRINTABLE_ASCII = re.compile(rb"\A[\x20-\x7e\t\r\n]*\Z")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_LONE_SURROGATE = "envelope holds a lone surrogate (\\ud800-\\udfff): not valid Unicode"
 _ZLIB_WORTH_IT = 255  # below this, the messaging tools never compress either
 # Built once: json.dumps/json.loads with arguments build an encoder per call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -113,10 +124,12 @@ def decode(data: bytes, where: str | None = None) -> Message:
     """
     if not _LOOKS_LIKE_ENVELOPE.match(data):
         return Message(_as_text_if_utf8(data))
+    _check_nesting(data, where)
     try:
         # What json.loads does with bytes, less its encoding sniffing: data matching
         # _LOOKS_LIKE_ENVELOPE starts with ASCII, which json.loads reads as UTF-8 too.
-        obj = _parse(data.decode("utf-8", "surrogatepass"))
+        # Strict UTF-8: a surrogate encoded in the bytes is not text that can be written back.
+        obj = _parse(data.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedMessage(f"envelope is not valid JSON: {exc}", where) from None
     if not isinstance(obj, dict) or not set(obj) <= ENVELOPE_KEYS:
@@ -139,15 +152,13 @@ def header_of(data: bytes) -> dict[str, str] | None:
     start = _HEADER_FIRST.match(data)
     if start is not None:
         try:
-            header, _end = _scan_once(data.decode("utf-8", "surrogatepass"), start.end())
-        except (StopIteration, ValueError, UnicodeDecodeError):
-            header = None
-        if type(header) is dict:
-            try:
-                "".join(header.values())
+            _check_nesting(data, None)
+            header, _end = _scan_once(data.decode("utf-8"), start.end())
+            if type(header) is dict:
+                _check_header(header, None)
                 return header
-            except TypeError:
-                pass
+        except (StopIteration, ValueError, UnicodeDecodeError, MalformedMessage):
+            pass
     try:
         return dict(decode(data).header) if _LOOKS_LIKE_ENVELOPE.match(data) else None
     except MalformedMessage:
@@ -175,11 +186,10 @@ def _from_object(obj: dict, where: str | None) -> Message:
     header = obj.get("header", {})
     if not isinstance(header, dict):
         raise MalformedMessage("envelope 'header' must be an object of strings", where)
-    try:  # keys of a JSON object are always strings; str.join checks the values in C
-        "".join(header.values())
-    except TypeError:
-        raise MalformedMessage("envelope 'header' must be an object of strings", where) from None
+    _check_header(header, where)
     body = obj.get("body", "")
+    if type(body) is str and not body.isascii() and _SURROGATE.search(body):  # isascii: O(1)
+        raise MalformedMessage(_LONE_SURROGATE, where)  # \ud800 escaped: text no UTF-8 can hold
     if obj.get("text") is True and type(body) is str and "encoding" not in obj:
         return Message._owning(body, header)  # the common text envelope: nothing to undo
     if not isinstance(body, str):
@@ -201,7 +211,7 @@ def _from_object(obj: dict, where: str | None) -> Message:
         if "base64" in steps:
             data = base64.b64decode(data, validate=True)
         if "zlib" in steps:
-            data = zlib.decompress(data)
+            data = _inflate(data, where)
         if "utf8" in steps:
             data = data.decode("utf-8")
         if isinstance(data, bytes) and text:
@@ -211,6 +221,71 @@ def _from_object(obj: dict, where: str | None) -> Message:
     except (binascii.Error, zlib.error, UnicodeError) as exc:
         raise MalformedMessage(f"envelope body does not decode as {encoding!r}: {exc}", where) from None
     return Message._owning(data, header)  # header checked above, fresh from the parser
+
+
+def _check_nesting(data: bytes, where: str | None) -> None:
+    """Refuse an envelope nested past MAX_NESTING before any parser recurses into it.
+
+    Most envelopes hold no more brackets than that in all, which a few
+    ``find`` calls (memchr) tell; only the others are scanned.
+    """
+    if _has_more_brackets_than(data, MAX_NESTING) and nests_deeper_than(data, MAX_NESTING):
+        reason = f"envelope nests deeper than {MAX_NESTING} levels (a valid one needs 2)"
+        raise MalformedMessage(reason, where)
+
+
+def _has_more_brackets_than(data: bytes, limit: int) -> bool:
+    found = 0
+    for opener in (b"{", b"["):
+        at = data.find(opener)
+        while at >= 0:
+            found += 1
+            if found > limit:
+                return True
+            at = data.find(opener, at + 1)
+    return False
+
+
+def _check_header(header: dict, where: str | None) -> None:
+    """Refuse a header that is not an object of strings within the header limits.
+
+    Each bound is checked on the join of all names or all values first (in
+    C): within it, no single field can be past it, the common case.
+    """
+    try:  # keys of a JSON object are always strings; str.join checks the values in C
+        values = "".join(header.values())
+    except TypeError:
+        raise MalformedMessage("envelope 'header' must be an object of strings", where) from None
+    names = "".join(header)
+    if len(header) > MAX_HEADERS:
+        raise MalformedMessage(f"envelope header has {len(header)} fields, more than {MAX_HEADERS}", where)
+    if len(values) > MAX_HEADER_VALUE and max(map(len, header.values())) > MAX_HEADER_VALUE:
+        name = max(header, key=lambda key: len(header[key]))
+        raise MalformedMessage(
+            f"envelope header field {name[:64]!r} is {len(header[name])} characters long, "
+            f"more than {MAX_HEADER_VALUE}",
+            where,
+        )
+    if len(names) > MAX_HEADER_NAME and max(map(len, header)) > MAX_HEADER_NAME:
+        name = max(header, key=len)
+        raise MalformedMessage(
+            f"envelope header field name {name[:64]!r} is {len(name)} characters long, "
+            f"more than {MAX_HEADER_NAME}",
+            where,
+        )
+    if not (values.isascii() and names.isascii()) and _SURROGATE.search(names + values):
+        raise MalformedMessage(_LONE_SURROGATE, where)
+
+
+def _inflate(data: bytes, where: str | None) -> bytes:
+    """``zlib.decompress(data)``, refusing to inflate past MAX_INFLATED_BODY."""
+    inflater = zlib.decompressobj()
+    inflated = inflater.decompress(data, MAX_INFLATED_BODY)
+    if inflater.unconsumed_tail or (not inflater.eof and len(inflated) >= MAX_INFLATED_BODY):
+        raise MalformedMessage(f"envelope body inflates to more than {MAX_INFLATED_BODY} bytes", where)
+    if not inflater.eof:
+        raise MalformedMessage("envelope body does not decode as zlib: incomplete or truncated stream", where)
+    return inflated
 
 
 def _is_plain_ascii(data: bytes) -> bool:

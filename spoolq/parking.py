@@ -29,6 +29,7 @@ from spoolq import element as elements
 from spoolq import envelope, layout
 from spoolq.claim import Claim
 from spoolq.errors import SpoolqError
+from spoolq.limits import MAX_HEADER_VALUE
 from spoolq.message import MESSAGE_ID, TYPE, Message
 from spoolq.root import SpoolRoot
 from spoolq.spool import Spool
@@ -74,7 +75,7 @@ def park(
     """
     header = {
         PARKED_FROM: origin,
-        PARKED_REASON: reason,
+        PARKED_REASON: fit_header_value(reason),
         PARKED_AT: f"{time.time():.6f}",
         PARKED_ATTEMPTS: str(attempts),
     }
@@ -112,6 +113,19 @@ def set_aside(root: SpoolRoot, spool: Spool, name: str, reason: str) -> str:
     park(root, spool.name, b"", reason, element=name, aside=relative)
     elements.unlink_quietly(path + layout.LOCKED_SUFFIX)
     return aside
+
+
+def fit_header_value(text: str) -> str:
+    """``text`` cut to MAX_HEADER_VALUE, keeping its start and its end (a traceback's exception).
+
+    A parked record is read back with the same limits as any message: a
+    reason past them would make the record itself unreadable.
+    """
+    if len(text) <= MAX_HEADER_VALUE:
+        return text
+    cut = " [...] "
+    keep = (MAX_HEADER_VALUE - len(cut)) // 2
+    return text[:keep] + cut + text[-keep:]
 
 
 def read_parked(root: SpoolRoot, origin: str, name: str) -> ParkedMessage:
