@@ -11,6 +11,14 @@ A message names its destination in the ``to`` header (or, for a reply whose
 ``COMPONENT``
     a plain spool name: always local.
 
+A remote requester chooses its ``reply-to``, so both parts are checked where
+the address is parsed: COMPONENT must be a valid spool name, NODE a
+hostname-like name (letters, digits, ``-``, ``.``, ``_``; not starting with
+``.`` or ``-``, no ``..``, at most :data:`~spoolq.limits.MAX_NODE_NAME`
+characters).  Anything else (``x@a/b``, ``x@../../exchange/amq.topic/k``)
+raises :class:`RoutingError`, so it never reaches a spool or a broker
+destination.
+
 So a request from ``client@node1`` to ``md@node2`` carries
 ``reply-to: client@node1``; the handler on node2 answers with
 ``to = request.reply_to`` and the reply travels back the same way.
@@ -21,13 +29,16 @@ receiver calls :meth:`Router.deliver_here` for what arrives from the broker.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from spoolq.errors import SpoolqError
+from spoolq.limits import MAX_NODE_NAME
 from spoolq.message import REPLY_TO, Message
 from spoolq.root import check_spool_name
 
 TO = "to"
+_NODE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*").fullmatch
 
 
 class RoutingError(SpoolqError):
@@ -43,17 +54,35 @@ class Address:
 
     @classmethod
     def parse(cls, text: str) -> Address:
+        """``COMPONENT`` or ``COMPONENT@NODE``; :class:`RoutingError` saying which part is wrong."""
         component, at, node = text.strip().partition("@")
         if at and not node:
-            raise RoutingError(f"address {text!r}: nothing after '@' (use COMPONENT@NODE)")
+            raise RoutingError(f"address {text[:300]!r}: nothing after '@' (use COMPONENT@NODE)")
         try:
             check_spool_name(component)
         except SpoolqError as exc:
-            raise RoutingError(f"address {text!r}: {exc}") from None
+            raise RoutingError(f"address {text[:300]!r}: {exc}") from None
+        if node:
+            check_node_name(node, text)
         return cls(component, node or None)
 
     def __str__(self) -> str:
         return f"{self.component}@{self.node}" if self.node else self.component
+
+
+def check_node_name(node: str, address: str | None = None) -> str:
+    """Return ``node`` if it can name a node, else raise :class:`RoutingError`.
+
+    A node name ends up in broker destinations (``/queue/spoolq.{node}``), so
+    nothing that a broker or a path could read as structure is allowed.
+    """
+    if len(node) > MAX_NODE_NAME or not _NODE_NAME(node) or ".." in node:
+        where = f"address {address[:300]!r}: " if address is not None else ""
+        raise RoutingError(
+            f"{where}node {node[:300]!r} is not a valid node name: use letters, digits, '_', '-', '.' "
+            f"(not starting with '.' or '-', no '..'), at most {MAX_NODE_NAME} characters"
+        )
+    return node
 
 
 def address_of(message: Message) -> Address | None:
