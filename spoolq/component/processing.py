@@ -15,6 +15,13 @@ Order of work for an element, and why:
 6. ``Retry`` or an exception: rewrite the message for a later attempt (see
    :mod:`spoolq.component.retry`), then remove the input; after the last
    attempt, or on ``Reject``, park it with the reason and traceback.
+
+No exception leaves the handling of one message: anything raised while
+reading, decoding or routing it, or encoding its output, parks that message
+with the exception as the reason, and the worker goes on.  Only a failure of
+the spool itself (:class:`SpoolError`, ``OSError``: a full disk, a
+permission) leaves the message locked, to be tried again once its lock is
+stale, since it is not the message's fault.
 """
 
 from __future__ import annotations
@@ -132,10 +139,10 @@ class Processor:
         try:
             answered, deferred = self._handle_claim(claim)
             return answered
-        except SpoolqError as exc:
-            log.error("%s: %s", claim.where, exc)
-        except Exception:  # a bug of ours must not kill the worker; the lock goes stale, it is retried
-            log.exception("%s: failed; retried once its lock is stale", claim.where)
+        except (SpoolError, OSError) as exc:  # the spool failed, not the message: the lock goes stale
+            log.error("%s: %s; retried once its lock is stale", claim.where, exc)
+        except Exception:  # about this message alone (poison, or a bug of ours): park it, go on
+            self._park_failed(claim, "failed while reading, decoding or routing it")
         finally:
             if answered is None:
                 self.in_flight.discard(claim.name)
@@ -199,20 +206,28 @@ class Processor:
             # Encoded here, all together, rather than by put_many between its system calls:
             # the same bytes, and the encoder runs with warm caches (measurably cheaper).
             by_spool: dict[str, list[bytes]] = {}
+            encodable = []
             for answered in batch:
-                for spool_name, output in answered.output:
-                    by_spool.setdefault(spool_name, []).append(envelope.encode(output))
+                try:
+                    encoded = [(target, envelope.encode(output)) for target, output in answered.output]
+                except Exception:  # e.g. a lone surrogate in a reply: this message alone is parked
+                    self._park_failed(answered.claim, "cannot encode the handler's output", answered.attempt)
+                    continue
+                encodable.append(answered)
+                for spool_name, data in encoded:
+                    by_spool.setdefault(spool_name, []).append(data)
+            batch_written = encodable
             try:
                 for spool_name, outputs in by_spool.items():
                     self.root.spool(spool_name).put_many(outputs)
             except SpoolqError as exc:
-                for a in batch:
+                for a in batch_written:
                     reason = f"cannot write the handler's output: {exc}"
                     self._retry(a.claim, a.data, a.message, a.attempt, reason, None)
                 return
-            for answered in batch:
+            for answered in batch_written:
                 answered.claim.ack()
-            self._handled.inc(len(batch))
+            self._handled.inc(len(batch_written))
         except SpoolqError as exc:
             log.error("%s: %s", self.spool.path, exc)
         finally:
@@ -238,6 +253,16 @@ class Processor:
             wait,
             reason.strip().splitlines()[-1] if reason.strip() else "",
         )
+
+    def _park_failed(self, claim: Claim, what: str, attempts: int = 0) -> None:
+        """Park ``claim`` after an unexpected exception (being handled now), the traceback as reason.
+
+        If even parking fails, the message stays locked and is tried again once the lock is stale.
+        """
+        try:
+            self._park(claim, claim.read(), f"{what}: {traceback.format_exc()}", attempts)
+        except Exception:
+            log.exception("%s: %s, and cannot park it; retried once its lock is stale", claim.where, what)
 
     def _park(self, claim: Claim, data: bytes, reason: str, attempts: int) -> None:
         if self.stopped.is_set():
