@@ -27,7 +27,10 @@ MAX_HEADER_VALUE = 64 * 1024
 
 #: Bytes a compressed (``zlib``) body may inflate to: a small element must
 #: not unpack into gigabytes.
-MAX_INFLATED_BODY = 256 * 1024 * 1024
+MAX_INFLATED_BODY = 64 * 1024 * 1024
+
+#: Brackets open at once in a JSON configuration file (a PanDA processor configuration).
+MAX_DOCUMENT_NESTING = 64
 
 #: Characters in the NODE part of a ``COMPONENT@NODE`` address (a DNS name's bound).
 MAX_NODE_NAME = 253

@@ -30,7 +30,10 @@ def parse_ticket(data: bytes) -> tuple[dict[str, Any], str]:
         raise TicketError("datagram is not UTF-8 text") from None
     try:
         ticket, form = json.loads(text), JSON
-    except ValueError:
+    except (ValueError, RecursionError):
+        # RecursionError: the JSON parser recurses per nesting level and stops, cleanly, at the
+        # interpreter's limit.  No bracket pre-scan here: a legacy ticket's strings are quoted
+        # with ', so brackets inside them cannot be told from structure without parsing.
         try:
             ticket, form = ast.literal_eval(text.strip()), LITERAL
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:

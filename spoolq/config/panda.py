@@ -23,6 +23,8 @@ from spoolq.config.source import read_bytes
 from spoolq.config.table import Table
 from spoolq.config.toml_file import spool_name
 from spoolq.errors import ConfigError
+from spoolq.json_depth import nests_deeper_than
+from spoolq.limits import MAX_DOCUMENT_NESTING
 
 PANDA_HANDLER = "panda"
 TOP_KEYS = ("mb_servers", "queues", "processors")
@@ -31,9 +33,12 @@ PROCESSOR_KEYS = ("enable", "module", "name", "in_queue", "out_queue", "n_thread
 
 def read_json(path: str, text: bytes | None = None) -> Any:
     """Parse the JSON file at ``path`` (or ``text``: its bytes); errors are :class:`ConfigError`."""
+    data = read_bytes(path) if text is None else text
+    if nests_deeper_than(data, MAX_DOCUMENT_NESTING):
+        raise ConfigError(f"{path}: not valid JSON: nested deeper than {MAX_DOCUMENT_NESTING} levels")
     try:
-        return json.loads(read_bytes(path) if text is None else text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:  # ValueError: JSONDecodeError, an integer too long
         raise ConfigError(f"{path}: not valid JSON: {exc}") from None
 
 

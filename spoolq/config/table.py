@@ -53,6 +53,8 @@ class Table:
         value = self._get(key, default)
         if value is not default and (not isinstance(value, str) or not value):
             raise self.error(key, f"must be a non-empty string, not {value!r}")
+        if value is not default and "\x00" in value:  # no name or path holds one; os calls refuse it
+            raise self.error(key, f"must not hold a NUL character: {value!r}")
         return value
 
     def boolean(self, key: str, default: Any = _MISSING) -> Any:

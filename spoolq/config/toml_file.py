@@ -37,6 +37,7 @@ from spoolq.config.table import Table
 from spoolq.errors import ConfigError, SpoolError
 from spoolq.layout import DEFAULT_GRANULARITY
 from spoolq.root import check_spool_name
+from spoolq.routing import RoutingError, check_node_name
 
 RAW_SECTIONS = ("brokers", "destinations", "shippers")
 TOP_KEYS = (
@@ -71,6 +72,8 @@ def read_toml(path: str, text: bytes | None = None) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: not UTF-8 text ({exc.reason})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses per nested array or inline table
+        raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
 
 
 def load_toml_config(path: str, text: bytes | None = None) -> Config:
@@ -82,7 +85,7 @@ def load_toml_config(path: str, text: bytes | None = None) -> Config:
     return Config(
         path=path,
         root=relative_path(path, top.string("root", None)),
-        node=top.string("node", None),
+        node=node_name(top),
         durable=top.boolean("durable", True),
         granularity=top.integer("granularity", DEFAULT_GRANULARITY, minimum=1),
         metrics_dir=relative_path(path, top.string("metrics_dir", None)),
@@ -157,6 +160,17 @@ def spool_name(table: Table, where: str, name: str | None) -> str | None:
         return check_spool_name(name)
     except SpoolError as exc:
         raise table.error_at(where, str(exc)) from None
+
+
+def node_name(table: Table) -> str | None:
+    """``node``: this node's name in ``COMPONENT@NODE`` addresses, checked as addresses are."""
+    node = table.string("node", None)
+    if node is None:
+        return None
+    try:
+        return check_node_name(node)
+    except RoutingError as exc:
+        raise table.error("node", str(exc)) from None
 
 
 def relative_path(config_path: str, value: str | None) -> str | None:
