@@ -31,6 +31,11 @@ def decode(data: bytes) -> object:
     return envelope.decode(data, where="fuzz")
 
 
+def decode_and_write_back(data: bytes) -> object:
+    """What decodes must encode again: a reply or a parked record is written from it."""
+    return envelope.encode(envelope.decode(data))
+
+
 def header_of(data: bytes) -> object:
     return envelope.header_of(data)  # documented: never raises, None for what it cannot read
 
@@ -76,6 +81,7 @@ def receiver(root: Path) -> StompReceiver:
 #: name -> (parse function, the errors it may raise); ``()``: it may raise nothing.
 PARSERS: dict[str, tuple[Callable[[bytes], object], tuple[type[BaseException], ...]]] = {
     "envelope.decode": (decode, (MalformedMessage,)),
+    "envelope round trip": (decode_and_write_back, (MalformedMessage,)),
     "envelope.header_of": (header_of, ()),
     "Address.parse": (address, (RoutingError,)),
     "Router.deliver_here": (route_here, (MalformedMessage, RoutingError)),

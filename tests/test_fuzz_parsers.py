@@ -79,7 +79,7 @@ def dumped(value: object) -> bytes:
 def envelope_bytes(draw) -> bytes:
     data = dumped(draw(ENVELOPE_OBJECTS))
     cut = draw(st.one_of(st.none(), st.integers(0, len(data))))  # sometimes truncated
-    nest = draw(st.integers(0, 3000))  # sometimes deep
+    nest = draw(st.sampled_from([0, 1, 3, 33, 2000]))  # sometimes past the bound, or the recursion limit
     if draw(st.booleans()):
         data = data[:-1] + b',"body":' + b"[" * nest + b"]" * nest + b"}" if len(data) > 2 else data
     return data if cut is None else data[:cut]

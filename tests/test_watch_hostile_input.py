@@ -68,3 +68,16 @@ def test_a_reply_to_naming_no_valid_node_is_parked_and_never_written_to_outgoing
     assert "is not a valid node name" in parked.reason
     (reply,) = _peek(root, "outgoing")
     assert reply.header["to"] == "client@node1" and reply.correlation_id == good.message_id
+
+
+def test_a_reply_that_cannot_be_encoded_parks_its_request_alone(root, serving):
+    handler = "tests.watch_handlers:reply_unwritable_to_poison"
+    serving(ComponentConfig(name="pe", spool="pe", handler=handler), root)
+    root.spool("pe").put(Message.new("PING", "poison"))
+    good = Message.new("PING", "fine")
+    root.spool("pe").put(good)
+    wait_until(lambda: list(parking.iter_parked(root, "pe")), what="the request parked")
+    wait_until(lambda: _peek(root, "pe_reply"), what="the reply to the good message")
+    (parked,) = parking.iter_parked(root, "pe")
+    assert "cannot encode the handler's output" in parked.reason and "surrogate" in parked.reason
+    assert [reply.body for reply in _peek(root, "pe_reply")] == ["fine"]

@@ -44,6 +44,11 @@ def retry_twice(message: Message, context: Context) -> Message:
     return message.reply("DONE", f"attempt {context.attempt}")
 
 
+def reply_unwritable_to_poison(message: Message, context: Context) -> Message:
+    """Answer ``poison`` with a body no UTF-8 can hold (a lone surrogate), anything else with itself."""
+    return message.reply("ANSWER", "\ud800" if message.body == "poison" else message.body)
+
+
 def always_fails(message: Message, context: Context) -> None:
     raise RuntimeError("this handler always fails")
 
