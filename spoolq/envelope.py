@@ -152,7 +152,7 @@ def header_of(data: bytes) -> dict[str, str] | None:
     start = _HEADER_FIRST.match(data)
     if start is not None:
         try:
-            _check_nesting(data, None)
+            _check_nesting(data, None, start.end())  # the header alone: the body is not parsed
             header, _end = _scan_once(data.decode("utf-8"), start.end())
             if type(header) is dict:
                 _check_header(header, None)
@@ -223,27 +223,11 @@ def _from_object(obj: dict, where: str | None) -> Message:
     return Message._owning(data, header)  # header checked above, fresh from the parser
 
 
-def _check_nesting(data: bytes, where: str | None) -> None:
-    """Refuse an envelope nested past MAX_NESTING before any parser recurses into it.
-
-    Most envelopes hold no more brackets than that in all, which a few
-    ``find`` calls (memchr) tell; only the others are scanned.
-    """
-    if _has_more_brackets_than(data, MAX_NESTING) and nests_deeper_than(data, MAX_NESTING):
+def _check_nesting(data: bytes, where: str | None, start: int = 0) -> None:
+    """Refuse an envelope (or its value at ``start``) nested past MAX_NESTING before any parser recurses."""
+    if nests_deeper_than(data, MAX_NESTING, start):
         reason = f"envelope nests deeper than {MAX_NESTING} levels (a valid one needs 2)"
         raise MalformedMessage(reason, where)
-
-
-def _has_more_brackets_than(data: bytes, limit: int) -> bool:
-    found = 0
-    for opener in (b"{", b"["):
-        at = data.find(opener)
-        while at >= 0:
-            found += 1
-            if found > limit:
-                return True
-            at = data.find(opener, at + 1)
-    return False
 
 
 def _check_header(header: dict, where: str | None) -> None:
