@@ -32,5 +32,5 @@ MAX_INFLATED_BODY = 64 * 1024 * 1024
 #: Brackets open at once in a JSON configuration file (a PanDA processor configuration).
 MAX_DOCUMENT_NESTING = 64
 
-#: Characters in the NODE part of a ``COMPONENT@NODE`` address (a DNS name's bound).
-MAX_NODE_NAME = 253
+#: Characters in the NODE part of a ``COMPONENT@NODE`` address (RabbitMQ's bound on a queue name).
+MAX_NODE_NAME = 255
