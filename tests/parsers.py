@@ -81,7 +81,7 @@ def receiver(root: Path) -> StompReceiver:
 #: name -> (parse function, the errors it may raise); ``()``: it may raise nothing.
 PARSERS: dict[str, tuple[Callable[[bytes], object], tuple[type[BaseException], ...]]] = {
     "envelope.decode": (decode, (MalformedMessage,)),
-    "envelope round trip": (decode_and_write_back, (MalformedMessage,)),
+    "envelope decoded and written back": (decode_and_write_back, (MalformedMessage,)),
     "envelope.header_of": (header_of, ()),
     "Address.parse": (address, (RoutingError,)),
     "Router.deliver_here": (route_here, (MalformedMessage, RoutingError)),
