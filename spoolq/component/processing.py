@@ -206,28 +206,27 @@ class Processor:
             # Encoded here, all together, rather than by put_many between its system calls:
             # the same bytes, and the encoder runs with warm caches (measurably cheaper).
             by_spool: dict[str, list[bytes]] = {}
-            encodable = []
+            written = []  # the answers whose output encoded: the others are parked
             for answered in batch:
                 try:
                     encoded = [(target, envelope.encode(output)) for target, output in answered.output]
                 except Exception:  # e.g. a lone surrogate in a reply: this message alone is parked
                     self._park_failed(answered.claim, "cannot encode the handler's output", answered.attempt)
                     continue
-                encodable.append(answered)
+                written.append(answered)
                 for spool_name, data in encoded:
                     by_spool.setdefault(spool_name, []).append(data)
-            batch_written = encodable
             try:
                 for spool_name, outputs in by_spool.items():
                     self.root.spool(spool_name).put_many(outputs)
             except SpoolqError as exc:
-                for a in batch_written:
+                for a in written:
                     reason = f"cannot write the handler's output: {exc}"
                     self._retry(a.claim, a.data, a.message, a.attempt, reason, None)
                 return
-            for answered in batch_written:
+            for answered in written:
                 answered.claim.ack()
-            self._handled.inc(len(batch_written))
+            self._handled.inc(len(written))
         except SpoolqError as exc:
             log.error("%s: %s", self.spool.path, exc)
         finally:
