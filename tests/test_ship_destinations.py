@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from spoolq.limits import MAX_NODE_NAME as MAX_NODE
 from spoolq.routing import RoutingError
-from spoolq.shippers.destinations import MAX_NODE, destination_for
+from spoolq.shippers.destinations import destination_for
 from spoolq.shippers.refusals import MAX_REFUSALS, Refusal, RefusalCount
 
 TEMPLATE = "/queue/spoolq.{node}"

@@ -11,29 +11,17 @@ is written by whoever made the message (a remote requester chooses its own
 
 Such a message is refused here, with the reason, and parked by the shipper; it
 is never sent.  A node is a name of letters, digits, ``_``, ``-`` and ``.``
-(not starting with ``.`` or ``-``, no ``..``), at most :data:`MAX_NODE` characters.
+(not starting with ``.`` or ``-``, no ``..``), at most
+:data:`spoolq.limits.MAX_NODE_NAME` characters: :func:`spoolq.routing.check_node_name`.
 """
 
 from __future__ import annotations
 
 import re
 
-from spoolq.routing import RoutingError
+from spoolq.routing import RoutingError, check_node_name
 
-MAX_NODE = 255  # RabbitMQ's limit on a queue name, and a hostname's
-_NODE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*").fullmatch
 _CONTROL = re.compile(r"[\x00-\x20\x7f]").search
-
-
-def check_node(node: str) -> str:
-    """``node`` if it may stand inside a destination path, else :class:`RoutingError`."""
-    if len(node) > MAX_NODE or not _NODE(node) or ".." in node:
-        shown = node if len(node) <= 80 else node[:80] + "..."
-        raise RoutingError(
-            f"node {shown!r} cannot name a broker destination: use letters, digits, '_', '-', '.'"
-            f" (not starting with '.' or '-', no '..', at most {MAX_NODE} characters); not sent"
-        )
-    return node
 
 
 def destination_for(address: str, node: str | None) -> str:
@@ -42,7 +30,11 @@ def destination_for(address: str, node: str | None) -> str:
         return address  # the operator's own, from the configuration
     if node is None:
         raise RoutingError("message has no 'to: COMPONENT@NODE' header: no node to send it to")
-    return check_destination(address.format(node=check_node(node)))
+    try:
+        check_node_name(node)
+    except RoutingError as exc:
+        raise RoutingError(f"{exc}; not sent") from None
+    return check_destination(address.format(node=node))
 
 
 def check_destination(destination: str) -> str:
