@@ -35,8 +35,14 @@ from collections.abc import Mapping
 from json.encoder import encode_basestring
 
 from spoolq.errors import MalformedMessage
-from spoolq.json_depth import nests_deeper_than
-from spoolq.limits import MAX_HEADER_NAME, MAX_HEADER_VALUE, MAX_HEADERS, MAX_INFLATED_BODY, MAX_NESTING
+from spoolq.limits import (
+    MAX_HEADER_NAME,
+    MAX_HEADER_VALUE,
+    MAX_HEADERS,
+    MAX_INFLATED_BODY,
+    MAX_NESTING,
+    nests_deeper_than,
+)
 from spoolq.message import Message
 
 FORMAT_VERSION = 1

@@ -10,8 +10,14 @@ import pytest
 
 from spoolq import envelope
 from spoolq.errors import MalformedMessage
-from spoolq.json_depth import nests_deeper_than
-from spoolq.limits import MAX_HEADER_NAME, MAX_HEADER_VALUE, MAX_HEADERS, MAX_INFLATED_BODY, MAX_NESTING
+from spoolq.limits import (
+    MAX_HEADER_NAME,
+    MAX_HEADER_VALUE,
+    MAX_HEADERS,
+    MAX_INFLATED_BODY,
+    MAX_NESTING,
+    nests_deeper_than,
+)
 
 
 def with_header(header: dict) -> bytes:

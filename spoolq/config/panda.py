@@ -23,8 +23,7 @@ from spoolq.config.source import read_bytes
 from spoolq.config.table import Table
 from spoolq.config.toml_file import spool_name
 from spoolq.errors import ConfigError
-from spoolq.json_depth import nests_deeper_than
-from spoolq.limits import MAX_DOCUMENT_NESTING
+from spoolq.limits import MAX_DOCUMENT_NESTING, nests_deeper_than
 
 PANDA_HANDLER = "panda"
 TOP_KEYS = ("mb_servers", "queues", "processors")
