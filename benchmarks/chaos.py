@@ -44,144 +44,27 @@ import json
 import os
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCHMARKS.parent))
 
-from spoolq.batch import BATCH_PREFIX  # noqa: E402
-from spoolq.layout import LOCKED_SUFFIX, TEMPORARY_SUFFIX, is_directory_name  # noqa: E402
 from spoolq.message import Message  # noqa: E402
-from spoolq.root import SpoolRoot  # noqa: E402
 from testbed.broker import Broker  # noqa: E402
+from testbed.daemons import Daemon  # noqa: E402
+from testbed.debris import debris_of, locks_in  # noqa: E402
 from testbed.shipping import root_of, write_node_config  # noqa: E402
 
 KINDS = ("watcher", "shipper", "receiver", "broker")
 REQUESTS = "md"  # the watched spool on node B
 REPLIES = "md_reply"  # where the handler's answers land (no reply-to)
 POLL = 0.25  # seconds between looks while waiting to settle
-STOP_GRACE = 30.0  # seconds a daemon may take to drain after SIGTERM at the end
-
-
-# -- the daemons, run as a user runs them ---------------------------------------------------------
-
-
-def spoolq_command() -> list[str]:
-    """The ``spoolq`` console script beside this interpreter, else ``python -m spoolq``."""
-    script = Path(sys.executable).with_name("spoolq")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "spoolq"]
-
-
-class Daemon:
-    """One ``spoolq`` daemon process that can be killed with SIGKILL and started again."""
-
-    def __init__(self, name: str, args: list[str], log: Path, env: dict[str, str]):
-        self.name, self.args, self.log, self.env = name, args, log, env
-        self.process: subprocess.Popen | None = None
-        self.starts = 0
-
-    def start(self) -> None:
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [*spoolq_command(), *self.args],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                cwd=self.log.parent,  # a directory of our own: nothing in it shadows the package
-            )
-        self.starts += 1
-
-    def kill(self) -> None:
-        """SIGKILL: no handler runs, no lock is released, no temporary file is cleaned."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-    def stop(self) -> int | None:
-        """SIGTERM, then wait for the drain; SIGKILL after :data:`STOP_GRACE`.  Its exit status."""
-        process, self.process = self.process, None
-        if process is None:
-            return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        return process.returncode
-
-    def exits(self) -> int | None:
-        """Its exit status when it ended by itself (a crash), else ``None``."""
-        return None if self.process is None else self.process.poll()
-
-
-# -- what is left in the spools -------------------------------------------------------------------
-
-
-@dataclass
-class Debris:
-    """Leftovers in a spool root: each count is something a crash left and nobody cleaned."""
-
-    temporary: int = 0  # *.tmp files
-    batch_folders: int = 0  # .batch-* staging folders
-    locks: int = 0  # *.lck links
-    parked: int = 0  # messages put aside in parked/
-    where: dict[str, int] = field(default_factory=dict)  # "root/spool: kind" -> count
-
-    def total(self) -> int:
-        return self.temporary + self.batch_folders + self.locks + self.parked
-
-    def add(self, other: Debris) -> None:
-        self.temporary += other.temporary
-        self.batch_folders += other.batch_folders
-        self.locks += other.locks
-        self.parked += other.parked
-        self.where.update(other.where)
-
-
-def debris_of(root: SpoolRoot, label: str) -> Debris:
-    """Walk every file under ``root`` once and count the leftovers, spool by spool."""
-    found = Debris()
-    for directory, folders, files in os.walk(root.path):
-        place = f"{label}/{os.path.relpath(directory, root.path)}"
-        for folder in folders:
-            if folder.startswith(BATCH_PREFIX):
-                found.batch_folders += 1
-                _note(found, place, "batch folder")
-        for name in files:
-            if name.endswith(TEMPORARY_SUFFIX):
-                found.temporary += 1
-                _note(found, place, "tmp")
-            elif name.endswith(LOCKED_SUFFIX):
-                found.locks += 1
-                _note(found, place, "lock")
-    for origin in root.parked_names():
-        count = root.parked(origin, create=False).count()
-        if count:
-            found.parked += count
-            found.where[f"{label}/parked/{origin}"] = count
-    return found
-
-
-def _note(found: Debris, place: str, kind: str) -> None:
-    head, _, last = place.rpartition("/")
-    spool = head if is_directory_name(last) else place  # name the spool, not its intermediate directory
-    key = f"{spool}: {kind}"
-    found.where[key] = found.where.get(key, 0) + 1
-
-
-def locks_in(root: SpoolRoot) -> int:
-    return sum(1 for _, _, files in os.walk(root.path) for name in files if name.endswith(LOCKED_SUFFIX))
 
 
 # -- the replies ----------------------------------------------------------------------------------
