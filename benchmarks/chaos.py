@@ -180,7 +180,7 @@ class ChaosRun:
         outgoing = self.root_a.spool("outgoing")
         sent: list[str] = []
         self.disruptions: Counter[str] = Counter()
-        self.locks_after_kill: Counter[str] = Counter()  # locks seen just after each kill, summed
+        self.locks_after_kill: Counter[str] = Counter()  # both roots, just after each kill
         self.last_kill = time.monotonic()
         for kind, size in zip(plan, _slices(self.args.messages, len(plan)), strict=True):
             bodies = [f"chaos-{self.args.seed}-{len(sent) + n}" for n in range(size)]
@@ -296,7 +296,7 @@ def print_report(report: Report) -> None:
     print(f"time to settle  {settle} after the last kill")
     print(f"disruptions     {', '.join(f'{k} {v}' for k, v in sorted(report.disruptions.items()))}")
     locks = ", ".join(f"{k} {v}" for k, v in sorted(report.locks_after_kill.items()))
-    print(f"locks seen just after the kills (summed)  {locks or 'none'}")
+    print(f"locks just after the kills  {locks or 'none'}  (in both roots, live and orphaned, summed)")
     if report.crashes:
         print(f"crashes         {', '.join(f'{k} {v}' for k, v in sorted(report.crashes.items()))}")
     print(f"whole run       {report.seconds:.0f} s")
