@@ -10,10 +10,12 @@ CLI as an operator runs it::
 Every message carries a unique id in its body; the handler (an echo that
 works ``--delay`` seconds first, benchmarks/chaos_handler.py) answers with the
 same body into the reply spool, so each id found there was handled.
-The load is put in slices, one trickled in during each disruption.  The disruptions are
-``--rounds`` of each kind, shuffled by ``--seed``: kill -9 of the watcher, of
-the shipper, of the receiver (each restarted after a short random pause), and
-a broker stop and start.
+
+The disruptions are ``--rounds`` of each kind, shuffled by ``--seed``: kill -9
+of the watcher, of the shipper, of the receiver (each restarted after a short
+random pause), and a broker stop and start.  ``--messages`` are split into one
+slice a disruption, trickled in while it strikes, so that every kill finds
+messages on every leg of the way.
 
 After the last disruption the script waits (at most ``--settle-timeout``
 seconds) until every id has a reply, the spools on the way are empty and no
@@ -135,7 +137,8 @@ class ChaosRun:
         self.root_a, self.root_b = root_of(self.config_a), root_of(self.config_b)
         env = {k: v for k, v in os.environ.items() if k not in ("SPOOLQ_ROOT", "SPOOLQ_CONFIG")}
         env["SPOOLQ_TEST_PASSCODE"] = self.broker.passcode  # the configurations read it from here
-        env["PYTHONPATH"] = os.pathsep.join([str(BENCHMARKS), env.get("PYTHONPATH", "")])  # the handler
+        # the handler's module; no empty entry, which would put the daemon's working directory first
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(BENCHMARKS), env.get("PYTHONPATH")) if p)
         watch = ["--config", str(self.config_b), "watch", REQUESTS, "--handler", "chaos_handler:slow_echo"]
         watch += ["--workers", str(args.workers), "-o", f"delay={args.delay}"]
         if args.lock_timeout is not None:
