@@ -12,10 +12,10 @@ from spoolq.config import load_config
 from spoolq.errors import ConfigError
 from spoolq.message import Message
 from spoolq.run_plan import planned_children
-from tests.broker import free_port
+from testbed.broker import free_port
+from testbed.shipping import root_of, unique, write_node_config
+from testbed.shipping import running as shippers_running
 from tests.run_helpers import component_table, running
-from tests.shipping import root_of, unique, write_node_config
-from tests.shipping import running as shippers_running
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(90)

@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 from spoolq.message import Message
+from testbed.shipping import root_of, unique, write_node_config
 from tests.conftest import cli_env
-from tests.shipping import root_of, unique, write_node_config
 from tests.waiting import wait_until
 
 

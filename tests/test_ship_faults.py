@@ -11,9 +11,9 @@ import time
 import pytest
 
 from spoolq.message import Message
-from tests.broker import free_port
+from testbed.broker import free_port
+from testbed.shipping import root_of, running, unique, write_node_config
 from tests.conftest import cli_env
-from tests.shipping import root_of, running, unique, write_node_config
 from tests.waiting import wait_until
 
 

@@ -1,4 +1,4 @@
-"""Shipper test set-up: node configurations, shippers run in threads, and a plain publisher."""
+"""Shipper set-up for tests and benchmarks: node configurations, shippers in threads, a plain publisher."""
 
 from __future__ import annotations
 

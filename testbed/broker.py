@@ -21,7 +21,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.pki import TestCA
+from testbed.pki import TestCA
 
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
 START_TIMEOUT = 60.0
