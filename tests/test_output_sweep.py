@@ -13,7 +13,7 @@ from spoolq.batch import BATCH_PREFIX
 from spoolq.config import ComponentConfig
 from spoolq.root import SpoolRoot
 from spoolq.spool import Spool
-from tests.shipping import root_of, running, write_node_config
+from testbed.shipping import root_of, running, write_node_config
 from tests.waiting import wait_until
 
 # Writes a .tmp of a small batch and a staging directory of a large one with one element

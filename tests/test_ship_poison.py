@@ -24,8 +24,8 @@ from spoolq.message import Message
 from spoolq.parking import iter_parked
 from spoolq.shippers.refusals import MAX_REFUSALS
 from spoolq.shippers.stomp_shipper import SPOOLQ_ID
+from testbed.shipping import publish, root_of, running, unique, write_node_config
 from tests.conftest import cli_env
-from tests.shipping import publish, root_of, running, unique, write_node_config
 from tests.waiting import wait_until
 
 DEPTH = 100_000

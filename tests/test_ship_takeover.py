@@ -14,8 +14,8 @@ import sys
 import pytest
 
 from spoolq.message import Message
+from testbed.shipping import root_of, unique, write_node_config
 from tests.conftest import cli_env
-from tests.shipping import root_of, unique, write_node_config
 from tests.waiting import wait_until
 
 
