@@ -30,8 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from spoolq.demo.scenario import ENGINE, run_demo  # noqa: E402
 from spoolq.enstore import containers  # noqa: E402
+from spoolq.enstore.demo.scenario import ENGINE, run_demo  # noqa: E402
 
 
 def packing_baseline(cache: str, files: int, per_container: int, scratch: str) -> float:

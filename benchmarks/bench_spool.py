@@ -46,7 +46,8 @@ sys.path.insert(0, str(REPO))
 
 from dirq.QueueSimple import QueueSimple  # noqa: E402
 
-from spoolq import Message, Spool, envelope, layout  # noqa: E402
+from spoolq import Message, Spool, envelope  # noqa: E402
+from spoolq.spool import layout  # noqa: E402
 
 PAYLOAD = envelope.encode(Message.new("CACHE_WRITTEN", {"file": "/pnfs/a/b/c", "size": 12345}))
 TARGETS: list[tuple[str, float, float]] = []  # (what, measured, target)

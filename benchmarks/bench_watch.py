@@ -38,7 +38,7 @@ from spoolq import envelope  # noqa: E402
 from spoolq.component import Component  # noqa: E402
 from spoolq.config import ComponentConfig  # noqa: E402
 from spoolq.message import Message  # noqa: E402
-from spoolq.root import SpoolRoot  # noqa: E402
+from spoolq.spool import SpoolRoot  # noqa: E402
 
 CALLED: dict[str, float] = {}
 CALL_SEEN = threading.Event()

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from spoolq.errors import SpoolqError
 from spoolq.limits import MAX_NODE_NAME
 from spoolq.message import REPLY_TO, Message
-from spoolq.root import check_spool_name
+from spoolq.spool.root import check_spool_name
 
 TO = "to"
 _NODE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*").fullmatch

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from spoolq.batch import BATCH_PREFIX
-from spoolq.layout import LOCKED_SUFFIX, TEMPORARY_SUFFIX, is_directory_name
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot
+from spoolq.spool.batch import BATCH_PREFIX
+from spoolq.spool.layout import LOCKED_SUFFIX, TEMPORARY_SUFFIX, is_directory_name
 
 
 @dataclass

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import stomp
 
-from spoolq.root import SpoolRoot
 from spoolq.shippers import build_shipper
 from spoolq.shippers.config import load_shipping
+from spoolq.spool import SpoolRoot
 
 
 def unique(prefix: str) -> str:

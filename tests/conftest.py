@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from spoolq.component import Component
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot
 
 REPO = Path(__file__).resolve().parent.parent
 

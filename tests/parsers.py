@@ -10,16 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from spoolq import envelope, layout
+from spoolq import envelope
 from spoolq.config.panda import load_panda_config
 from spoolq.config.toml_file import load_toml_config
+from spoolq.enstore.udp.tickets import TicketError, parse_ticket
 from spoolq.errors import ConfigError, MalformedMessage, SpoolError, SpoolqError
-from spoolq.root import SpoolRoot, check_spool_name
 from spoolq.routing import Address, Router, RoutingError
 from spoolq.shippers.broker_config import BrokerConfig
 from spoolq.shippers.config import DestinationConfig, ShipperConfig
 from spoolq.shippers.receiver import StompReceiver
-from spoolq.udp_tickets import TicketError, parse_ticket
+from spoolq.spool import SpoolRoot, layout
+from spoolq.spool.root import check_spool_name
 
 
 def as_text(data: bytes) -> str:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from spoolq.message import Message
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot
 from tests.conftest import cli_env
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from spoolq import Message, SpoolRoot
 from spoolq.cli import exit_codes
-from spoolq.parking import park
+from spoolq.spool.parking import park
 
 
 @pytest.fixture

@@ -3,8 +3,9 @@
 import os
 import time
 
-from spoolq import Spool, layout
+from spoolq import Spool
 from spoolq.cli import exit_codes
+from spoolq.spool import layout
 
 
 def test_init_creates_the_root_and_spools(cli, tmp_path):

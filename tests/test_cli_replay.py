@@ -6,7 +6,7 @@ import pytest
 
 from spoolq import Message, SpoolRoot
 from spoolq.cli import exit_codes
-from spoolq.parking import iter_parked, park
+from spoolq.spool.parking import iter_parked, park
 
 
 @pytest.fixture

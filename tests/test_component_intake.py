@@ -9,11 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from spoolq import parking
-from spoolq.claim import Claim
 from spoolq.component import intake
-from spoolq.directories import DirectoryHandles
-from spoolq.root import SpoolRoot
+from spoolq.spool import Claim, SpoolRoot, parking
+from spoolq.spool.directories import DirectoryHandles
 
 NAME = "10000000/10000000000001"
 

@@ -14,7 +14,7 @@ from spoolq import envelope
 from spoolq.component import Component
 from spoolq.config import ComponentConfig
 from spoolq.message import Message
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot
 from tests.waiting import wait_until
 
 THREADS: list[str] = []  # the thread each handler call ran in

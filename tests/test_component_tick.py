@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from watch_helpers import Watcher, recorded
 
-from spoolq.catalogue import timer
 from spoolq.component import Component
 from spoolq.component.ticker import Ticker
 from spoolq.config import ComponentConfig
+from spoolq.enstore.catalogue import timer
 from spoolq.message import Message
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot
 from tests.waiting import wait_until
 
 

@@ -14,8 +14,8 @@ from spoolq.component.workers import GROUP_SIZE, STOP, serve_batch
 from spoolq.config import ComponentConfig
 from spoolq.handlers.registry import HandlerTable
 from spoolq.message import Message
-from spoolq.metrics import Metrics
-from spoolq.root import SpoolRoot
+from spoolq.metrics.registry import Metrics
+from spoolq.spool import SpoolRoot
 from spoolq.watcher import PollingEmitter
 
 CLAIMED_AHEAD: list[int] = []  # at each handler call: names locked whose handler has not run yet

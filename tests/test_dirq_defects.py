@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from spoolq import Spool, layout
+from spoolq import Spool
 from spoolq.errors import NotLocked, SpoolWriteError
+from spoolq.spool import layout
 
 REPO = Path(__file__).resolve().parent.parent
 NOBODY = 65534

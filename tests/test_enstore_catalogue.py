@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from spoolq.catalogue import dispatcher, events, worker
-from spoolq.catalogue.fields import OK
+from spoolq.enstore.catalogue import dispatcher, events, worker
+from spoolq.enstore.catalogue.fields import OK
 from spoolq.errors import Reject
 from spoolq.message import Message
 from tests.enstore.tickets import missed_ticket, written_ticket

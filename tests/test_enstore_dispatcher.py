@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from spoolq.catalogue import dispatcher, timer, worker
-from spoolq.catalogue.fields import OK
+from spoolq.enstore.catalogue import dispatcher, timer, worker
+from spoolq.enstore.catalogue.fields import OK
+from spoolq.enstore.handlers.migration_dispatcher import MigrationDispatcher
 from spoolq.handlers.base import Context
-from spoolq.handlers.migration_dispatcher import MigrationDispatcher
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot
 from tests.enstore.tickets import missed_ticket, written_ticket
 
 

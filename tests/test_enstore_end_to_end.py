@@ -13,12 +13,12 @@ import time
 
 import pytest
 
-from spoolq.catalogue import dispatcher, events
 from spoolq.enstore import filedb
 from spoolq.enstore.cachefs import cached_path
+from spoolq.enstore.catalogue import dispatcher, events
+from spoolq.enstore.disk_mover import CacheFile, Family
 from spoolq.message import Message
-from spoolq.parking import iter_parked
-from spoolq.writers.disk_mover import CacheFile, Family
+from spoolq.spool.parking import iter_parked
 from tests.conftest import cli_env
 from tests.enstore.site import Site
 from tests.enstore.tickets import written_ticket

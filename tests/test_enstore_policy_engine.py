@@ -6,12 +6,12 @@ import time
 
 import pytest
 
-from spoolq.catalogue import dispatcher, events, timer
-from spoolq.catalogue.fields import OK
+from spoolq.enstore.catalogue import dispatcher, events, timer
+from spoolq.enstore.catalogue.fields import OK
+from spoolq.enstore.handlers.policy_engine import PolicyEngine
 from spoolq.errors import Reject
 from spoolq.handlers.base import Context
-from spoolq.handlers.policy_engine import PolicyEngine
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot
 from tests.enstore.tickets import missed_ticket, written_ticket
 
 

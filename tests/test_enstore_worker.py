@@ -8,14 +8,14 @@ import tarfile
 
 import pytest
 
-from spoolq.catalogue import worker
 from spoolq.enstore import filedb
 from spoolq.enstore.cachefs import adler32, cached_path
+from spoolq.enstore.catalogue import worker
 from spoolq.enstore.copier import CopyError
+from spoolq.enstore.handlers.migration_worker import MigrationWorker
 from spoolq.errors import Reject
 from spoolq.handlers.base import Context
-from spoolq.handlers.migration_worker import MigrationWorker
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot
 from tests.enstore.tickets import missed_ticket, written_ticket
 
 

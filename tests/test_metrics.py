@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from spoolq.atomic_file import write_atomically
-from spoolq.metrics import Metrics
+from spoolq.metrics.registry import Metrics
+from spoolq.spool.atomic_file import write_atomically
 
 
 def test_counters_gauges_and_summaries_render_as_prometheus_text():

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from spoolq.batch import BATCH_PREFIX
 from spoolq.config import ComponentConfig
-from spoolq.root import SpoolRoot
-from spoolq.spool import Spool
+from spoolq.spool import Spool, SpoolRoot
+from spoolq.spool.batch import BATCH_PREFIX
 from testbed.shipping import root_of, running, write_node_config
 from tests.waiting import wait_until
 

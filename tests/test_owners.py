@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from spoolq.owners import Ownership
+from spoolq.spool.owners import Ownership
 
 IN_HAND = "00000001/0000000000000a"
 CLAIMED = ["00000001/0000000000000a", "00000001/0000000000000b"]
@@ -18,7 +18,7 @@ def owner_dying_with_claims(root_path: str) -> None:
     script = textwrap.dedent(
         f"""
         import os
-        from spoolq.owners import Ownership
+        from spoolq.spool.owners import Ownership
         ledger = Ownership({root_path!r}, "pe", slots=2).ledger()
         ledger.claimed({CLAIMED!r})
         ledger.handling({IN_HAND!r})

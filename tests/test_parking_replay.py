@@ -6,7 +6,7 @@ import pytest
 
 from spoolq import Message, SpoolRoot, envelope
 from spoolq.component import intake
-from spoolq.parking import discard, iter_parked, park, replay
+from spoolq.spool.parking import discard, iter_parked, park, replay
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import pytest
 from conftest import cli_env
 
 from spoolq.message import Message
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot
 from tests.waiting import wait_until
 
 PACKAGE = '''
@@ -140,7 +140,7 @@ def test_watch_runs_a_handler_an_installed_package_declares(plugin_site, root_di
 def test_a_writer_an_installed_package_declares_is_found_by_name(plugin_site, root_dir):
     code = """
         import sys
-        from spoolq.root import SpoolRoot
+        from spoolq.spool import SpoolRoot
         from spoolq.writers.registry import writer_class
 
         print(writer_class("whisper")(SpoolRoot(sys.argv[1])).write("QUIET PLEASE"))
@@ -182,7 +182,7 @@ def test_a_shipper_kind_an_installed_package_declares_is_checked_and_built(plugi
     assert check.returncode == 0, check.stderr
     code = """
         import sys
-        from spoolq.root import SpoolRoot
+        from spoolq.spool import SpoolRoot
         from spoolq.shippers import build_shipper
         from spoolq.shippers.config import load_shipping
 

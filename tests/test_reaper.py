@@ -3,7 +3,7 @@
 import os
 
 from spoolq import Spool
-from spoolq.reaper import Reaper
+from spoolq.spool.reaper import Reaper
 
 
 def test_acked_elements_stay_locked_until_removed_by_close(tmp_path):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from spoolq.message import Message
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot
 from tests.conftest import cli_env
 from tests.run_helpers import component_table
 

@@ -10,11 +10,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from spoolq.message import Message
-from spoolq.metrics import Metrics
-from spoolq.metrics_export import parse_text, prometheus_stats
-from spoolq.metrics_file import MetricsFile, metrics_path
-from spoolq.parking import park
-from spoolq.root import SpoolRoot
+from spoolq.metrics.export import parse_text, prometheus_stats
+from spoolq.metrics.file import MetricsFile, metrics_path
+from spoolq.metrics.registry import Metrics
+from spoolq.spool import SpoolRoot
+from spoolq.spool.parking import park
 from tests.run_helpers import component_table, running
 from tests.waiting import wait_until
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from spoolq import sdnotify
+from spoolq.daemon import sdnotify
 from tests.conftest import cli_env
 
 pytestmark = pytest.mark.timeout(30)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from spoolq import restarts
-from spoolq.restarts import RestartSchedule
+from spoolq.daemon import restarts
+from spoolq.daemon.restarts import RestartSchedule
 
 
 def test_waits_double_up_to_the_cap():

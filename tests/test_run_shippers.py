@@ -9,9 +9,9 @@ import time
 import pytest
 
 from spoolq.config import load_config
+from spoolq.daemon.run_plan import planned_children
 from spoolq.errors import ConfigError
 from spoolq.message import Message
-from spoolq.run_plan import planned_children
 from testbed.broker import free_port
 from testbed.shipping import root_of, unique, write_node_config
 from testbed.shipping import running as shippers_running

@@ -12,7 +12,8 @@ import jsonschema
 import pytest
 from dirq.QueueSimple import QueueSimple
 
-from spoolq import Spool, layout
+from spoolq import Spool
+from spoolq.spool import layout
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "spoolq-put.sh"
 SHELL = shutil.which("dash") or "sh"

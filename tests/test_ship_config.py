@@ -10,8 +10,8 @@ from spoolq.errors import ConfigError
 from spoolq.message import Message
 from spoolq.routing import Router, RoutingError
 from spoolq.shippers.config import load_shipping
-from spoolq.shippers.dnlists import SignerPolicy
 from spoolq.shippers.recent_ids import RecentIds
+from spoolq.shippers.security.dnlists import SignerPolicy
 
 GOOD = """
 node = "node1"

@@ -21,9 +21,9 @@ import stomp
 
 from spoolq import envelope
 from spoolq.message import Message
-from spoolq.parking import iter_parked
 from spoolq.shippers.refusals import MAX_REFUSALS
-from spoolq.shippers.stomp_shipper import SPOOLQ_ID
+from spoolq.shippers.stomp import SPOOLQ_ID
+from spoolq.spool.parking import iter_parked
 from testbed.shipping import publish, root_of, running, unique, write_node_config
 from tests.conftest import cli_env
 from tests.waiting import wait_until

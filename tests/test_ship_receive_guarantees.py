@@ -16,7 +16,7 @@ import pytest
 
 from spoolq import envelope
 from spoolq.message import Message
-from spoolq.shippers.stomp_shipper import SPOOLQ_ID
+from spoolq.shippers.stomp import SPOOLQ_ID
 from testbed.shipping import publish, root_of, running, unique, write_node_config
 from tests.waiting import wait_until
 

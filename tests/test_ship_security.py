@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from spoolq.message import Message
-from spoolq.parking import iter_parked
+from spoolq.spool.parking import iter_parked
 from testbed.pki import TestCA
 from testbed.shipping import root_of, running, unique, write_node_config
 from tests.waiting import wait_until
@@ -98,7 +98,7 @@ def test_denied_dn_is_parked(broker, tmp_path, pki):
 def test_tampered_signature_is_parked(broker, tmp_path, pki):
     import stomp
 
-    from spoolq.shippers import smime
+    from spoolq.shippers.security import smime
 
     _, receiver, node_b = pair(tmp_path, broker, pki)
     cred1 = pki[1]

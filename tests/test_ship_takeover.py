@@ -1,6 +1,6 @@
 """A shipper killed by `kill -9` leaves its sends in flight locked; its successor sends them at once.
 
-Before the owner files (spoolq.owners) they waited for the next purge, 60 s
+Before the owner files (spoolq.spool.owners) they waited for the next purge, 60 s
 away, and only once older than 2 x (send_timeout + receipt_timeout).
 """
 

@@ -5,8 +5,9 @@ import time
 
 import pytest
 
-from spoolq import Message, Spool, layout
+from spoolq import Message, Spool
 from spoolq.errors import ElementNotFound, NotLocked
+from spoolq.spool import layout
 
 
 @pytest.fixture

@@ -8,9 +8,10 @@ import time
 import pytest
 from dirq.QueueSimple import QueueSimple
 
-from spoolq import Spool, element, layout
-from spoolq.batch import BATCH_PREFIX, DIRECTORY_BATCH_MIN
+from spoolq import Spool
 from spoolq.errors import SpoolWriteError
+from spoolq.spool import element, layout
+from spoolq.spool.batch import BATCH_PREFIX, DIRECTORY_BATCH_MIN
 
 
 def entries(spool: Spool) -> list[str]:

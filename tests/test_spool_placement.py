@@ -7,8 +7,9 @@ import tempfile
 
 import pytest
 
-from spoolq import Spool, placement
-from spoolq.batch import DIRECTORY_BATCH_MIN
+from spoolq import Spool
+from spoolq.spool import placement
+from spoolq.spool.batch import DIRECTORY_BATCH_MIN
 
 
 @pytest.fixture

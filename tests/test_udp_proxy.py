@@ -13,11 +13,11 @@ import time
 
 import pytest
 
+from spoolq.enstore.udp.proxy import UdpProxy
+from spoolq.enstore.udp.tickets import TicketError, parse_ticket
 from spoolq.message import Message
-from spoolq.parking import iter_parked
-from spoolq.root import SpoolRoot
-from spoolq.udp_proxy import UdpProxy
-from spoolq.udp_tickets import TicketError, parse_ticket
+from spoolq.spool import SpoolRoot
+from spoolq.spool.parking import iter_parked
 from tests.conftest import cli_env
 from tests.waiting import wait_until
 

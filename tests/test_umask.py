@@ -14,7 +14,7 @@ from conftest import cli_env
 from spoolq.config import load_config
 from spoolq.errors import ConfigError
 from spoolq.message import Message
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot
 from tests.waiting import wait_until
 
 

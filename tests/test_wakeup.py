@@ -6,7 +6,7 @@ import os
 import signal
 import threading
 
-from spoolq.wakeup import WakeupPipe
+from spoolq.daemon.wakeup import WakeupPipe
 
 
 def test_a_signal_that_arrives_before_the_wait_is_not_lost():

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 from watch_helpers import recorded
 
-from spoolq import parking
 from spoolq.config import ComponentConfig
 from spoolq.message import Message
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot, parking
 from tests.waiting import wait_until
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from spoolq.cli.settings import Settings
-from spoolq.cli.watch_commands import _component_config
+from spoolq.cli.watch import _component_config
 from spoolq.config import ComponentConfig, Config
 from spoolq.errors import ConfigError
 from spoolq.message import Message
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot
 from spoolq.watcher.dropbox import Dropbox, is_candidate
 from tests.waiting import wait_until
 

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from spoolq import parking
 from spoolq.component import Component
 from spoolq.config import ComponentConfig, RetryPolicy
 from spoolq.message import Message
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot, parking
 from tests.waiting import wait_until
 
 

@@ -10,8 +10,9 @@ import pytest
 from click.testing import CliRunner
 from watch_helpers import recorded
 
-from spoolq import envelope, parking
-from spoolq.cli import main, watch_commands
+from spoolq import envelope
+from spoolq.cli import main
+from spoolq.cli import watch as watch_commands
 from spoolq.component import Component
 from spoolq.component.dispatcher import Dispatcher
 from spoolq.component.retry import ATTEMPT, NOT_BEFORE
@@ -19,7 +20,7 @@ from spoolq.config import ComponentConfig, RetryPolicy
 from spoolq.errors import HandlerNotFound
 from spoolq.handlers.base import Handler
 from spoolq.message import Message
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot, parking
 from tests.waiting import wait_until
 
 

@@ -126,7 +126,7 @@ def test_queue_overflow_resyncs_watches_and_rescans_everything(tmp_path: Path):
 
 
 def test_a_directory_renamed_in_whole_is_watched_and_listed(tmp_path: Path):
-    # Spool.put_many publishes a large batch this way (spoolq.batch).
+    # Spool.put_many publishes a large batch this way (spoolq.spool.batch).
     emitter = InotifyEmitter(str(tmp_path))
     try:
         emitter.wait(0)

@@ -14,7 +14,7 @@ from spoolq.errors import HandlerError, HandlerNotFound
 from spoolq.handlers.echo import EchoHandler
 from spoolq.handlers.registry import FunctionHandler, HandlerTable, load_handler
 from spoolq.message import Message
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot
 from tests.waiting import wait_until
 
 PLUGIN = '''

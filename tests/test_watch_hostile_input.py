@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from spoolq import parking
 from spoolq.config import ComponentConfig
 from spoolq.message import Message
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot, parking
 from tests.waiting import wait_until
 
 DEPTH = 100_000

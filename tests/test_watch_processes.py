@@ -15,7 +15,7 @@ from watch_helpers import Watcher, recorded
 
 from spoolq import Spool, envelope
 from spoolq.message import Message
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot
 from tests.scheduling import context_switches
 from tests.waiting import wait_until
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import cli_env
 
 from spoolq.message import Message
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot
 from tests.waiting import wait_until
 
 CONFIG = """

@@ -1,10 +1,10 @@
 """A watcher killed with ``kill -9`` leaves claims that its successor takes over at once.
 
-Without an owner file (spoolq.owners) the claims of a dead watcher stayed
+Without an owner file (spoolq.spool.owners) the claims of a dead watcher stayed
 locked for ``lock_timeout`` (600 s by default) while its restarted successor
 sat idle beside them.  A live consumer's claims must never be taken.  And a
 message whose handler kills the process is counted across restarts and
-parked after ``max_attempts`` deaths (spoolq.poison).
+parked after ``max_attempts`` deaths (spoolq.spool.poison).
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from pathlib import Path
 import pytest
 from watch_helpers import Watcher, recorded
 
-from spoolq import parking
 from spoolq.config import ComponentConfig
 from spoolq.message import Message
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot, parking
 from tests.conftest import cli_env
 from tests.run_helpers import running
 from tests.waiting import wait_until

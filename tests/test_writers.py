@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from spoolq.enstore.disk_mover import CacheFile, DiskMover
+from spoolq.enstore.udp.proxy import Datagram, UdpProxy
 from spoolq.errors import HandlerNotFound, PluginNotFound, WriteRefused
 from spoolq.handlers.registry import BUILTINS, load_handler
-from spoolq.root import SpoolRoot
-from spoolq.udp_proxy import Datagram, UdpProxy
-from spoolq.writers.disk_mover import CacheFile, DiskMover
+from spoolq.spool import SpoolRoot
 from spoolq.writers.registry import writer_class
 
 PEER = ("127.0.0.1", 40000)

@@ -1,14 +1,14 @@
 """Options shared by the daemon commands (``run``, ``watch``): how they log.
 
 Use as a decorator under ``@main.command()`` and call
-``spoolq.logs.configure_logging(json=log_json, level=log_level)`` first thing.
+``spoolq.daemon.logs.configure_logging(json=log_json, level=log_level)`` first thing.
 """
 
 from __future__ import annotations
 
 import click
 
-from spoolq.logs import LEVELS
+from spoolq.daemon.logs import LEVELS
 
 
 def log_options(command):

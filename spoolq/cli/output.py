@@ -22,8 +22,7 @@ from spoolq import envelope
 from spoolq.cli import exit_codes
 from spoolq.errors import MalformedMessage
 from spoolq.message import Message
-from spoolq.root import SpoolRoot
-from spoolq.spool import Spool
+from spoolq.spool import Spool, SpoolRoot
 
 
 class CommandError(click.ClickException):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from spoolq.config import Config, find_config, load_config
 from spoolq.config.source import take_handed_down
 from spoolq.errors import ConfigError
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot
 
 
 @dataclass

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from spoolq.message import Message
-from spoolq.metrics import Metrics
+from spoolq.metrics.registry import Metrics
 from spoolq.spool import Claim
 
 HANDLED = "spoolq_messages_handled_total"

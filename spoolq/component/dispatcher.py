@@ -10,7 +10,7 @@ It keeps three sets of names, all under one lock:
 
 Elements locked by another process are skipped; they come back in a later
 rescan if that process dies and the periodic purge unlocks them: at once
-when it is known dead (its owner file, :mod:`spoolq.owners`), else once
+when it is known dead (its owner file, :mod:`spoolq.spool.owners`), else once
 older than ``lock_timeout``.
 
 A component with one worker passes ``serve_here``: when a wake-up brings a
@@ -35,8 +35,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from spoolq import layout
-from spoolq.spool import Spool
+from spoolq.spool import Spool, layout
 from spoolq.watcher import Emitter, Signal
 
 log = logging.getLogger("spoolq.component")
@@ -66,7 +65,7 @@ class Dispatcher:
         self.lock_timeout = lock_timeout
         self.serve_here = serve_here
         self.also_purge = also_purge  # run with each purge: the component's output spools
-        self.take_over = take_over  # called before each purge: dead consumers' claims (spoolq.takeover)
+        self.take_over = take_over  # called before each purge: dead consumers' claims (spoolq.spool.takeover)
         self.ready = threading.Event()  # set after the first full scan
         self.running = True
         self._lock = threading.Lock()

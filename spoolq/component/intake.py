@@ -2,7 +2,7 @@
 
 Before an element's bytes are used it must be a regular file (or a symlink to
 one *inside* the spool) no larger than the component's ``max_size``.  The
-spool layer (:mod:`spoolq.taking`) looks, reads and locks; this module
+spool layer (:mod:`spoolq.spool.taking`) looks, reads and locks; this module
 decides.  What fails is set aside without being read in full:
 
 * a symlink pointing outside the spool, or to nothing, is parked as a record
@@ -10,7 +10,7 @@ decides.  What fails is set aside without being read in full:
   removed;
 * an element over ``max_size`` is moved, by one rename, to
   ``ROOT/parked/<spool>/oversize/<dir>-<elt>`` and a parked record names it
-  (:func:`spoolq.parking.set_aside`);
+  (:func:`spoolq.spool.parking.set_aside`);
 * anything else that is not a regular file (a directory, a FIFO) is left
   alone and logged once;
 * an element whose lock the filesystem refuses (EPERM, EACCES, EROFS) is left
@@ -24,11 +24,9 @@ import logging
 import os
 from typing import NamedTuple
 
-from spoolq import element, parking
-from spoolq.directories import DirectoryHandles
-from spoolq.root import SpoolRoot
-from spoolq.spool import Spool
-from spoolq.taking import (
+from spoolq.spool import Spool, SpoolRoot, element, parking
+from spoolq.spool.directories import DirectoryHandles
+from spoolq.spool.taking import (
     GONE,
     LINK_DANGLING,
     LINK_OUTSIDE,

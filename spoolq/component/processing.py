@@ -31,20 +31,20 @@ import threading
 import time
 import traceback
 
-from spoolq import envelope, parking
+from spoolq import envelope
 from spoolq.component import intake, retry
 from spoolq.component.addressing import address_emitted, address_replies
 from spoolq.component.answers import HANDLED, LATENCY, PARKED, RETRIED, Answered, as_messages
 from spoolq.component.dispatcher import Dispatcher
 from spoolq.config import ComponentConfig
-from spoolq.directories import DirectoryHandles
 from spoolq.errors import MalformedMessage, Reject, Retry, SpoolError, SpoolqError
 from spoolq.handlers.base import Context
 from spoolq.handlers.registry import HandlerTable
-from spoolq.metrics import Metrics
-from spoolq.root import SpoolRoot, check_spool_name
+from spoolq.metrics.registry import Metrics
 from spoolq.routing import Router, RoutingError
-from spoolq.spool import Claim, Spool
+from spoolq.spool import Claim, Spool, SpoolRoot, parking
+from spoolq.spool.directories import DirectoryHandles
+from spoolq.spool.root import check_spool_name
 
 log = logging.getLogger("spoolq.component")
 

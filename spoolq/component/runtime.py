@@ -12,12 +12,12 @@ API (small and stable; ``spoolq watch`` and ``spoolq run`` use only this)::
     component.drain()                     # finish in-flight messages, claim nothing new
     component.stop()                      # at once: claims in flight stay locked
     component.join(timeout) -> bool       # True once every thread has ended
-    component.metrics                     # spoolq.metrics.Metrics (handled, retried, parked, latency)
+    component.metrics                     # its Metrics: handled, retried, parked, latency
 
 The dispatcher's periodic purge of the input spool (once at start, then
 every ``min(rescan_interval, lock_timeout / 2)``) also sweeps the spools the
 component writes to for temporaries a killed predecessor left
-(:mod:`spoolq.output_sweep`).
+(:mod:`spoolq.spool.output_sweep`).
 
 Threads: a dispatcher (blocks in the emitter; no busy loop; with one worker
 it handles a lone new element itself while the worker is idle, see
@@ -26,9 +26,9 @@ refresher (touches the locks of messages being handled every
 ``lock_timeout / 3``), a drop box watcher when one is configured, and
 a ticker putting ``TICK`` into the spool when ``config.tick`` is set.
 
-The component registers as an owner of its spool (:mod:`spoolq.owners`) and
+The component registers as an owner of its spool (:mod:`spoolq.spool.owners`) and
 notes each handling thread's claims there; at its start and at each purge
-it takes over the claims of owners that died (:mod:`spoolq.takeover`), so
+it takes over the claims of owners that died (:mod:`spoolq.spool.takeover`), so
 that a restarted watcher does not wait ``lock_timeout`` for them, and a
 message that killed its process ``retry.max_attempts`` times is parked.
 Handlers' ``setup`` runs in ``start``, ``teardown`` once the workers ended.
@@ -53,15 +53,15 @@ from spoolq.component.processing import Processor
 from spoolq.component.ticker import Ticker
 from spoolq.component.workers import STOP, serve_batch, serve_one
 from spoolq.config import ComponentConfig
-from spoolq.directories import DirectoryHandles
 from spoolq.errors import HandlerError, SpoolqError
 from spoolq.handlers.base import Context
 from spoolq.handlers.registry import component_handlers
-from spoolq.metrics import Metrics
-from spoolq.output_sweep import OutputSweep
-from spoolq.owners import NO_LEDGER, Ledger, Ownership, register_owner
-from spoolq.root import SpoolRoot
-from spoolq.takeover import take_over
+from spoolq.metrics.registry import Metrics
+from spoolq.spool import SpoolRoot
+from spoolq.spool.directories import DirectoryHandles
+from spoolq.spool.output_sweep import OutputSweep
+from spoolq.spool.owners import NO_LEDGER, Ledger, Ownership, register_owner
+from spoolq.spool.takeover import take_over
 from spoolq.watcher import make_emitter
 
 log = logging.getLogger("spoolq.component")

@@ -9,8 +9,8 @@ import time
 from spoolq.component.answers import Answered
 from spoolq.component.dispatcher import Dispatcher
 from spoolq.component.processing import Processor
-from spoolq.directories import DirectoryHandles
-from spoolq.owners import NO_LEDGER, Ledger
+from spoolq.spool.directories import DirectoryHandles
+from spoolq.spool.owners import NO_LEDGER, Ledger
 
 STOP = None  # sentinel on the work queue: a worker that takes it ends
 BATCH_SIZE = 64  # at most this many answered messages share one commit
@@ -48,10 +48,10 @@ def serve_batch(
     workers could do.  While draining, names still queued are handed back
     unclaimed.
 
-    ``ledger``: this worker's slot in the owner file (:mod:`spoolq.owners`),
+    ``ledger``: this worker's slot in the owner file (:mod:`spoolq.spool.owners`),
     where its claims and the element in hand are noted, so that a successor
     takes them over at once if this process dies, and counts the death
-    against the element in hand (:mod:`spoolq.poison`).
+    against the element in hand (:mod:`spoolq.spool.poison`).
     """
     name = work.get()
     if name is STOP:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from spoolq.layout import DEFAULT_GRANULARITY
+from spoolq.spool.layout import DEFAULT_GRANULARITY
 
 
 @dataclass(frozen=True)

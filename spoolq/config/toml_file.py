@@ -35,9 +35,9 @@ from spoolq.config.model import ComponentConfig, Config, RetryPolicy
 from spoolq.config.source import read_bytes
 from spoolq.config.table import Table
 from spoolq.errors import ConfigError, SpoolError
-from spoolq.layout import DEFAULT_GRANULARITY
-from spoolq.root import check_spool_name
 from spoolq.routing import RoutingError, check_node_name
+from spoolq.spool.layout import DEFAULT_GRANULARITY
+from spoolq.spool.root import check_spool_name
 
 RAW_SECTIONS = ("brokers", "destinations", "shippers")
 TOP_KEYS = (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 
-from spoolq.atomic_file import write_atomically
+from spoolq.spool.atomic_file import write_atomically
 
 FILES_DIR = ".files"
 

@@ -20,8 +20,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from spoolq.atomic_file import write_atomically
 from spoolq.errors import SpoolError
+from spoolq.spool.atomic_file import write_atomically
 
 STATE_DIR = ".state"
 

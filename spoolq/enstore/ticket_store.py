@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import os
 
-from spoolq.atomic_file import write_atomically
 from spoolq.enstore.state import STATE_DIR
+from spoolq.spool.atomic_file import write_atomically
 
 
 class TicketStore:

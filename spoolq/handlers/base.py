@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spoolq.message import Message
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Shippers: relaying spools through a STOMP broker between nodes.
 
 :class:`~spoolq.shippers.base.Shipper` is the one plugin shape;
-:class:`~spoolq.shippers.stomp_shipper.StompShipper` (``kind = "ship"``)
+:class:`~spoolq.shippers.stomp.StompShipper` (``kind = "ship"``)
 sends an outgoing spool, :class:`~spoolq.shippers.receiver.StompReceiver`
 (``kind = "receive"``) writes what arrives into local spools.
 :func:`build_shipper` makes the one a ``[shippers.NAME]`` table describes, of
@@ -10,9 +10,9 @@ the kind its ``kind`` names (:mod:`spoolq.shippers.registry`).
 
 from __future__ import annotations
 
-from spoolq.root import SpoolRoot
 from spoolq.shippers.base import Shipper
 from spoolq.shippers.config import ShippingConfig
+from spoolq.spool import SpoolRoot
 
 
 def build_shipper(

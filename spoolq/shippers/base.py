@@ -34,11 +34,11 @@ import threading
 from collections.abc import Callable
 
 from spoolq.errors import BrokerUnavailable, ShipError
-from spoolq.root import SpoolRoot
 from spoolq.shippers.config import BrokerConfig, DestinationConfig, ShipperConfig, ShippingConfig
 from spoolq.shippers.link import Link
 from spoolq.shippers.status import STATE_DIR, ShipperStatus, StatusFile
 from spoolq.shippers.status_metrics import StatusMetrics, shipper_metrics_path
+from spoolq.spool import SpoolRoot
 
 log = logging.getLogger("spoolq.shippers")
 

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 
 from spoolq.config.table import Table
-from spoolq.shippers.ca_directory import NoCACertificates, ca_certificates
+from spoolq.shippers.security.ca_directory import NoCACertificates, ca_certificates
 
 BROKER_KEYS = (
     "hosts", "username", "passcode", "passcode_file", "passcode_env", "vhost",

@@ -8,7 +8,7 @@ released while a system call waits) and keeps up to ``depth`` claims ready,
 so the sending thread only frames and sends.
 
 The claimer opens and locks each element relative to a kept descriptor of
-its directory (:mod:`spoolq.directories`) and sets the lock's time through
+its directory (:mod:`spoolq.spool.directories`) and sets the lock's time through
 the open file, as a component's worker does; the claims it hands over are
 acked by path, so its descriptors serve no one else.
 
@@ -31,11 +31,9 @@ import sys
 import threading
 from collections import deque
 
-from spoolq import element
-from spoolq.claim import Claim
-from spoolq.directories import DirectoryHandles
 from spoolq.errors import SpoolqError
-from spoolq.spool import Spool
+from spoolq.spool import Claim, Spool, element
+from spoolq.spool.directories import DirectoryHandles
 
 log = logging.getLogger("spoolq.shippers")
 

@@ -9,7 +9,7 @@ fails after ``send_timeout`` (``SO_SNDTIMEO``) instead of blocking.
 
 With TLS the broker's certificate is checked against ``ca_file``, or against
 the certificates of the ``ca_path`` directory, which :meth:`Link.open` bundles
-into the private file ``ca_bundle`` first (spoolq.shippers.ca_directory).
+into the private file ``ca_bundle`` first (spoolq.shippers.security.ca_directory).
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from collections.abc import Callable
 import stomp
 
 from spoolq.errors import BrokerUnavailable
-from spoolq.shippers.ca_directory import NoCACertificates, write_bundle
 from spoolq.shippers.config import BrokerConfig
 from spoolq.shippers.refusals import Refusal
-from spoolq.shippers.tls_probe import handshake_problem
+from spoolq.shippers.security.ca_directory import NoCACertificates, write_bundle
+from spoolq.shippers.security.tls_probe import handshake_problem
 
 log = logging.getLogger("spoolq.shippers")
 

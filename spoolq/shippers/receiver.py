@@ -17,7 +17,7 @@ only queues frames; this loop takes them in batches and, per batch:
    dropped and the broker redelivers after the reconnect.
 
 At start and every ``SWEEP_INTERVAL`` the spools it writes to are swept for
-temporaries a killed receiver left (:mod:`spoolq.output_sweep`).
+temporaries a killed receiver left (:mod:`spoolq.spool.output_sweep`).
 """
 
 from __future__ import annotations
@@ -30,19 +30,19 @@ from collections.abc import Callable
 
 from spoolq import envelope
 from spoolq.errors import ConfigError, MalformedMessage, SecurityError, SpoolqError
-from spoolq.output_sweep import OutputSweep
-from spoolq.parking import park
 from spoolq.routing import Router
 from spoolq.shippers.base import Shipper
 from spoolq.shippers.link import Link
 from spoolq.shippers.recent_ids import RecentIds
-from spoolq.shippers.security import SIGNER_DN, Opener
+from spoolq.shippers.security.seal import SIGNER_DN, Opener
 from spoolq.shippers.status import STATE_DIR
-from spoolq.shippers.stomp_shipper import SPOOLQ_ID
+from spoolq.shippers.stomp import SPOOLQ_ID
+from spoolq.spool.output_sweep import OutputSweep
+from spoolq.spool.parking import park
 
 log = logging.getLogger("spoolq.shippers")
 
-SWEEP_INTERVAL = 60.0  # seconds between sweeps of the spools written to (spoolq.output_sweep)
+SWEEP_INTERVAL = 60.0  # seconds between sweeps of the spools written to (spoolq.spool.output_sweep)
 #: Test hook: exit at once (no ack) right after a batch is written, as ``kill -9`` would.
 EXIT_AFTER_WRITE = "SPOOLQ_TEST_EXIT_AFTER_WRITE"
 

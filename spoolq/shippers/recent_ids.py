@@ -14,7 +14,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from spoolq.atomic_file import write_atomically
+from spoolq.spool.atomic_file import write_atomically
 
 
 class RecentIds:

@@ -16,7 +16,7 @@ from spoolq.plugins import Family, find
 from spoolq.shippers.base import Shipper
 
 BUILTINS = {
-    "ship": "spoolq.shippers.stomp_shipper:StompShipper",
+    "ship": "spoolq.shippers.stomp:StompShipper",
     "receive": "spoolq.shippers.receiver:StompReceiver",
 }
 

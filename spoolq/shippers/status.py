@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 
-from spoolq.atomic_file import write_atomically
+from spoolq.spool.atomic_file import write_atomically
 
 STATE_DIR = ".shippers"
 STALE_AFTER = 10.0  # seconds without an update

@@ -3,8 +3,8 @@
 The file is ``METRICS_DIR/shipper-<name>.prom`` (``ROOT/.metrics`` unless the
 configuration sets ``metrics_dir``), so node_exporter's textfile collector and
 ``spoolq stats --prom`` pick it up as they pick up the components' files.  It
-is rendered by the one registry (:class:`spoolq.metrics.Metrics`) and written
-by the one writer (:func:`spoolq.atomic_file.write_atomically`).  Every series is
+is rendered by the one registry (:class:`spoolq.metrics.registry.Metrics`) and written
+by the one writer (:func:`spoolq.spool.atomic_file.write_atomically`).  Every series is
 labelled ``shipper`` and ``kind``:
 
 ====================================  =======  =====================================================
@@ -31,10 +31,10 @@ import os
 import time
 from dataclasses import dataclass
 
-from spoolq.atomic_file import write_atomically
-from spoolq.metrics import Metrics
-from spoolq.metrics_file import metrics_path
+from spoolq.metrics.file import metrics_path
+from spoolq.metrics.registry import Metrics
 from spoolq.shippers.status import ShipperStatus
+from spoolq.spool.atomic_file import write_atomically
 
 log = logging.getLogger("spoolq.shippers")
 

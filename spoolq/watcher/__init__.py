@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 
+from spoolq.watcher.events import Emitter, Signal
 from spoolq.watcher.polling import PollingEmitter
-from spoolq.watcher.signals import Emitter, Signal
 
 log = logging.getLogger("spoolq.watcher")
 

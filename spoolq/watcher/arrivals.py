@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 
-from spoolq.layout import element_names, is_element_name
 from spoolq.spool import Spool
+from spoolq.spool.layout import element_names, is_element_name
 from spoolq.watcher import make_emitter
 
 

@@ -25,7 +25,7 @@ import threading
 
 from spoolq.errors import SpoolqError
 from spoolq.spool import Spool
-from spoolq.watcher.signals import Emitter
+from spoolq.watcher.events import Emitter
 
 log = logging.getLogger("spoolq.dropbox")
 _INCOMPLETE_SUFFIXES = (".tmp", ".part")

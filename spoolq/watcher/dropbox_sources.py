@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from spoolq.watcher.signals import Emitter
+from spoolq.watcher.events import Emitter
 
 
 def files_in(path: str) -> list[str]:

@@ -36,9 +36,9 @@ import time
 
 from inotify_simple import Event, INotify, flags
 
-from spoolq import layout
+from spoolq.spool import layout
 from spoolq.watcher.dropbox_sources import files_in
-from spoolq.watcher.signals import RESCAN, Emitter, Signal
+from spoolq.watcher.events import RESCAN, Emitter, Signal
 
 log = logging.getLogger("spoolq.watcher")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from spoolq.watcher.signals import RESCAN, Emitter, Signal
+from spoolq.watcher.events import RESCAN, Emitter, Signal
 
 
 class PollingEmitter(Emitter):

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Generic, TypeVar
 
 from spoolq.message import Message
-from spoolq.root import SpoolRoot
+from spoolq.spool import SpoolRoot
 
 ItemT = TypeVar("ItemT")
 

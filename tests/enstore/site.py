@@ -6,11 +6,11 @@ import os
 import time
 from collections.abc import Callable
 
-from spoolq.catalogue import timer
 from spoolq.component import Component
 from spoolq.config import ComponentConfig
-from spoolq.root import SpoolRoot
-from spoolq.writers.disk_mover import DiskMover
+from spoolq.enstore.catalogue import timer
+from spoolq.enstore.disk_mover import DiskMover
+from spoolq.spool import SpoolRoot
 
 
 class Site:

@@ -1,0 +1,84 @@
+"""Relaying through a broker: ``spoolq ship`` and ``spoolq receive``.
+
+Both run a ``[shippers.NAME]`` of the configuration file until SIGTERM or
+SIGINT: the first signal drains (sends in flight wait for their receipts,
+received batches are written and acked), a second one exits at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import click
+
+from spoolq.cli.daemon_options import log_options
+from spoolq.cli.group import main
+from spoolq.cli.settings import Settings
+from spoolq.daemon.child_process import report_ready
+from spoolq.daemon.logs import configure_logging
+from spoolq.errors import ConfigError
+from spoolq.shippers import build_shipper
+from spoolq.shippers.config import shipping_of
+
+
+def command_for_kind(kind: str) -> str:
+    """The command that runs a shipper of ``kind``: ``receive`` for receivers, ``ship`` for every other kind.
+
+    A kind from an installed package (entry-point group ``spoolq.shippers``)
+    runs under ``spoolq ship``, with the same signals and readiness report.
+    """
+    return "receive" if kind == "receive" else "ship"
+
+
+def _run(settings: Settings, name: str, command: str, log_json: bool, log_level: str) -> None:
+    configure_logging(json=log_json, level=log_level)
+    settings.apply_umask()
+    shipping = shipping_of(settings.config)
+    config = shipping.shipper(name)
+    if command_for_kind(config.kind) != command:
+        raise ConfigError(
+            f"{shipping.path}: shippers.{name} has kind = {config.kind!r}; "
+            f"use 'spoolq {command_for_kind(config.kind)}'"
+        )
+    shipper = build_shipper(
+        settings.root(),
+        shipping,
+        name,
+        metrics_dir=settings.config.metrics_dir,
+        metrics_interval=settings.config.metrics_interval,
+    )
+    signals = {"count": 0}
+
+    def on_signal(signum, frame):  # only sets flags (the second signal forces)
+        signals["count"] += 1
+        if signals["count"] > 1:
+            os._exit(130)
+        shipper.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    shipper.run(on_started=report_ready)  # to `spoolq run`, through $SPOOLQ_READY_FD
+
+
+@main.command()
+@click.option(
+    "--shipper",
+    "name",
+    required=True,
+    help='The [shippers.NAME] table to run (kind = "ship" or an installed kind).',
+)
+@log_options
+@click.pass_obj
+def ship(settings: Settings, name: str, log_json: bool, log_level: str) -> None:
+    """Send an outgoing spool to its broker destination, removing what the broker confirmed."""
+    _run(settings, name, "ship", log_json, log_level)
+
+
+@main.command()
+@click.option("--shipper", "name", required=True, help='The [shippers.NAME] table to run (kind = "receive").')
+@log_options
+@click.pass_obj
+def receive(settings: Settings, name: str, log_json: bool, log_level: str) -> None:
+    """Write messages from this node's broker destination into local spools, acking after the write."""
+    _run(settings, name, "receive", log_json, log_level)

@@ -1,0 +1,1 @@
+"""The daemon runtime: supervision of child processes, restarts, readiness, signals, logging."""

@@ -1,0 +1,1 @@
+"""The Enstore components as handlers: Policy Engine, Migration Dispatcher, Migration Worker."""

@@ -1,0 +1,1 @@
+"""Metrics: a registry of counters, gauges and summaries, rendered as Prometheus text files."""

@@ -1,0 +1,323 @@
+"""``spoolq ship``: relay an outgoing spool to a broker, removing only what the broker took.
+
+Each element is claimed (locked), sent ``persistent:true`` with a ``receipt``
+header, and removed only when that receipt arrives.  Up to ``window`` sends
+are in flight at once, so the cost is one round trip per window, not per
+message.  A send whose receipt does not come within ``receipt_timeout`` is
+unlocked and so sent again; when the connection is lost every send in flight
+is unlocked.  A resent message may reach the far side twice: the receiver
+drops duplicates by the ``spoolq-id`` header.
+
+A shipper that was killed (``kill -9``, a forced stop of ``spoolq run``) leaves
+the locks of its sends in flight behind.  Each shipper registers as an owner
+of its spool while it runs (:mod:`spoolq.spool.owners`): at each connect and every
+``PURGE_INTERVAL`` seconds it takes over the claims of a dead owner at once
+when no other owner lives (:mod:`spoolq.spool.takeover`), so a restarted shipper
+sends them again without waiting.  Besides, no live shipper holds a lock
+longer than ``send_timeout + receipt_timeout`` (then it is acked or
+released), so locks older than twice that are taken back and their messages
+sent again, whoever held them.  The same purge removes stale temporaries and
+empty intermediate directories of the outgoing spool.
+
+The broker destination comes from the message's ``to: COMPONENT@NODE``
+header (the destination address's ``{node}``, see
+:mod:`spoolq.shippers.destinations`).  An element that cannot be sent as it
+is (too large, no node to send it to, a node that is no plain name, bytes
+that fail to read or to parse in any way) is parked with the reason, and the
+shipper goes on with the next one.  A message the broker refuses (an ERROR
+frame naming it or its destination, see :mod:`spoolq.shippers.refusals`) is
+sent again at most ``MAX_REFUSALS`` times, then parked with the broker's words.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from spoolq import envelope
+from spoolq.errors import MessageTooLarge, SpoolqError
+from spoolq.message import MESSAGE_ID
+from spoolq.routing import TO, Address
+from spoolq.shippers.base import Shipper
+from spoolq.shippers.claimer import Claimer
+from spoolq.shippers.destinations import destination_for
+from spoolq.shippers.link import Link
+from spoolq.shippers.refusals import Refusal, RefusalCount
+from spoolq.shippers.security.seal import Sealer
+from spoolq.spool import Claim
+from spoolq.spool.owners import Ownership, register_owner
+from spoolq.spool.parking import park
+from spoolq.spool.reaper import Reaper
+from spoolq.spool.takeover import take_over
+
+log = logging.getLogger("spoolq.shippers")
+
+SPOOLQ_ID = "spoolq-id"
+PURGE_INTERVAL = 60.0  # seconds between looks for locks a killed shipper left
+
+
+class StompShipper(Shipper):
+    kind = "ship"
+
+    @classmethod
+    def from_config(cls, root, shipping, config, **settings) -> StompShipper:
+        """The base's construction, with a :class:`Sealer` when ``sign`` or ``encrypt_to`` asks for one."""
+        destination = shipping.destinations[config.destination]
+        broker = shipping.brokers[destination.broker]
+        sealer = Sealer(config.security, sign=config.sign, encrypt_to=config.encrypt_to)
+        settings.pop("outgoing", None)  # a sender routes nothing
+        return cls(root, config, destination, broker, sealer=sealer if sealer.active else None, **settings)
+
+    def __init__(self, *args, sealer=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.spool = self.root.spool(self.config.spool)
+        self.sealer = sealer
+        # receipt -> (claim, when sent, destination)
+        self.in_flight: OrderedDict[str, tuple[Claim, float, str]] = OrderedDict()
+        self.refused = RefusalCount()
+        self._claimer: Claimer | None = None
+        self._serial = 0
+        self.stale_lock_age = 2 * (self.config.send_timeout + self.config.receipt_timeout)
+        self._next_purge = 0.0
+        self._reaper: Reaper | None = None
+        self._link: Link | None = None
+        self._ownership: Ownership | None = None
+
+    def run(self, on_started: Callable[[], object] | None = None) -> None:
+        # Sent elements are removed off this thread (spoolq.spool.reaper: on an ext4
+        # disk the unlinks were most of the cost of a message).
+        self._reaper = Reaper(f"shipper-{self.config.name}-reaper")
+        self._ownership = register_owner(self.root.path, self.spool.name, 0, f"shipper {self.config.name}")
+        try:
+            super().run(on_started)
+        finally:
+            reaper, self._reaper = self._reaper, None
+            reaper.close()
+            if self._ownership is not None:
+                self._ownership.close()
+
+    # -- hooks ----------------------------------------------------------------------
+
+    def on_connect(self, link: Link) -> None:
+        self._link = link
+        self.in_flight.clear()
+        self._next_purge = 0.0  # look for leftover locks now, before the claimer's first pass
+        self._purge_stale_locks()  # (taken back later, they would wait for its next pass)
+        self._claimer = Claimer(self.spool, self.config.window, f"shipper-{self.config.name}-claimer")
+
+    def pump(self, link: Link) -> bool:
+        self._settle(link.take_receipts())
+        self._refuse(link.take_refusals())
+        self._expire()
+        self._purge_stale_locks()
+        sent = self._fill(link)
+        if not sent:
+            if self.in_flight:
+                # Window full or spool empty: wait a little for an eighth of the window's
+                # receipts (or all, when fewer are out), so the next fill sends a batch.
+                wanted = min(len(self.in_flight), max(1, self.config.window // 8))
+                self._settle(link.take_receipts(0.05, at_least=wanted))
+            else:
+                self.stopping.wait(0.05)
+        return bool(sent)
+
+    def on_disconnect(self) -> None:
+        if self._link is not None:
+            # A broker that refuses a message may close the connection right after its ERROR frame.
+            self._refuse(self._link.take_refusals())
+            self._link = None
+        if self._claimer is not None:
+            self._claimer.close()  # releases the claims not sent yet
+            self._claimer = None
+        for claim, _sent_at, _destination in self.in_flight.values():
+            _release(claim)
+        self.in_flight.clear()
+
+    def drain(self, link: Link) -> None:
+        deadline = time.monotonic() + self.config.receipt_timeout
+        while self.in_flight and link.alive and time.monotonic() < deadline:
+            self._settle(link.take_receipts(0.1))
+
+    def refresh_status(self) -> None:
+        self.status.in_flight = len(self.in_flight)
+        if self.status_file.due():
+            self.status.backlog = self.spool.count()
+
+    # -- sending --------------------------------------------------------------------
+
+    def _fill(self, link: Link) -> int:
+        """Send ready claims until the window is full; the frames go out in one write."""
+        room = self.config.window - len(self.in_flight)
+        if room <= 0 or self.stopping.is_set() or self._claimer is None:
+            return 0
+        batch = []
+        for claim in self._claimer.take(room):
+            frame = self._frame(claim)
+            if frame is not None:
+                batch.append((claim, frame))
+        if not batch:
+            return 0
+        try:
+            link.send_many([frame for _claim, frame in batch])
+        except SpoolqError as exc:
+            log.warning("shipper %s: send failed: %s", self.config.name, exc)
+            for claim, _frame in batch:
+                _release(claim)
+            raise
+        now = time.monotonic()
+        for claim, frame in batch:
+            self.in_flight[frame[2]["receipt"]] = (claim, now, frame[0])
+        return len(batch)
+
+    def _frame(self, claim: Claim) -> tuple[str, bytes, dict[str, str]] | None:
+        """The SEND frame for an element, or ``None`` when it was parked instead.
+
+        This is the boundary around one element: whatever fails while it is in
+        hand (a ``RecursionError`` from a deeply nested envelope as much as a
+        :class:`SpoolqError`) parks that element, never stops the shipper.
+        """
+        try:
+            data = claim.read()
+            destination, spoolq_id = self._address(data)
+            body = self.sealer.seal(data) if self.sealer is not None else data
+            if len(body) > self.config.max_size:
+                raise MessageTooLarge(
+                    f"message of {len(body)} bytes is larger than shippers.{self.config.name}.max_size"
+                    f" ({self.config.max_size}); not sent"
+                )
+        except SpoolqError as exc:
+            self._park(claim, str(exc))
+            return None
+        except Exception as exc:  # noqa: BLE001  (the per-element boundary: see the docstring)
+            self._park(claim, f"cannot read the message to send it: {type(exc).__name__}: {exc}"[:1000])
+            return None
+        self._serial += 1
+        receipt = f"{self.status.pid}-{self._serial}"
+        return destination, body, {"persistent": "true", "receipt": receipt, SPOOLQ_ID: spoolq_id}
+
+    def _address(self, data: bytes) -> tuple[str, str]:
+        """The broker destination and the id the receiver deduplicates by.
+
+        Only the header is read (:func:`spoolq.envelope.header_of`): the body
+        goes out as it is, and the receiver checks the whole envelope.
+        """
+        address = self.destination.address
+        header = envelope.header_of(data)
+        if "{node}" in address:
+            to = header.get(TO) if header else None
+            target = _address_of(to) if to else None
+            address = _destination_of(address, target.node if target is not None else None)
+        spoolq_id = (header.get(MESSAGE_ID) if header else None) or hashlib.sha1(data).hexdigest()
+        return address, spoolq_id
+
+    def _park(self, claim: Claim, reason: str, attempts: int = 0) -> None:
+        """Set the element aside with ``reason``; if even that fails it is unlocked, tried again later."""
+        log.error("shipper %s: parking %s: %s", self.config.name, claim.where, reason)
+        self.refused.forget(claim.name)
+        try:
+            park(self.root, self.spool.name, claim.read(), reason, element=claim.name, attempts=attempts)
+            claim.ack()
+        except Exception as exc:  # noqa: BLE001  (whatever stops the parking, the shipper goes on)
+            log.error("shipper %s: cannot park %s, left in the spool: %s", self.config.name, claim.where, exc)
+            self.status.last_error = f"cannot park {claim.where}: {exc}"
+            _release(claim)
+            return
+        self.status.parked += 1
+
+    def _purge_stale_locks(self) -> None:
+        """Take back the locks of a killed shipper (see the module's docstring), when due."""
+        now = time.monotonic()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + PURGE_INTERVAL
+        if self._ownership is not None:
+            try:
+                # No handler runs here, so no element is ever in hand: nothing is counted as poison.
+                take_over(self.spool, self.root, self._ownership, max_attempts=1)
+            except Exception:  # a disk error must not stop the shipper; the lock age still frees them
+                log.exception("shipper %s: taking over dead shippers' claims failed", self.config.name)
+        try:
+            report = self.spool.purge(max_lock_age=self.stale_lock_age)
+        except OSError as exc:
+            log.error("shipper %s: purge of %s failed: %s", self.config.name, self.spool.path, exc)
+            return
+        if report.unlocked:
+            log.warning(
+                "shipper %s: unlocked %d stale claim(s) older than %g s; sending them again",
+                self.config.name, report.unlocked, self.stale_lock_age,
+            )  # fmt: skip
+
+    # -- receipts and refusals -------------------------------------------------------
+
+    def _settle(self, receipts: list[str]) -> None:
+        in_flight, reaper, done = self.in_flight, self._reaper, 0
+        for receipt in receipts:
+            entry = in_flight.pop(receipt, None)
+            if entry is None:
+                continue  # a receipt for a send we already gave up on
+            claim = entry[0]
+            if self.refused:
+                self.refused.forget(claim.name)
+            try:
+                claim.ack(reaper)
+            except SpoolqError as exc:
+                log.warning("shipper %s: %s already gone: %s", self.config.name, claim.where, exc)
+            done += 1
+        self.status.done += done
+
+    def _refuse(self, refusals: list[Refusal]) -> None:
+        """Count each send in flight that the broker's ERROR frames name; park it at the limit.
+
+        Below the limit a refused send is unlocked (so sent again) at once
+        rather than after ``receipt_timeout``: no receipt will come for it.
+        """
+        for refusal in refusals:
+            in_flight = self.in_flight
+            for receipt in [r for r, entry in in_flight.items() if refusal.names(r, entry[2])]:
+                claim, _sent_at, destination = self.in_flight.pop(receipt)
+                if self.refused.add(claim.name):
+                    self._park(
+                        claim,
+                        f"the broker refused it {self.refused.limit} times (destination {destination!r}):"
+                        f" {refusal.words}",
+                        attempts=self.refused.limit,
+                    )
+                else:
+                    log.warning(
+                        "shipper %s: the broker refused %s (destination %r): %s; sending again",
+                        self.config.name, claim.where, destination, refusal.words,
+                    )  # fmt: skip
+                    _release(claim)
+
+    def _expire(self) -> None:
+        """Sends without a receipt for too long are unlocked, hence sent again."""
+        limit = time.monotonic() - self.config.receipt_timeout
+        while self.in_flight:
+            receipt, (claim, sent_at, _destination) = next(iter(self.in_flight.items()))
+            if sent_at > limit:
+                break
+            log.warning("shipper %s: no receipt for %s; sending again", self.config.name, claim.where)
+            del self.in_flight[receipt]
+            _release(claim)
+
+
+@functools.lru_cache(maxsize=1024)
+def _address_of(text: str) -> Address:
+    """``Address.parse``, once per distinct ``to`` (an outgoing spool holds few destinations)."""
+    return Address.parse(text)
+
+
+#: ``destination_for``, once per distinct node: its checks cost about 5 us a call, and an outgoing
+#: spool holds few nodes.
+_destination_of = functools.lru_cache(maxsize=1024)(destination_for)
+
+
+def _release(claim: Claim) -> None:
+    try:
+        claim.release()
+    except SpoolqError:
+        pass
