@@ -5,7 +5,8 @@ Order of work for an element, and why:
 1. :func:`spoolq.component.intake.take` checks, reads and locks it;
 2. decode (a :class:`MalformedMessage` is parked with its reason);
 3. a ``not-before`` in the future: unlock, and ask the dispatcher to offer it
-   again when due;
+   again when due (one no retry could have written, unreadable or further
+   ahead than ``max_delay``, is parked);
 4. find the handler (none for the type: park), call it with a fresh Context;
 5. write the replies and the ``context.outbox`` messages, *then* remove the
    input: a crash before the removal re-delivers, never loses.  A worker
@@ -158,7 +159,11 @@ class Processor:
         except MalformedMessage as exc:
             self._park(claim, data, exc.reason, attempts=0)
             return None, False
-        due = retry.not_before(message)
+        try:
+            due = retry.not_before(message, self.config.retry, time.time())
+        except MalformedMessage as exc:
+            self._park(claim, data, exc.reason, retry.attempt_of(message))
+            return None, False
         if due and due > time.time():
             claim.release()
             self.dispatcher.defer(claim.name, due)
@@ -241,7 +246,7 @@ class Processor:
         if attempt >= policy.max_attempts:
             self._park(claim, data, f"gave up after {attempt} attempt(s): {reason}", attempt)
             return
-        wait = retry.backoff(policy, attempt) if delay is None else delay
+        wait = retry.backoff(policy, attempt, delay)
         self.spool.put(retry.next_attempt(message, data, attempt, wait, reason))
         claim.ack()
         self._retried.inc()
