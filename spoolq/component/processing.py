@@ -80,15 +80,25 @@ class Processor:
         self._reply_spool = config.reply_spool or f"{config.name}_reply"
         self._skipped: set[str] = set()  # names ignored (not regular files), logged once
         self._valid_targets: set[str] = set()  # output spool names already checked
+        self._swept_every_spool = False  # the first sweep looks in every spool (output_spools)
 
     def output_spools(self) -> list[Spool]:
-        """The spools this component writes to and that exist: replies, parked, and targets met so far."""
+        """The spools this component writes to and that exist: replies, parked, and targets met so far.
+
+        The first call (the sweep at start) names every spool of the root: a
+        killed predecessor may have been writing to any spool a ``to`` header
+        or an emitted message named, which this run has not met yet.
+        """
         found = []
         try:
             found.append(self.root.parked(self.config.spool, create=False))
         except SpoolqError:
             pass  # nothing parked yet: nothing to sweep
-        for name in dict.fromkeys([self._reply_spool, *list(self._valid_targets)]):
+        names = [self._reply_spool, *list(self._valid_targets)]
+        if not self._swept_every_spool:
+            self._swept_every_spool = True
+            names += self.root.spool_names()
+        for name in dict.fromkeys(names):
             if name == self.config.spool:
                 continue  # the input spool: the dispatcher purges it
             try:
