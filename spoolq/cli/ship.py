@@ -42,7 +42,7 @@ def _run(settings: Settings, name: str, command: str, log_json: bool, log_level:
             f"use 'spoolq {command_for_kind(config.kind)}'"
         )
     shipper = build_shipper(
-        settings.root(),
+        settings.root(existing=False),
         shipping,
         name,
         metrics_dir=settings.config.metrics_dir,

@@ -21,6 +21,8 @@ from spoolq.cli.output import (
     open_parked,
     open_spool,
     read_body_source,
+    valid_spool_name,
+    warn_of_strangers,
 )
 from spoolq.cli.settings import Settings
 from spoolq.errors import ElementNotFound
@@ -35,7 +37,9 @@ from spoolq.spool.parking import iter_parked
 @click.pass_obj
 def init(settings: Settings, spools: tuple[str, ...]) -> None:
     """Create the spool root and the named spools in it."""
-    root = settings.root()
+    for name in spools:
+        valid_spool_name(name)
+    root = settings.root(existing=False)
     for name in spools:
         root.spool(name)
         click.echo(f"{root.path}/{name}")
@@ -219,3 +223,5 @@ def purge(settings: Settings, spools: tuple[str, ...], max_temp_age: float, max_
                 f"{report.temporaries_removed} temporary file(s) and "
                 f"{report.directories_removed} empty directory(ies) removed"
             )
+    if not spools:
+        warn_of_strangers(root)

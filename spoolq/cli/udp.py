@@ -37,7 +37,8 @@ def udp_proxy(
     limits = {} if max_size is None else {"max_size": max_size}
     try:
         address = _address(listen)
-        proxy = bridge(settings.root(), spool, reply_spool or f"{spool}_udp_reply", address, **limits)
+        root = settings.root(existing=False)
+        proxy = bridge(root, spool, reply_spool or f"{spool}_udp_reply", address, **limits)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {listen}: {exc.strerror}") from None
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -90,7 +90,7 @@ def watch(
     configure_logging(json=log_json, level=log_level)
     settings.apply_umask()
     config = _component_config(settings, spool, component_name, overrides)
-    root = settings.root()
+    root = settings.root(existing=False)
     wakeup = WakeupPipe(STOP_SIGNALS)  # and the component's pokes: ready, ended
     component = Component(
         config,
