@@ -29,7 +29,7 @@ from spoolq.errors import ElementNotFound
 from spoolq.message import CONTENT_TYPE, CORRELATION_ID, REPLY_TO, Message
 from spoolq.spool import Spool
 from spoolq.spool.layout import element_time
-from spoolq.spool.parking import iter_parked
+from spoolq.spool.parking import iter_parked, parked_name_of
 
 
 @main.command()
@@ -148,7 +148,11 @@ def _element_records(spool: Spool):
 @click.argument("spool")
 @click.argument("element")
 @click.option("--raw", is_flag=True, help="Print the element's bytes exactly as stored.")
-@click.option("--parked", is_flag=True, help="ELEMENT is in SPOOL's parked area.")
+@click.option(
+    "--parked",
+    is_flag=True,
+    help="ELEMENT is in SPOOL's parked area (its parked or logged name, or message-id).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @click.pass_obj
 def show(settings: Settings, spool: str, element: str, raw: bool, parked: bool, as_json: bool) -> None:
@@ -159,6 +163,7 @@ def show(settings: Settings, spool: str, element: str, raw: bool, parked: bool, 
         source = open_parked(root, spool)
         if source is None:
             fail(f"{root.path}/parked/{spool}: nothing parked", exit_codes.NOT_FOUND)
+        element = parked_name_of(root, spool, element) or element
     data = source.read(element)
     if raw:
         click.get_binary_stream("stdout").write(data)
