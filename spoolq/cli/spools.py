@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from spoolq import envelope
@@ -25,7 +27,7 @@ from spoolq.cli.output import (
     warn_of_strangers,
 )
 from spoolq.cli.settings import Settings
-from spoolq.errors import ElementNotFound
+from spoolq.errors import ElementNotFound, MalformedMessage
 from spoolq.message import CONTENT_TYPE, CORRELATION_ID, REPLY_TO, Message
 from spoolq.spool import Spool
 from spoolq.spool.layout import element_time
@@ -168,17 +170,42 @@ def show(settings: Settings, spool: str, element: str, raw: bool, parked: bool, 
     if raw:
         click.get_binary_stream("stdout").write(data)
         return
-    message = envelope.decode(data, where=f"{source.path}/{element}")
+    where = f"{source.path}/{element}"
+    try:
+        message = envelope.decode(data, where=where)
+    except MalformedMessage as exc:
+        fail(f"{exc}; 'spoolq show --raw' prints its bytes as stored", exit_codes.MALFORMED)
+    if parked:
+        message = _original_of(message, where)
     if as_json:
         emit_json({"id": element, "header": message.header, **body_fields(message)})
         return
     for key, value in message.header.items():
         click.echo(f"{key}: {value}")
     click.echo("")
-    if isinstance(message.body, bytes):
-        click.get_binary_stream("stdout").write(message.body)
+    _print_body(message.body)
+
+
+def _original_of(record: Message, where: str) -> Message:
+    """A parked record shown as the message it holds: the parking headers, then the original's own.
+
+    An original that cannot be parsed is shown as its bytes.
+    """
+    parking_header = dict(record.header)
+    original, _reason = decode_or_reason(record.body_bytes, f"{where} (the original)")
+    if original is None:
+        return Message(record.body_bytes, parking_header)
+    return Message(original.body, {**parking_header, **original.header})
+
+
+def _print_body(body: str | bytes) -> None:
+    """Text, ending in a newline; binary bytes as they are, but never to a terminal (they garble it)."""
+    if isinstance(body, str):
+        click.echo(body, nl=not body.endswith("\n"))
+    elif sys.stdout.isatty():
+        click.echo(f"[binary body of {len(body)} bytes, not shown on a terminal: redirect it, or use --json]")
     else:
-        click.echo(message.body, nl=not message.body.endswith("\n"))
+        click.get_binary_stream("stdout").write(body)
 
 
 @main.command()
