@@ -33,8 +33,9 @@ log = logging.getLogger("spoolq.watch")
 @click.option("--component", "component_name", help="Take every setting from this configured component.")
 @click.option(
     "--handler",
-    help="Built-in name (echo, noop, command, panda), module:Class, module:func, "
-    "or a name an installed package declares (entry-point group spoolq.handlers).",
+    help="What handles each message (needed with SPOOL): a built-in name (echo, noop, command, panda), "
+    "module:Class, module:func, or a name an installed package declares (entry-point group "
+    "spoolq.handlers).  It consumes the messages; replies go to the reply spool.",
 )
 @click.option(
     "--option",
@@ -118,7 +119,13 @@ def _component_config(
             raise ConfigError(f"{where}: no component named {component_name!r} (known: {sorted(known)})")
         base = known[component_name]
     elif spool:
-        base = ComponentConfig(name=overrides.get("name") or spool, spool=spool, handler="echo")
+        if not overrides.get("handler"):
+            # A handler consumes messages and may write replies: never one chosen behind the operator's back.
+            raise click.UsageError(
+                "give --handler: what to do with each message of "
+                f"{spool} (e.g. --handler echo answers each with itself), or --component NAME"
+            )
+        base = ComponentConfig(name=overrides.get("name") or spool, spool=spool, handler=overrides["handler"])
     else:
         raise ConfigError("give a SPOOL to watch, or --component NAME from the configuration file")
     changes = {}
