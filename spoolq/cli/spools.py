@@ -202,6 +202,8 @@ def _print_body(body: str | bytes) -> None:
     """Text, ending in a newline; binary bytes as they are, but never to a terminal (they garble it)."""
     if isinstance(body, str):
         click.echo(body, nl=not body.endswith("\n"))
+    elif not body:
+        return  # a parked record of a file set aside unread: its reason says where the file is
     elif sys.stdout.isatty():
         click.echo(f"[binary body of {len(body)} bytes, not shown on a terminal: redirect it, or use --json]")
     else:
