@@ -175,11 +175,11 @@ def show(settings: Settings, spool: str, element: str, raw: bool, parked: bool, 
         message = envelope.decode(data, where=where)
     except MalformedMessage as exc:
         fail(f"{exc}; 'spoolq show --raw' prints its bytes as stored", exit_codes.MALFORMED)
-    if parked:
-        message = _original_of(message, where)
-    if as_json:
+    if as_json:  # a parked record as stored: the original's exact bytes, in base64
         emit_json({"id": element, "header": message.header, **body_fields(message)})
         return
+    if parked:
+        message = _original_of(message, where)
     for key, value in message.header.items():
         click.echo(f"{key}: {value}")
     click.echo("")
