@@ -283,7 +283,10 @@ class Processor:
             return
         # As it arrived: without the headers our retries added, so a replay puts back those bytes.
         original = retry.as_arrived(data)
-        parking.park(self.root, self.config.spool, original, reason, element=claim.name, attempts=attempts)
+        parked = parking.park(
+            self.root, self.config.spool, original, reason, element=claim.name, attempts=attempts
+        )
         claim.ack()
         self._parked.inc()
-        log.error("%s: parked: %s", claim.where, reason.strip().splitlines()[-1] if reason.strip() else "")
+        last_line = reason.strip().splitlines()[-1] if reason.strip() else ""
+        log.error("%s: parked as %s: %s", claim.where, parked, last_line)
