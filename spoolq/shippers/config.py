@@ -58,7 +58,7 @@ SHIPPER_KEYS = (
     "kind", "destination", "spool", "window", "receipt_timeout", "send_timeout", "max_size",
     "sign", "encrypt_to", "verify", "dedup_window", "backoff_max", "security", "enable",
 )  # fmt: skip
-SECURITY_KEYS = ("cert", "key", "ca_file", "ca_path", "allow_list", "deny_list")
+SECURITY_KEYS = ("cert", "key", "ca_file", "ca_path", "check_crls", "allow_list", "deny_list")
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ class SecurityConfig:
     key: str | None = None
     ca_file: str | None = None
     ca_path: str | None = None
+    check_crls: bool = False  # verify: the signer's chain checked against the CRLs of ca_file/ca_path
     allow_list: str | None = None
     deny_list: str | None = None
 
@@ -203,6 +204,7 @@ def _security(t: Table) -> SecurityConfig:
         key=t.file_path("key"),
         ca_file=t.file_path("ca_file"),
         ca_path=t.file_path("ca_path"),
+        check_crls=t.boolean("check_crls", False),
         allow_list=t.file_path("allow_list"),
         deny_list=t.file_path("deny_list"),
     )

@@ -7,7 +7,8 @@ only queues frames; this loop takes them in batches and, per batch:
 
 1. drops (and acks) redelivered duplicates, by the ``spoolq-id`` header;
 2. opens signed/encrypted bodies (when ``verify`` is on) and routes each
-   message by its ``to: COMPONENT@NODE`` header (see :mod:`spoolq.routing`);
+   message by its ``to: COMPONENT@NODE`` header (see :mod:`spoolq.routing`),
+   adding the signer's DN (``signer-dn``) and APEL SSM's ``empa-id`` to its header;
    a message that fails is parked with the reason (and then acked).  Any
    failure while one frame is in hand counts, whatever its type (a
    ``RecursionError`` from a deeply nested envelope too): the frame is
@@ -36,12 +37,13 @@ from spoolq.shippers.link import Link
 from spoolq.shippers.recent_ids import RecentIds
 from spoolq.shippers.security.seal import SIGNER_DN, Opener
 from spoolq.shippers.status import STATE_DIR
-from spoolq.shippers.stomp import SPOOLQ_ID
+from spoolq.shippers.stomp import EMPA_ID, SPOOLQ_ID
 from spoolq.spool.output_sweep import OutputSweep
 from spoolq.spool.parking import park
 
 log = logging.getLogger("spoolq.shippers")
 
+MAX_EMPA_ID = 255  # SSM's ids are dirq element names, 23 characters
 SWEEP_INTERVAL = 60.0  # seconds between sweeps of the spools written to (spoolq.spool.output_sweep)
 #: Test hook: exit at once (no ack) right after a batch is written, as ``kill -9`` would.
 EXIT_AFTER_WRITE = "SPOOLQ_TEST_EXIT_AFTER_WRITE"
@@ -139,7 +141,7 @@ class StompReceiver(Shipper):
                 continue
             body = _bytes_of(frame.body)
             try:
-                spool, data = self._admit(body)
+                spool, data = self._admit(body, _empa_id(frame.headers))
             except Exception as exc:  # noqa: BLE001  (the per-frame boundary: nothing escapes it)
                 if self._park(body, _reason(exc)):
                     acks.append(ack_id)  # parked: safe on our disk, so the broker may forget it
@@ -173,8 +175,12 @@ class StompReceiver(Shipper):
                 continue  # not made yet: nothing to sweep
         return spools
 
-    def _admit(self, body: bytes) -> tuple[str, bytes]:
-        """The spool a body goes to, and the bytes to write there (raises to park)."""
+    def _admit(self, body: bytes, empa_id: str | None = None) -> tuple[str, bytes]:
+        """The spool a body goes to, and the bytes to write there (raises to park).
+
+        The signer's DN and the sender's ``empa-id`` (APEL SSM's message id)
+        are added to the message's header, for the handlers to see.
+        """
         signer = None
         if self.opener is not None:
             body, signer = self.opener.open(body)
@@ -185,8 +191,10 @@ class StompReceiver(Shipper):
         except MalformedMessage as exc:
             raise MalformedMessage(f"received message is not a valid envelope: {exc.reason}") from None
         spool = self.router.deliver_here(message, self.config.spool)
-        if signer is not None:
-            body = envelope.encode(message.with_header(**{SIGNER_DN: signer}))
+        pairs = ((SIGNER_DN, signer), (EMPA_ID, empa_id))
+        added = {name: value for name, value in pairs if value is not None}
+        if added:
+            body = envelope.encode(message.with_header(**added))
         return spool, body
 
     def _park(self, body: bytes, reason: str) -> bool:
@@ -206,6 +214,21 @@ def _bytes_of(body: bytes | str | None) -> bytes:
     if isinstance(body, bytes):
         return body
     return (body or "").encode("utf-8", "surrogatepass")
+
+
+def _empa_id(headers: dict) -> str | None:
+    """The frame's ``empa-id``, when it is a plausible id (printable ASCII, at most 255 characters).
+
+    Anything else is left out of the message (and logged): the id is only a
+    label, never a reason to refuse the message it came with.
+    """
+    value = headers.get(EMPA_ID)
+    if value is None:
+        return None
+    if len(value) <= MAX_EMPA_ID and value.isascii() and value.isprintable():
+        return value
+    log.warning("receiver: ignoring an empa-id that is not printable ASCII of <= %d characters", MAX_EMPA_ID)
+    return None
 
 
 def _reason(exc: Exception) -> str:
