@@ -141,14 +141,6 @@ def test_ssm_reads_what_spoolq_signs(pki, body):
     assert seen.encode("utf-8") == body.rstrip(b"\n")
 
 
-def test_ssm_cannot_read_an_empty_body_whoever_signs_it(pki):
-    """An empty entity is its header alone; SSM finds no blank line after stripping it."""
-    _ca, host, _rogue, _server, _revoked, ca_dir = pki
-    for signed in (sealer(host).seal(b""), ssm_sign(b"", host)):
-        with pytest.raises(AssertionError, match="No blank line"):
-            ssm_verify(signed, ca_dir)
-
-
 def test_ssm_reads_a_cr_body_exactly_through_quoted_printable(pki):
     import quopri
 

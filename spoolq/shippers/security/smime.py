@@ -114,14 +114,15 @@ def verify(
         raise SecurityError("no CA to verify against: set security.ca_file or security.ca_path")
     with tempfile.TemporaryDirectory(prefix="spoolq-verify-") as scratch:
         signer_file = os.path.join(scratch, "signer.pem")
-        checked = ["smime", "-verify", "-noverify", "-binary", "-signer", signer_file]
+        cas = [*(["-CAfile", ca_file] if ca_file else []), *(["-CApath", ca_path] if ca_path else [])]
+        # The CAs are named here too, or openssl loads the system's whole default store (8x slower).
+        checked = ["smime", "-verify", "-noverify", "-binary", *cas, "-signer", signer_file]
         content = _openssl(checked, data, "signature verification")  # the signature, not the chain
         with open(signer_file, "rb") as handle:
             signers = handle.read()
         if signers.count(b"-----BEGIN CERTIFICATE-----") != 1:
             raise SecurityError("signature verification failed: a message must have exactly one signer")
-        chain = ["verify", *(["-CAfile", ca_file] if ca_file else [])]
-        chain += [*(["-CApath", ca_path] if ca_path else []), *(["-crl_check_all"] if check_crls else [])]
+        chain = ["verify", *cas, *(["-crl_check_all"] if check_crls else [])]
         _openssl([*chain, signer_file], b"", "certificate verification")  # no purpose: host certs pass
         dn = subject_dn(x509.load_pem_x509_certificate(signers))
     if content_type(data).startswith(b"multipart/signed"):
