@@ -141,27 +141,32 @@ def ssmsend(ssm: Path, config: Path) -> None:
 
 
 @pytest.mark.timeout(600)  # the first one builds SSM's virtual environment
-@pytest.mark.parametrize("encrypt", [False, True], ids=["signed", "signed+encrypted"])
-def test_real_ssmsend_to_spoolq_receive(ssm, pki, broker, tmp_path, encrypt):
+@pytest.mark.parametrize(
+    "encrypt, into_ssm_store",
+    [(False, False), (True, False), (False, True)],
+    ids=["signed", "signed+encrypted", "signed into SSM's stores"],
+)
+def test_real_ssmsend_to_spoolq_receive(ssm, pki, broker, tmp_path, encrypt, into_ssm_store):
     hosts, ca_dir = pki
     queue = f"/queue/ssm-interop.{unique('a')}"
     allow = tmp_path / "allowed_dns"
     allow.write_text(hosts["ssm-sender"].dn + "\n")
+    ssm_store = tmp_path / "apel"
     receiver = spoolq_node(
         tmp_path / "spoolq",
         broker,
         queue,
-        receive="verify = true\n",
+        receive="verify = true\n" + (f'ssm_store = "{ssm_store}"\n' if into_ssm_store else ""),
         security=security_table("in", hosts["spoolq-receiver"], ca_dir, allow),
     )
     server_cert = {"server_cert": str(hosts["spoolq-receiver"].cert)} if encrypt else {}
 
-    def send(name: str, cred, bodies: list[bytes], path_type: str) -> None:
+    def send(name: str, cred, bodies: list[bytes], path_type: str) -> list[str]:
         store = tmp_path / f"out-{name}"
+        names = []
         if path_type == "dirq":
             outgoing = QueueSimple(str(store))
-            for body in bodies:
-                outgoing.add(body)
+            names = [outgoing.add(body) for body in bodies]
         else:  # SSM's plain directory: one file a message, read as text (so UTF-8 gets through)
             store.mkdir()
             for n, body in enumerate(bodies):
@@ -171,11 +176,15 @@ def test_real_ssmsend_to_spoolq_receive(ssm, pki, broker, tmp_path, encrypt):
             messaging={"path_type": path_type}, certificates=server_cert,
         )  # fmt: skip
         ssmsend(ssm, config)
+        return names
 
     good = [*ORDINARY, BIG]
-    send("good", hosts["ssm-sender"], good, "dirq")
+    names = send("good", hosts["ssm-sender"], good, "dirq")
     send("utf8", hosts["ssm-sender"], UTF8, "directory")  # ssmsend decodes a dirq's bytes as ASCII
     send("rogue", hosts["rogue"], ORDINARY[:5], "dirq")
+    if into_ssm_store:
+        check_ssm_stores(receiver, ssm_store, good, names, hosts)
+        return
     root = root_of(receiver)
     incoming = root.spool("incoming")
     expected = len(good) + len(UTF8)
@@ -191,6 +200,27 @@ def test_real_ssmsend_to_spoolq_receive(ssm, pki, broker, tmp_path, encrypt):
     parked = list(iter_parked(root, "incoming"))
     assert len(parked) == 5
     assert all(f"signer {hosts['rogue'].dn} is not in the allow-list" in p.reason for p in parked)
+
+
+def check_ssm_stores(receiver: Path, ssm_store: Path, good: list[bytes], names: list[str], hosts) -> None:
+    """``spoolq receive`` with ``ssm_store``: what APEL's loader reads, as ``ssmreceive`` would write it."""
+    incoming, reject = ssm_store / "incoming", ssm_store / "reject"
+    with running(receiver, "in"):
+        wait_until(
+            lambda: stored(incoming, reject) >= len(good) + len(UTF8) + 5, timeout=120, what="all stored"
+        )
+        time.sleep(0.5)  # anything doubled arrives now
+    accepted = read_store(incoming, QSCHEMA)
+    got = [item["body"].encode("utf-8") for item in accepted]
+    assert count_lost_and_doubled([*good, *UTF8], got) == (0, 0)  # exact: no header, LF kept
+    assert {item["signer"] for item in accepted} == {hosts["ssm-sender"].dn}
+    assert set(names) <= {item["empaid"] for item in accepted}  # ssmsend's element names
+    rejected = read_store(reject, REJECT_SCHEMA)
+    assert len(rejected) == 5
+    assert {item["signer"] for item in rejected} == {hosts["rogue"].dn}
+    assert all("is not in the allow-list" in item["error"] for item in rejected)
+    assert {item["body"] for item in rejected} == {body.decode() for body in ORDINARY[:5]}
+    assert root_of(receiver).spool("incoming").count() == 0
 
 
 # -- spoolq ship -> broker -> real ssmreceive ------------------------------------------------
@@ -219,6 +249,11 @@ def stop(pid: int) -> None:
             return
         time.sleep(0.1)
     os.kill(pid, signal.SIGKILL)
+
+
+def stored(incoming: Path, reject: Path) -> int:
+    """How many messages SSM's incoming and reject stores hold together."""
+    return len(read_store(incoming, QSCHEMA)) + len(read_store(reject, REJECT_SCHEMA))
 
 
 def read_store(path: Path, schema: dict) -> list[dict]:
@@ -270,9 +305,7 @@ def test_spoolq_ship_to_real_ssmreceive(ssm, pki, broker, tmp_path, encrypt):
         ship("rogue", hosts["rogue"], ORDINARY[:5])
         incoming, reject = store / "incoming", store / "reject"
         wait_until(
-            lambda: (
-                len(read_store(incoming, QSCHEMA)) + len(read_store(reject, REJECT_SCHEMA)) >= len(good) + 5
-            ),
+            lambda: stored(incoming, reject) >= len(good) + 5,
             timeout=120,
             what="everything in SSM's stores",
         )

@@ -56,7 +56,7 @@ SHIPPER_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 DESTINATION_KEYS = ("broker", "address", "ack", "prefetch")
 SHIPPER_KEYS = (
     "kind", "destination", "spool", "window", "receipt_timeout", "send_timeout", "max_size",
-    "sign", "encrypt_to", "verify", "dedup_window", "backoff_max", "security", "enable",
+    "sign", "encrypt_to", "verify", "dedup_window", "backoff_max", "security", "enable", "ssm_store",
 )  # fmt: skip
 SECURITY_KEYS = ("cert", "key", "ca_file", "ca_path", "check_crls", "allow_list", "deny_list")
 
@@ -98,6 +98,7 @@ class ShipperConfig:
     backoff_max: float = 60.0
     security: SecurityConfig = SecurityConfig()
     enable: bool = True  # false: `spoolq run` does not start it
+    ssm_store: str | None = None  # receive: write APEL SSM's incoming/reject stores under this path
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,7 @@ def _shipper(name: str, t: Table, destinations: dict) -> ShipperConfig:
         backoff_max=t.number("backoff_max", 60.0, minimum=0.1),
         security=_security(t.table("security", {})),
         enable=t.boolean("enable", True),
+        ssm_store=t.file_path("ssm_store"),
     )
     if shipper.destination not in destinations:
         raise t.error("destination", f"names {shipper.destination!r}, which is not a [destinations.*] table")

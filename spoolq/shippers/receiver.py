@@ -35,7 +35,8 @@ from spoolq.routing import Router
 from spoolq.shippers.base import Shipper
 from spoolq.shippers.link import Link
 from spoolq.shippers.recent_ids import RecentIds
-from spoolq.shippers.security.seal import SIGNER_DN, Opener
+from spoolq.shippers.security.seal import SIGNER_DN, Opener, SignerRefused
+from spoolq.shippers.ssm_store import SsmStore
 from spoolq.shippers.status import STATE_DIR
 from spoolq.shippers.stomp import EMPA_ID, SPOOLQ_ID
 from spoolq.spool.output_sweep import OutputSweep
@@ -63,12 +64,23 @@ class StompReceiver(Shipper):
         broker = shipping.brokers[destination.broker]
         opener = Opener(config.security) if config.verify else None
         router = Router(shipping.node, outgoing)
-        return cls(root, config, destination, broker, router=router, opener=opener, **settings)
+        ssm_store = None
+        if config.ssm_store:
+            if not config.verify:
+                raise ConfigError(
+                    f"{shipping.path}: shippers.{config.name}.ssm_store needs verify = true"
+                    " (SSM's incoming store holds verified messages and their signer)"
+                )
+            ssm_store = SsmStore(config.ssm_store)
+        return cls(
+            root, config, destination, broker, router=router, opener=opener, ssm_store=ssm_store, **settings
+        )
 
-    def __init__(self, *args, router: Router, opener=None, **kwargs):
+    def __init__(self, *args, router: Router, opener=None, ssm_store: SsmStore | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.router = router
         self.opener = opener
+        self.ssm_store = ssm_store
         self.frames: queue.Queue = queue.Queue()
         self.recent = RecentIds(
             os.path.join(self.root.path, STATE_DIR, f"{self.config.name}.ids"), self.config.dedup_window
@@ -130,6 +142,9 @@ class StompReceiver(Shipper):
         return [frame for owner, frame in batch if owner is link]
 
     def _receive(self, link: Link, frames: list) -> None:
+        if self.ssm_store is not None:
+            self._receive_into_ssm_store(link, frames)
+            return
         to_write: dict[str, list[bytes]] = defaultdict(list)
         written_ids, acks = [], []
         for frame in frames:
@@ -163,6 +178,53 @@ class StompReceiver(Shipper):
             os._exit(137)
         link.ack_many(acks)
         self.status.done += len(written_ids)
+
+    def _receive_into_ssm_store(self, link: Link, frames: list) -> None:
+        """SSM's receiving (``ssm_store``): each frame verified into ``incoming`` or refused into ``reject``.
+
+        Each message is synced to disk before it is acked; a write that fails
+        stops the batch: what was written is acked, the rest is redelivered
+        after a reconnect.
+        """
+        written_ids, acks, accepted, refused, failed = [], [], 0, 0, False
+        try:
+            for frame in frames:
+                ack_id = frame.headers.get("ack") or frame.headers.get("message-id")
+                message_id = frame.headers.get(SPOOLQ_ID) or frame.headers.get("message-id", "")
+                if message_id in self.recent or message_id in written_ids:
+                    self.status.duplicates += 1
+                    acks.append(ack_id)
+                    continue
+                where = self._store_for_ssm(_bytes_of(frame.body), _empa_id(frame.headers))
+                accepted += where.startswith("incoming/")
+                refused += where.startswith("reject/")
+                written_ids.append(message_id)
+                acks.append(ack_id)
+        except OSError as exc:
+            self.status.last_error = f"write to SSM store failed, not acked: {exc}"
+            log.error("receiver %s: %s", self.config.name, self.status.last_error)
+            failed = True
+        try:
+            self.recent.add_many(written_ids)
+        except (SpoolqError, OSError) as exc:
+            log.error("receiver %s: cannot record received ids: %s", self.config.name, exc)
+        link.ack_many(acks)  # what is on disk (SSM's frames carry no id to drop a redelivery by)
+        self.status.done += accepted
+        self.status.parked += refused
+        if failed:
+            link.mark_lost()  # reconnect after a backoff; the broker redelivers the rest
+
+    def _store_for_ssm(self, body: bytes, empa_id: str | None) -> str:
+        """Verify ``body`` and add it to SSM's incoming or reject store; where it went."""
+        try:
+            content, signer = self.opener.open(body)
+        except SignerRefused as exc:  # a good signature, a refused DN: SSM keeps the verified body
+            log.warning("receiver %s: rejecting a message: %s", self.config.name, exc)
+            return self.ssm_store.refuse(exc.content, exc.dn, empa_id, str(exc))
+        except Exception as exc:  # noqa: BLE001  (the per-frame boundary, as in _receive)
+            log.warning("receiver %s: rejecting a message: %s", self.config.name, _reason(exc))
+            return self.ssm_store.refuse(body, None, empa_id, _reason(exc))
+        return self.ssm_store.accept(content, signer, empa_id)
 
     def _output_spools(self) -> list:
         """The spools to sweep: the parked area, the configured spool and those written to so far."""

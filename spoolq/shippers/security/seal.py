@@ -21,6 +21,15 @@ from spoolq.shippers.security.dnlists import SignerPolicy
 SIGNER_DN = "signer-dn"
 
 
+class SignerRefused(SecurityError):
+    """A good signature by a signer the DN lists refuse; carries the DN and the verified content."""
+
+    def __init__(self, reason: str, dn: str, content: bytes):
+        super().__init__(reason)
+        self.dn = dn
+        self.content = content
+
+
 class Sealer:
     """Signs (and maybe encrypts) outgoing bodies."""
 
@@ -68,5 +77,5 @@ class Opener:
         )
         refusal = self.policy.refusal(dn)
         if refusal:
-            raise SecurityError(refusal)
+            raise SignerRefused(refusal, dn, content)
         return content, dn
