@@ -23,7 +23,7 @@ from spoolq.shippers.config import SecurityConfig
 from spoolq.shippers.security import smime
 from spoolq.shippers.security.seal import Opener, Sealer
 from testbed.pki import TestCA
-from testbed.shipping import root_of, running, unique, write_node_config
+from testbed.shipping import publish, root_of, running, unique, write_node_config
 from tests.waiting import wait_until
 
 BODIES = [
@@ -214,14 +214,38 @@ def test_the_opaque_form_of_older_releases_is_still_read(pki):
     assert opener(pki).open(opaque) == (b"raw\r\nbytes\n", host.dn)
 
 
-def test_empa_id_is_sent_and_recorded(broker, tmp_path):
+def test_empa_id_is_sent_and_recorded(broker, tmp_path, pki):
     """SSM's sender labels each message with its element name; the receiver keeps it in the header."""
+    _ca, host, _rogue, server, _revoked, ca_dir = pki
     node_b = unique("b")
-    sender = write_node_config(tmp_path / "a", unique("a"), broker)
-    receiver = write_node_config(tmp_path / "b", node_b, broker)
+    sender = write_node_config(tmp_path / "a", unique("a"), broker, ship_extra="sign = true\n")
+    with open(sender, "a") as handle:
+        handle.write(f'[shippers.out.security]\ncert = "{host.cert}"\nkey = "{host.key}"\n')
+    receiver = write_node_config(tmp_path / "b", node_b, broker, receive_extra="verify = true\n")
+    with open(receiver, "a") as handle:
+        handle.write(
+            f'[shippers.in.security]\ncert = "{server.cert}"\nkey = "{server.key}"\nca_path = "{ca_dir}"\n'
+        )
     outgoing = root_of(sender).spool("outgoing")
     names = {outgoing.put(Message.new("x", str(n), to=f"md@{node_b}")) for n in range(3)}
     md = root_of(receiver).spool("md")
     with running(sender, "out"), running(receiver, "in"):
         wait_until(lambda: md.count() == 3, what="3 messages")
     assert {md.get(name).header.get("empa-id") for name in md.names()} == names
+    assert {md.get(name).header.get("signer-dn") for name in md.names()} == {host.dn}
+
+
+def test_a_foreign_frames_empa_id_is_recorded(broker, tmp_path):
+    """A frame from SSM (no spoolq-id) keeps its empa-id; an unprintable one is left out, the body kept."""
+    node_b = unique("b")
+    receiver = write_node_config(tmp_path / "b", node_b, broker)
+    frames = [
+        (b"APEL-summary-job-message: v0.3\n%%\n", {"empa-id": "6b161884/6b1618a5af416d"}),
+        (b"second\n", {"empa-id": "x\x01y"}),
+    ]
+    publish(broker, f"/queue/spoolq-test.{node_b}", frames)
+    incoming = root_of(receiver).spool("incoming")
+    with running(receiver, "in"):
+        wait_until(lambda: incoming.count() == 2, what="2 messages")
+    got = {incoming.get(name).body: incoming.get(name).header.get("empa-id") for name in incoming.names()}
+    assert got == {"APEL-summary-job-message: v0.3\n%%\n": "6b161884/6b1618a5af416d", "second\n": None}

@@ -8,7 +8,9 @@ only queues frames; this loop takes them in batches and, per batch:
 1. drops (and acks) redelivered duplicates, by the ``spoolq-id`` header;
 2. opens signed/encrypted bodies (when ``verify`` is on) and routes each
    message by its ``to: COMPONENT@NODE`` header (see :mod:`spoolq.routing`),
-   adding the signer's DN (``signer-dn``) and APEL SSM's ``empa-id`` to its header;
+   adding the signer's DN (``signer-dn``) and the sender's ``empa-id`` to its
+   header (the latter only for verified messages and for frames from senders
+   other than spoolq, so that spoolq's unsigned messages are stored as sent);
    a message that fails is parked with the reason (and then acked).  Any
    failure while one frame is in hand counts, whatever its type (a
    ``RecursionError`` from a deeply nested envelope too): the frame is
@@ -156,7 +158,12 @@ class StompReceiver(Shipper):
                 continue
             body = _bytes_of(frame.body)
             try:
-                spool, data = self._admit(body, _empa_id(frame.headers))
+                # A spoolq sender's element name is of no use next to its message id: that
+                # header is only added where the message is rewritten anyway (a signer to
+                # record) or comes from another sender (SSM's empa-id is its only label).
+                foreign = SPOOLQ_ID not in frame.headers
+                empa_id = _empa_id(frame.headers) if foreign or self.opener is not None else None
+                spool, data = self._admit(body, empa_id)
             except Exception as exc:  # noqa: BLE001  (the per-frame boundary: nothing escapes it)
                 if self._park(body, _reason(exc)):
                     acks.append(ack_id)  # parked: safe on our disk, so the broker may forget it
