@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,11 +82,17 @@ class TestCA:
         _write(base, self.cert, self.key)
         self.cert_file = base.with_suffix(".crt")
 
-    def issue(self, common_name: str, *, rsa_key: bool = False) -> Credential:
+    def issue(self, common_name: str, *, rsa_key: bool = False, grid_host: bool = False) -> Credential:
         """A certificate for ``common_name`` (also valid as a TLS server for 127.0.0.1).
 
         ``rsa_key`` makes an RSA key, needed to receive S/MIME encrypted messages.
+        ``grid_host`` makes it a grid host certificate: extended key usage
+        ``serverAuth, clientAuth`` only, no ``emailProtection`` (so not for
+        S/MIME by the book), as IGTF CAs issue them.
         """
+        usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+        if not grid_host:
+            usages.append(ExtendedKeyUsageOID.EMAIL_PROTECTION)
         key = rsa.generate_private_key(65537, 2048) if rsa_key else ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
         san = x509.SubjectAlternativeName(
@@ -101,16 +108,7 @@ class TestCA:
             .not_valid_after(now + datetime.timedelta(days=30))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(san, critical=False)
-            .add_extension(
-                x509.ExtendedKeyUsage(
-                    [
-                        ExtendedKeyUsageOID.SERVER_AUTH,
-                        ExtendedKeyUsageOID.CLIENT_AUTH,
-                        ExtendedKeyUsageOID.EMAIL_PROTECTION,
-                    ]
-                ),
-                critical=False,
-            )
+            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False
             )
@@ -119,3 +117,42 @@ class TestCA:
         base = self.directory / common_name.replace(" ", "_")
         _write(base, cert, key)
         return Credential(base.with_suffix(".crt"), base.with_suffix(".key"), _slash_dn(common_name))
+
+    def ca_directory(self, path: Path, revoked: tuple[Credential, ...] = ()) -> Path:
+        """A grid-style CA directory (``/etc/grid-security/certificates``): the CA as
+        ``NAME.pem`` with its ``HASH.0`` link, and its CRL as ``HASH.r0`` (listing
+        ``revoked``), as ``openssl verify -CApath [-crl_check_all]`` looks them up."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        pem = path / "spoolq-test-ca.pem"
+        pem.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+        subject_hash = _subject_hash(self.cert_file)
+        (path / f"{subject_hash}.0").symlink_to(pem.name)
+        (path / f"{subject_hash}.r0").write_bytes(self.crl(revoked))
+        return path
+
+    def crl(self, revoked: tuple[Credential, ...] = ()) -> bytes:
+        """The CA's certificate revocation list (PEM), listing ``revoked``."""
+        now = datetime.datetime.now(datetime.UTC)
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self.cert.subject)
+            .last_update(now - datetime.timedelta(minutes=5))
+            .next_update(now + datetime.timedelta(days=7))
+        )
+        for credential in revoked:
+            serial = x509.load_pem_x509_certificate(credential.cert.read_bytes()).serial_number
+            entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build()
+            builder = builder.add_revoked_certificate(entry)
+        return builder.sign(self.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+
+def _subject_hash(cert_file: Path) -> str:
+    """OpenSSL's subject hash of a certificate, the name ``-CApath`` looks a CA up by."""
+    done = subprocess.run(
+        ["openssl", "x509", "-hash", "-noout", "-in", str(cert_file)],
+        capture_output=True,
+        check=True,
+        text=True,
+    )
+    return done.stdout.strip()

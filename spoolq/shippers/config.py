@@ -56,9 +56,9 @@ SHIPPER_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 DESTINATION_KEYS = ("broker", "address", "ack", "prefetch")
 SHIPPER_KEYS = (
     "kind", "destination", "spool", "window", "receipt_timeout", "send_timeout", "max_size",
-    "sign", "encrypt_to", "verify", "dedup_window", "backoff_max", "security", "enable",
+    "sign", "encrypt_to", "verify", "dedup_window", "backoff_max", "security", "enable", "ssm_store",
 )  # fmt: skip
-SECURITY_KEYS = ("cert", "key", "ca_file", "ca_path", "allow_list", "deny_list")
+SECURITY_KEYS = ("cert", "key", "ca_file", "ca_path", "check_crls", "allow_list", "deny_list")
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ class SecurityConfig:
     key: str | None = None
     ca_file: str | None = None
     ca_path: str | None = None
+    check_crls: bool = False  # verify: the signer's chain checked against the CRLs of ca_file/ca_path
     allow_list: str | None = None
     deny_list: str | None = None
 
@@ -97,6 +98,7 @@ class ShipperConfig:
     backoff_max: float = 60.0
     security: SecurityConfig = SecurityConfig()
     enable: bool = True  # false: `spoolq run` does not start it
+    ssm_store: str | None = None  # receive: write APEL SSM's incoming/reject stores under this path
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,7 @@ def _shipper(name: str, t: Table, destinations: dict) -> ShipperConfig:
         backoff_max=t.number("backoff_max", 60.0, minimum=0.1),
         security=_security(t.table("security", {})),
         enable=t.boolean("enable", True),
+        ssm_store=t.file_path("ssm_store"),
     )
     if shipper.destination not in destinations:
         raise t.error("destination", f"names {shipper.destination!r}, which is not a [destinations.*] table")
@@ -203,6 +206,7 @@ def _security(t: Table) -> SecurityConfig:
         key=t.file_path("key"),
         ca_file=t.file_path("ca_file"),
         ca_path=t.file_path("ca_path"),
+        check_crls=t.boolean("check_crls", False),
         allow_list=t.file_path("allow_list"),
         deny_list=t.file_path("deny_list"),
     )

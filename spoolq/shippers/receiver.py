@@ -7,7 +7,10 @@ only queues frames; this loop takes them in batches and, per batch:
 
 1. drops (and acks) redelivered duplicates, by the ``spoolq-id`` header;
 2. opens signed/encrypted bodies (when ``verify`` is on) and routes each
-   message by its ``to: COMPONENT@NODE`` header (see :mod:`spoolq.routing`);
+   message by its ``to: COMPONENT@NODE`` header (see :mod:`spoolq.routing`),
+   adding the signer's DN (``signer-dn``) and the sender's ``empa-id`` to its
+   header (the latter only for verified messages and for frames from senders
+   other than spoolq, so that spoolq's unsigned messages are stored as sent);
    a message that fails is parked with the reason (and then acked).  Any
    failure while one frame is in hand counts, whatever its type (a
    ``RecursionError`` from a deeply nested envelope too): the frame is
@@ -36,14 +39,16 @@ from spoolq.routing import Router
 from spoolq.shippers.base import Shipper
 from spoolq.shippers.link import Link
 from spoolq.shippers.recent_ids import RecentIds
-from spoolq.shippers.security.seal import SIGNER_DN, Opener
+from spoolq.shippers.security.seal import SIGNER_DN, Opener, SignerRefused
+from spoolq.shippers.ssm_store import SsmStore
 from spoolq.shippers.status import STATE_DIR
-from spoolq.shippers.stomp import SPOOLQ_ID
+from spoolq.shippers.stomp import EMPA_ID, SPOOLQ_ID
 from spoolq.spool.output_sweep import OutputSweep
 from spoolq.spool.parking import park
 
 log = logging.getLogger("spoolq.shippers")
 
+MAX_EMPA_ID = 255  # SSM's ids are dirq element names, 23 characters
 SWEEP_INTERVAL = 60.0  # seconds between sweeps of the spools written to (spoolq.spool.output_sweep)
 #: Test hook: exit at once (no ack) right after a batch is written, as ``kill -9`` would.
 EXIT_AFTER_WRITE = "SPOOLQ_TEST_EXIT_AFTER_WRITE"
@@ -63,12 +68,23 @@ class StompReceiver(Shipper):
         broker = shipping.brokers[destination.broker]
         opener = Opener(config.security) if config.verify else None
         router = Router(shipping.node, outgoing)
-        return cls(root, config, destination, broker, router=router, opener=opener, **settings)
+        ssm_store = None
+        if config.ssm_store:
+            if not config.verify:
+                raise ConfigError(
+                    f"{shipping.path}: shippers.{config.name}.ssm_store needs verify = true"
+                    " (SSM's incoming store holds verified messages and their signer)"
+                )
+            ssm_store = SsmStore(config.ssm_store)
+        return cls(
+            root, config, destination, broker, router=router, opener=opener, ssm_store=ssm_store, **settings
+        )
 
-    def __init__(self, *args, router: Router, opener=None, **kwargs):
+    def __init__(self, *args, router: Router, opener=None, ssm_store: SsmStore | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.router = router
         self.opener = opener
+        self.ssm_store = ssm_store
         self.frames: queue.Queue = queue.Queue()
         self.recent = RecentIds(
             os.path.join(self.root.path, STATE_DIR, f"{self.config.name}.ids"), self.config.dedup_window
@@ -131,6 +147,9 @@ class StompReceiver(Shipper):
         return [frame for owner, frame in batch if owner is link]
 
     def _receive(self, link: Link, frames: list) -> None:
+        if self.ssm_store is not None:
+            self._receive_into_ssm_store(link, frames)
+            return
         to_write: dict[str, list[bytes]] = defaultdict(list)
         written_ids, acks = [], []
         for frame in frames:
@@ -142,7 +161,12 @@ class StompReceiver(Shipper):
                 continue
             body = _bytes_of(frame.body)
             try:
-                spool, data = self._admit(body)
+                # A spoolq sender's element name is of no use next to its message id: that
+                # header is only added where the message is rewritten anyway (a signer to
+                # record) or comes from another sender (SSM's empa-id is its only label).
+                foreign = SPOOLQ_ID not in frame.headers
+                empa_id = _empa_id(frame.headers) if foreign or self.opener is not None else None
+                spool, data = self._admit(body, empa_id)
             except Exception as exc:  # noqa: BLE001  (the per-frame boundary: nothing escapes it)
                 if self._park(body, _reason(exc)):
                     acks.append(ack_id)  # parked: safe on our disk, so the broker may forget it
@@ -165,6 +189,53 @@ class StompReceiver(Shipper):
         link.ack_many(acks)
         self.status.done += len(written_ids)
 
+    def _receive_into_ssm_store(self, link: Link, frames: list) -> None:
+        """SSM's receiving (``ssm_store``): each frame verified into ``incoming`` or refused into ``reject``.
+
+        Each message is synced to disk before it is acked; a write that fails
+        stops the batch: what was written is acked, the rest is redelivered
+        after a reconnect.
+        """
+        written_ids, acks, accepted, refused, failed = [], [], 0, 0, False
+        try:
+            for frame in frames:
+                ack_id = frame.headers.get("ack") or frame.headers.get("message-id")
+                message_id = frame.headers.get(SPOOLQ_ID) or frame.headers.get("message-id", "")
+                if message_id in self.recent or message_id in written_ids:
+                    self.status.duplicates += 1
+                    acks.append(ack_id)
+                    continue
+                where = self._store_for_ssm(_bytes_of(frame.body), _empa_id(frame.headers))
+                accepted += where.startswith("incoming/")
+                refused += where.startswith("reject/")
+                written_ids.append(message_id)
+                acks.append(ack_id)
+        except OSError as exc:
+            self.status.last_error = f"write to SSM store failed, not acked: {exc}"
+            log.error("receiver %s: %s", self.config.name, self.status.last_error)
+            failed = True
+        try:
+            self.recent.add_many(written_ids)
+        except (SpoolqError, OSError) as exc:
+            log.error("receiver %s: cannot record received ids: %s", self.config.name, exc)
+        link.ack_many(acks)  # what is on disk (SSM's frames carry no id to drop a redelivery by)
+        self.status.done += accepted
+        self.status.parked += refused
+        if failed:
+            link.mark_lost()  # reconnect after a backoff; the broker redelivers the rest
+
+    def _store_for_ssm(self, body: bytes, empa_id: str | None) -> str:
+        """Verify ``body`` and add it to SSM's incoming or reject store; where it went."""
+        try:
+            content, signer = self.opener.open(body)
+        except SignerRefused as exc:  # a good signature, a refused DN: SSM keeps the verified body
+            log.warning("receiver %s: rejecting a message: %s", self.config.name, exc)
+            return self.ssm_store.refuse(exc.content, exc.dn, empa_id, str(exc))
+        except Exception as exc:  # noqa: BLE001  (the per-frame boundary, as in _receive)
+            log.warning("receiver %s: rejecting a message: %s", self.config.name, _reason(exc))
+            return self.ssm_store.refuse(body, None, empa_id, _reason(exc))
+        return self.ssm_store.accept(content, signer, empa_id)
+
     def _output_spools(self) -> list:
         """The spools to sweep: the parked area, the configured spool and those written to so far."""
         return self._existing_spools(list(self._written))
@@ -184,8 +255,12 @@ class StompReceiver(Shipper):
                 continue  # not made yet: nothing to sweep
         return spools
 
-    def _admit(self, body: bytes) -> tuple[str, bytes]:
-        """The spool a body goes to, and the bytes to write there (raises to park)."""
+    def _admit(self, body: bytes, empa_id: str | None = None) -> tuple[str, bytes]:
+        """The spool a body goes to, and the bytes to write there (raises to park).
+
+        The signer's DN and the sender's ``empa-id`` (APEL SSM's message id)
+        are added to the message's header, for the handlers to see.
+        """
         signer = None
         if self.opener is not None:
             body, signer = self.opener.open(body)
@@ -196,8 +271,10 @@ class StompReceiver(Shipper):
         except MalformedMessage as exc:
             raise MalformedMessage(f"received message is not a valid envelope: {exc.reason}") from None
         spool = self.router.deliver_here(message, self.config.spool)
-        if signer is not None:
-            body = envelope.encode(message.with_header(**{SIGNER_DN: signer}))
+        pairs = ((SIGNER_DN, signer), (EMPA_ID, empa_id))
+        added = {name: value for name, value in pairs if value is not None}
+        if added:
+            body = envelope.encode(message.with_header(**added))
         return spool, body
 
     def _park(self, body: bytes, reason: str) -> bool:
@@ -217,6 +294,21 @@ def _bytes_of(body: bytes | str | None) -> bytes:
     if isinstance(body, bytes):
         return body
     return (body or "").encode("utf-8", "surrogatepass")
+
+
+def _empa_id(headers: dict) -> str | None:
+    """The frame's ``empa-id``, when it is a plausible id (printable ASCII, at most 255 characters).
+
+    Anything else is left out of the message (and logged): the id is only a
+    label, never a reason to refuse the message it came with.
+    """
+    value = headers.get(EMPA_ID)
+    if value is None:
+        return None
+    if len(value) <= MAX_EMPA_ID and value.isascii() and value.isprintable():
+        return value
+    log.warning("receiver: ignoring an empa-id that is not printable ASCII of <= %d characters", MAX_EMPA_ID)
+    return None
 
 
 def _reason(exc: Exception) -> str:

@@ -57,6 +57,8 @@ from spoolq.spool.takeover import take_over
 log = logging.getLogger("spoolq.shippers")
 
 SPOOLQ_ID = "spoolq-id"
+#: The element's name in its spool, sent as APEL SSM's sender sends it (its receiver records it).
+EMPA_ID = "empa-id"
 PURGE_INTERVAL = 60.0  # seconds between looks for locks a killed shipper left
 
 
@@ -197,7 +199,8 @@ class StompShipper(Shipper):
             return None
         self._serial += 1
         receipt = f"{self.status.pid}-{self._serial}"
-        return destination, body, {"persistent": "true", "receipt": receipt, SPOOLQ_ID: spoolq_id}
+        headers = {"persistent": "true", "receipt": receipt, SPOOLQ_ID: spoolq_id, EMPA_ID: claim.name}
+        return destination, body, headers
 
     def _address(self, data: bytes) -> tuple[str, str]:
         """The broker destination and the id the receiver deduplicates by.

@@ -1,11 +1,12 @@
 """The security of messages between nodes: what the shipper wraps, what the receiver checks.
 
 Outgoing (:class:`Sealer`): the element's bytes are signed with the node's
-certificate and key as S/MIME, then, optionally, encrypted to the receiving
-node's certificate.  Incoming (:class:`Opener`): decrypted with our key when
-encrypted, the signature verified with ``openssl smime -verify`` against the
-CA file or directory, the signer DN checked against the allow- and
-deny-lists.  The signer DN reaches handlers in the ``signer-dn`` header.
+certificate and key in APEL SSM's clear-signed S/MIME form, then,
+optionally, encrypted to the receiving node's certificate.  Incoming
+(:class:`Opener`): decrypted with our key when encrypted, the signer's chain
+checked against the CA file or directory and the signature verified as SSM
+does (:mod:`spoolq.shippers.security.smime`), the signer DN checked against
+the allow- and deny-lists.  The signer DN reaches handlers in the ``signer-dn`` header.
 Every failure is a :class:`SecurityError` whose text the receiver parks the
 message with.
 """
@@ -18,6 +19,15 @@ from spoolq.shippers.security import smime
 from spoolq.shippers.security.dnlists import SignerPolicy
 
 SIGNER_DN = "signer-dn"
+
+
+class SignerRefused(SecurityError):
+    """A good signature by a signer the DN lists refuse; carries the DN and the verified content."""
+
+    def __init__(self, reason: str, dn: str, content: bytes):
+        super().__init__(reason)
+        self.dn = dn
+        self.content = content
 
 
 class Sealer:
@@ -61,8 +71,11 @@ class Opener:
             data = smime.decrypt(data, self._cert, self._key)
         if not smime.is_smime(data):
             raise SecurityError("message is not signed (S/MIME expected)")
-        content, dn = smime.verify(data, ca_file=self.security.ca_file, ca_path=self.security.ca_path)
+        security = self.security
+        content, dn = smime.verify(
+            data, ca_file=security.ca_file, ca_path=security.ca_path, check_crls=security.check_crls
+        )
         refusal = self.policy.refusal(dn)
         if refusal:
-            raise SecurityError(refusal)
+            raise SignerRefused(refusal, dn, content)
         return content, dn

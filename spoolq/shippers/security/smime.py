@@ -1,17 +1,27 @@
-"""S/MIME signing and encryption of message bodies, and verification as APEL SSM does it.
+"""S/MIME signing, encryption and verification in APEL SSM's wire format.
 
-``cryptography`` signs, encrypts and decrypts; it does not verify, so
-verification runs ``openssl smime -verify`` (input on stdin, no shell), which
-also accepts what SSM and ``openssl smime -sign`` produce.  Signatures are
-opaque by default (the signed bytes travel inside the signature, untouched
-by any line-ending conversion); ``detached=True`` gives SSM's clear-signed
-``multipart/signed`` form for text bodies.
+Signing gives what ``openssl smime -sign -text`` writes and SSM sends: a
+clear-signed ``multipart/signed`` message whose first part is the MIME text
+entity of :mod:`spoolq.shippers.security.mime_text` (``Content-Type:
+text/plain``, a blank line, the body).  Encryption wraps that as ``openssl
+smime -encrypt`` does (AES-128 enveloped data).  ``cryptography`` signs,
+encrypts and decrypts; it does not verify, so verification runs ``openssl``
+(input on stdin, no shell) the way SSM does: the signer's certificate chain
+with ``openssl verify`` against the CAs (CRLs too with ``check_crls``), then
+the signature with ``openssl smime -verify -noverify``.  So a grid host
+certificate, whose extended key usage names ``serverAuth`` and
+``clientAuth`` but not ``emailProtection``, is accepted, as SSM accepts it;
+the chain, its dates and the signature are still checked.
+
+The opaque form spoolq once sent (``application/pkcs7-mime;
+smime-type=signed-data``, raw bytes signed) is still read, so nodes of an
+older release keep reaching a newer one; it is never sent (SSM cannot read it).
 """
 
 from __future__ import annotations
 
-import base64
 import os
+import re
 import subprocess
 import tempfile
 
@@ -20,14 +30,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from spoolq.errors import SecurityError
+from spoolq.shippers.security import mime_text
 
 OPENSSL_TIMEOUT = 30.0
-_OPAQUE_HEADER = (
-    b"MIME-Version: 1.0\r\n"
-    b'Content-Disposition: attachment; filename="smime.p7m"\r\n'
-    b'Content-Type: application/pkcs7-mime; smime-type=signed-data; name="smime.p7m"\r\n'
-    b"Content-Transfer-Encoding: base64\r\n\r\n"
-)
+MAX_HEADER = 4096  # an S/MIME message's own header is a few lines
 _SMIME_MARKERS = (b"application/pkcs7-mime", b"application/x-pkcs7-mime", b"multipart/signed")
 
 
@@ -47,17 +53,13 @@ def load_key(path: str):
         raise SecurityError(f"{path}: cannot load private key: {exc}") from None
 
 
-def sign(data: bytes, cert: x509.Certificate, key, *, detached: bool = False) -> bytes:
-    """``data`` signed as S/MIME with ``cert``/``key`` (SHA-256).
-
-    Opaque: the DER signed-data (content inside) in an ``application/pkcs7-mime``
-    MIME part, as ``openssl smime -sign -nodetach -binary`` writes it.
-    """
-    builder = pkcs7.PKCS7SignatureBuilder().set_data(data).add_signer(cert, key, hashes.SHA256())
-    if detached:
-        return builder.sign(serialization.Encoding.SMIME, [pkcs7.PKCS7Options.DetachedSignature])
-    der = builder.sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
-    return _OPAQUE_HEADER + base64.encodebytes(der).replace(b"\n", b"\r\n")
+def sign(data: bytes, cert: x509.Certificate, key) -> bytes:
+    """``data`` clear-signed (SHA-256) in SSM's form: ``multipart/signed`` over its text entity."""
+    entity = mime_text.wrap(data)
+    builder = pkcs7.PKCS7SignatureBuilder().set_data(entity).add_signer(cert, key, hashes.SHA256())
+    # Binary: the entity is already canonical (CRLF line ends), as -text signing makes it.
+    options = [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary]
+    return builder.sign(serialization.Encoding.SMIME, options)
 
 
 def encrypt(data: bytes, recipient: x509.Certificate) -> bytes:
@@ -66,13 +68,29 @@ def encrypt(data: bytes, recipient: x509.Certificate) -> bytes:
     return builder.encrypt(serialization.Encoding.SMIME, [pkcs7.PKCS7Options.Binary])
 
 
+def content_type(data: bytes) -> bytes:
+    """The lowercased ``Content-Type`` of the message's own MIME header (``b""`` if none).
+
+    Only the header (up to the first blank line) is read: a clear-signed
+    body may say ``enveloped-data`` or ``multipart/signed`` in its text.
+    """
+    header = re.split(rb"\r?\n\r?\n", data[:MAX_HEADER], maxsplit=1)[0]
+    unfolded = re.sub(rb"\r?\n[ \t]+", b" ", header)  # continuation lines joined
+    for line in unfolded.splitlines():
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-type":
+            return value.strip().lower()
+    return b""
+
+
 def is_smime(data: bytes) -> bool:
-    head = data[:600].lower()
-    return b"mime-version" in head and any(marker in head for marker in _SMIME_MARKERS)
+    kind = content_type(data)
+    return any(kind.startswith(marker) for marker in _SMIME_MARKERS)
 
 
 def is_encrypted(data: bytes) -> bool:
-    return b"enveloped-data" in data[:600].lower()
+    """Whether the message is enveloped (encrypted) data, as ``openssl smime -encrypt`` writes it."""
+    return b"enveloped-data" in content_type(data)
 
 
 def decrypt(data: bytes, cert: x509.Certificate, key) -> bytes:
@@ -82,27 +100,47 @@ def decrypt(data: bytes, cert: x509.Certificate, key) -> bytes:
         raise SecurityError(f"cannot decrypt: {exc}") from None
 
 
-def verify(data: bytes, *, ca_file: str | None, ca_path: str | None) -> tuple[bytes, str]:
-    """Check the signature against the CAs; return ``(signed content, signer DN)``.
+def verify(
+    data: bytes, *, ca_file: str | None, ca_path: str | None, check_crls: bool = False
+) -> tuple[bytes, str]:
+    """Check the signer and the signature as SSM does; return ``(body, signer DN)``.
 
-    The DN is in OpenSSL's one-line form ``/C=../O=../CN=..`` as SSM compares
-    it.  Raises :class:`SecurityError` with openssl's reason on any failure.
+    The body is what the sender's application wrote: for the clear-signed
+    form, the text entity's header taken off and its encoding undone. The
+    DN is in OpenSSL's one-line form ``/C=../O=../CN=..`` as SSM compares it.
+    Raises :class:`SecurityError` with openssl's reason on any failure.
     """
     if not ca_file and not ca_path:
         raise SecurityError("no CA to verify against: set security.ca_file or security.ca_path")
     with tempfile.TemporaryDirectory(prefix="spoolq-verify-") as scratch:
         signer_file = os.path.join(scratch, "signer.pem")
-        command = ["openssl", "smime", "-verify", "-binary", "-signer", signer_file]
-        command += ["-CAfile", ca_file] if ca_file else []
-        command += ["-CApath", ca_path] if ca_path else []
-        try:
-            done = subprocess.run(command, input=data, capture_output=True, timeout=OPENSSL_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            raise SecurityError(f"openssl smime -verify took longer than {OPENSSL_TIMEOUT:g} s") from None
-        if done.returncode != 0:
-            reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise SecurityError("signature verification failed: " + " / ".join(reason[:3]))
-        return done.stdout, subject_dn(load_certificate(signer_file))
+        cas = [*(["-CAfile", ca_file] if ca_file else []), *(["-CApath", ca_path] if ca_path else [])]
+        # The CAs are named here too, or openssl loads the system's whole default store (8x slower).
+        checked = ["smime", "-verify", "-noverify", "-binary", *cas, "-signer", signer_file]
+        content = _openssl(checked, data, "signature verification")  # the signature, not the chain
+        with open(signer_file, "rb") as handle:
+            signers = handle.read()
+        if signers.count(b"-----BEGIN CERTIFICATE-----") != 1:
+            raise SecurityError("signature verification failed: a message must have exactly one signer")
+        chain = ["verify", *cas, *(["-crl_check_all"] if check_crls else [])]
+        _openssl([*chain, signer_file], b"", "certificate verification")  # no purpose: host certs pass
+        dn = subject_dn(x509.load_pem_x509_certificate(signers))
+    if content_type(data).startswith(b"multipart/signed"):
+        return mime_text.unwrap(content), dn
+    return content, dn  # the opaque form: the signed bytes themselves
+
+
+def _openssl(arguments: list[str], data: bytes, what: str) -> bytes:
+    """``openssl ARGUMENTS`` with ``data`` on stdin; its output, or :class:`SecurityError` naming ``what``."""
+    try:
+        command = ["openssl", *arguments]
+        done = subprocess.run(command, input=data, capture_output=True, timeout=OPENSSL_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise SecurityError(f"openssl {arguments[0]} took longer than {OPENSSL_TIMEOUT:g} s") from None
+    if done.returncode != 0:
+        reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise SecurityError(f"{what} failed: " + " / ".join(reason[:3]))
+    return done.stdout
 
 
 def subject_dn(cert: x509.Certificate) -> str:
