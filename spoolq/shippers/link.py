@@ -320,18 +320,23 @@ class Link:
         self._drop()
 
     def _drop(self) -> None:
-        """Say DISCONNECT, give the reader thread 2 s to end, then close the socket."""
+        """Say DISCONNECT, give the reader thread 2 s to end, then close the socket.
+
+        A connection that never got CONNECTED (a refused login) has no session
+        to end politely: its socket is closed at once.
+        """
         conn, self._conn = self._conn, None
         if conn is None:
             return
         transport = conn.transport
+        session = self.connected.is_set()
         try:
-            if conn.is_connected():
+            if session and conn.is_connected():
                 conn.disconnect()
         except Exception:  # noqa: BLE001  (a dying connection may fail any way it likes)
             pass
         reader = transport.io_thread
-        if reader is not None:
+        if reader is not None and session:
             reader.join(2.0)
         if reader is None or reader.is_alive():
             transport.running = False
