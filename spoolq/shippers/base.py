@@ -106,6 +106,7 @@ class Shipper:
         self.doorbell = Doorbell()  # what pump and the pauses sleep on; stop() rings it
         self.exit_on_login_refused = False  # True: a login refused by every host ends run()
         self._refusal_said = ""  # the refused login last logged, so it is said once
+        self._retry_delay = 0.0  # set by a failed _connect: how long to wait before the next
 
     @classmethod
     def from_config(
@@ -165,8 +166,8 @@ class Shipper:
         """Connect, pump, reconnect after losses; return after :meth:`stop`.
 
         ``on_started`` is called once, after the first connection attempt has
-        either connected or failed (so after at most ``connect_timeout`` per host):
-        ``spoolq run`` counts the shipper as ready then.
+        either connected or failed (so after at most ``connect_timeout`` per host),
+        before any wait to try again: ``spoolq run`` counts the shipper as ready then.
         """
         try:
             while not self.stopping.is_set():
@@ -175,6 +176,7 @@ class Shipper:
                     on_started()
                     on_started = None
                 if link is None:
+                    self._sleep(self._retry_delay)
                     continue
                 try:
                     self._serve(link)
@@ -184,23 +186,24 @@ class Shipper:
                     self.status.state = "disconnected"
                     self.status.in_flight = 0
                 if not self.stopping.is_set():
-                    self._pause(f"connection to {link.where} lost")
+                    self._sleep(self._pause(f"connection to {link.where} lost"))
         finally:
             self.status.state = "stopped"
             self.refresh_status()
             self.publish(force=True)
 
     def _connect(self) -> Link | None:
+        """A connected link, or ``None`` with :attr:`_retry_delay` set to the wait before the next try."""
         link = self.make_link()
         try:
             link.open()
         except LoginRefused as exc:
-            self._login_refused(exc)
+            self._retry_delay = self._login_refused(exc)
             return None
         except BrokerUnavailable as exc:
             self.status.state = "disconnected"
             self.status.last_error = str(exc)
-            self._pause(str(exc))
+            self._retry_delay = self._pause(str(exc))
             return None
         self.status.state, self.status.broker = "connected", link.where
         try:
@@ -208,7 +211,7 @@ class Shipper:
         except (ShipError, OSError) as exc:
             link.close()
             self.status.last_error = str(exc)
-            self._pause(f"setting up {link.where}: {exc}")
+            self._retry_delay = self._pause(f"setting up {link.where}: {exc}")
             return None
         self.backoff.reset()
         self._refusal_said = ""
@@ -230,8 +233,8 @@ class Shipper:
         if link.alive:
             self.drain(link)
 
-    def _login_refused(self, exc: LoginRefused) -> None:
-        """Every host refused the login: a configuration error, said once, retried slowly or fatal."""
+    def _login_refused(self, exc: LoginRefused) -> float:
+        """Every host refused the login: a configuration error, said once; the wait before the next try."""
         self.status.last_error = str(exc)
         if self.exit_on_login_refused:
             raise ConfigError(f"shipper {self.config.name}: {exc}; check the username and passcode") from None
@@ -242,14 +245,15 @@ class Shipper:
             log.error("shipper %s: %s; retrying every %g s", self.config.name, exc, delay)
         self.refresh_status()
         self.publish(force=True)
-        self._sleep(delay)
+        return delay
 
-    def _pause(self, why: str) -> None:
+    def _pause(self, why: str) -> float:
+        """Log a failure and publish it; the backoff's next delay, for the caller to sleep."""
         delay = self.backoff.next_delay()
         log.warning("shipper %s: %s; retrying in %.1f s", self.config.name, why, delay)
         self.refresh_status()
         self.publish(force=True)
-        self._sleep(delay)
+        return delay
 
     def _sleep(self, seconds: float) -> None:
         """Wait ``seconds``, or less if :meth:`stop` is called."""
