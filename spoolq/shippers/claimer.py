@@ -79,11 +79,17 @@ class Claimer:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def take(self, limit: int) -> list[Claim]:
-        """Up to ``limit`` ready claims, oldest first, without waiting."""
+    def take(self, limit: int, wake_me: bool = True) -> list[Claim]:
+        """Up to ``limit`` ready claims, oldest first, without waiting.
+
+        When there are none and ``wake_me``, ``on_ready`` is called at the next
+        claim.  A sender with sends in flight passes ``False``: it wakes for
+        their receipts anyway, and woken for each new claim it would send them
+        one by one.
+        """
         ready = self._ready
         taken = [ready.popleft() for _ in range(min(limit, len(ready)))]
-        if not taken and limit > 0:
+        if not taken and limit > 0 and wake_me:
             # RACE: the claimer appends, then reads _hungry; set before the deque is looked
             # at again here, so either it sees the flag and calls on_ready, or this sees its claim.
             self._hungry = True

@@ -128,8 +128,7 @@ class StompShipper(Shipper):
             timeout = self._sleep_limit()
             if self.in_flight:
                 # Window full or spool empty: wait for an eighth of the window's receipts
-                # (or all, when fewer are out), so the next fill sends a batch; new claims
-                # for a window with room ring too.
+                # (or all, when fewer are out), so the next fill sends a batch.
                 wanted = min(len(self.in_flight), max(1, self.config.window // 8))
                 self._settle(link.take_receipts(timeout, at_least=wanted))
             elif timeout > 0:
@@ -188,7 +187,7 @@ class StompShipper(Shipper):
         if room <= 0 or self.stopping.is_set() or self._claimer is None:
             return 0
         batch = []
-        taken = self._claimer.take(room)
+        taken = self._claimer.take(room, wake_me=not self.in_flight)
         for claim in taken:
             frame = self._frame(claim)
             if frame is not None:
