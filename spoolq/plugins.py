@@ -19,6 +19,7 @@ one line that says what to write instead.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
@@ -88,4 +89,12 @@ def import_attribute(family: Family, name: str, spec: str) -> Any:
             raise family.not_found(
                 f"{family.noun} {name!r}: module {module_name!r} has no {attr!r}"
             ) from None
+    return target
+
+
+def find_subclass(family: Family, name: str, base: type) -> type:
+    """:func:`find`, for a family whose plugins are subclasses of ``base``: refuses anything else."""
+    target = find(family, name)
+    if not (inspect.isclass(target) and issubclass(target, base)):
+        raise family.not_found(f"{family.noun} {name!r}: {target!r} is not a spoolq {base.__name__} subclass")
     return target

@@ -124,3 +124,20 @@ def broker(tmp_path_factory):
 def _broker_passcode(monkeypatch):
     """The test broker's passcode reaches configurations through the environment, never a file."""
     monkeypatch.setenv("SPOOLQ_TEST_PASSCODE", "guest")
+
+
+@pytest.fixture
+def watchers(root_dir: Path, tmp_path: Path):
+    """``watchers(*args)`` starts `spoolq watch`; every one is killed at the end."""
+    from watch_helpers import Watcher
+
+    started: list[Watcher] = []
+
+    def start(*args: str) -> Watcher:
+        watcher = Watcher(root_dir, *args, log=tmp_path / f"watch{len(started)}.log")
+        started.append(watcher)
+        return watcher
+
+    yield start
+    for watcher in started:
+        watcher.close()

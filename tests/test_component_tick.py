@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from watch_helpers import Watcher, recorded
 
-from spoolq.component import Component
+from spoolq.component import Component, timer
 from spoolq.component.ticker import Ticker
 from spoolq.config import ComponentConfig
-from spoolq.enstore.catalogue import timer
 from spoolq.message import Message
 from spoolq.spool import SpoolRoot
 from tests.waiting import wait_until

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from spoolq.enstore.catalogue import dispatcher, timer, worker
+from spoolq.component import timer
+from spoolq.enstore.catalogue import dispatcher, worker
 from spoolq.enstore.catalogue.fields import OK
 from spoolq.enstore.handlers.migration_dispatcher import MigrationDispatcher
 from spoolq.handlers.base import Context

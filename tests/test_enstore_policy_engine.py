@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from spoolq.enstore.catalogue import dispatcher, events, timer
+from spoolq.component import timer
+from spoolq.enstore.catalogue import dispatcher, events
 from spoolq.enstore.catalogue.fields import OK
 from spoolq.enstore.handlers.policy_engine import PolicyEngine
 from spoolq.errors import Reject

@@ -63,16 +63,26 @@ def modules_in(top: Path) -> dict[str, Path]:
     return {module_name(path, top): path for path in top.rglob("*.py")}
 
 
+def import_statements(path: Path) -> list[tuple[str, list[str]]]:
+    """``(module, names)`` of every import statement in ``path`` (``names`` empty for ``import m``)."""
+    found: list[tuple[str, list[str]]] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, []) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.module, [alias.name for alias in node.names]))
+    return found
+
+
 def imported_by(path: Path, known: set[str]) -> set[str]:
     """The modules of ``known`` that ``path`` imports, anywhere in it."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            for alias in node.names:
-                submodule = f"{node.module}.{alias.name}"
-                found.add(submodule if submodule in known else node.module)
+    for module, names in import_statements(path):
+        if not names:
+            found.add(module)
+        for name in names:
+            submodule = f"{module}.{name}"
+            found.add(submodule if submodule in known else module)
     return found & known
 
 
@@ -164,10 +174,29 @@ def test_at_most_eight_modules_loose_at_the_top():
 
 @pytest.mark.parametrize("script", sorted((REPO / "benchmarks").glob("*.py")), ids=lambda p: p.name)
 def test_benchmarks_never_import_the_tests(script):
-    tree = ast.parse(script.read_text())
-    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
-    names += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
-    assert [n for n in names if n == "tests" or n.startswith("tests.")] == []
+    modules = [module for module, _ in import_statements(script)]
+    assert [m for m in modules if m == "tests" or m.startswith("tests.")] == []
+
+
+def test_only_the_watchers_inotify_module_speaks_raw_inotify():
+    """Every other watcher of the filesystem (``tail -f``, the drop box) uses the watcher's emitters."""
+    speakers = sorted(
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if any(module.split(".")[0] == "inotify_simple" for module, _ in import_statements(path))
+    )
+    assert speakers == ["watcher/inotify.py"]
+
+
+def test_retry_and_reject_are_imported_from_spoolq_errors_only():
+    sources = sorted(PACKAGE.rglob("*.py")) + sorted((REPO / "tests").rglob("*.py"))
+    elsewhere = [
+        f"{path.relative_to(REPO)}: from {module}"
+        for path in sources
+        for module, names in import_statements(path)
+        if {"Retry", "Reject"} & set(names) and module != "spoolq.errors"
+    ]
+    assert elsewhere == []
 
 
 def test_the_checks_catch_an_upward_import_and_a_circle(tmp_path):

@@ -7,23 +7,23 @@ import resource
 import time
 from pathlib import Path
 
-from spoolq.watcher import PollingEmitter, Signal
+from spoolq.watcher import PollingEmitter, SpoolEvent
 from spoolq.watcher.inotify import InotifyEmitter
 
 
-def collect(emitter, until, timeout: float = 5.0) -> list[Signal]:
-    """Signals from ``emitter`` until ``until(signals)`` holds (or the deadline)."""
-    signals: list[Signal] = []
+def collect(emitter, until, timeout: float = 5.0) -> list[SpoolEvent]:
+    """Events from ``emitter`` until ``until(events)`` holds (or the deadline)."""
+    events: list[SpoolEvent] = []
     deadline = time.monotonic() + timeout
-    while not until(signals) and time.monotonic() < deadline:
-        signals += emitter.wait(0.2)
-    return signals
+    while not until(events) and time.monotonic() < deadline:
+        events += emitter.wait(0.2)
+    return events
 
 
 def test_first_wait_reports_a_full_rescan(tmp_path: Path):
     emitter = InotifyEmitter(str(tmp_path))
     try:
-        assert emitter.wait(0) == [Signal("rescan")]
+        assert emitter.wait(0) == [SpoolEvent("rescan")]
     finally:
         emitter.close()
 
@@ -38,10 +38,10 @@ def test_rename_and_link_into_a_watched_directory_are_elements(tmp_path: Path):
         (tmp_path / "y.tmp").write_text("b")
         os.link(tmp_path / "y.tmp", tmp_path / "10000000" / "10000000000002")  # dirq: IN_CREATE
         os.link(tmp_path / "y.tmp", tmp_path / "10000000" / "10000000000002.lck")  # a lock: not news
-        signals = collect(emitter, lambda s: len(s) >= 2)
-        assert signals == [
-            Signal("element", "10000000", "10000000000001"),
-            Signal("element", "10000000", "10000000000002"),
+        events = collect(emitter, lambda s: len(s) >= 2)
+        assert events == [
+            SpoolEvent("element", "10000000", "10000000000001"),
+            SpoolEvent("element", "10000000", "10000000000002"),
         ]
     finally:
         emitter.close()
@@ -52,11 +52,11 @@ def test_new_directory_is_watched_and_listed(tmp_path: Path):
     try:
         emitter.wait(0)
         (tmp_path / "20000000").mkdir()
-        signals = collect(emitter, lambda s: Signal("directory", "20000000") in s)
-        assert Signal("directory", "20000000") in signals
+        events = collect(emitter, lambda s: SpoolEvent("directory", "20000000") in s)
+        assert SpoolEvent("directory", "20000000") in events
         (tmp_path / "20000000" / "20000000000001").write_text("x")
-        signals = collect(emitter, lambda s: s)
-        assert signals == [Signal("element", "20000000", "20000000000001")]
+        events = collect(emitter, lambda s: s)
+        assert events == [SpoolEvent("element", "20000000", "20000000000001")]
     finally:
         emitter.close()
 
@@ -79,10 +79,10 @@ def test_periodic_rescan_and_wake(tmp_path: Path):
     emitter = InotifyEmitter(str(tmp_path), rescan_interval=0.2)
     try:
         emitter.wait(0)
-        assert collect(emitter, lambda s: s, timeout=3) == [Signal("rescan")]
+        assert collect(emitter, lambda s: s, timeout=3) == [SpoolEvent("rescan")]
         emitter.wake()
         started = time.monotonic()
-        assert emitter.wait(10) in ([], [Signal("rescan")])
+        assert emitter.wait(10) in ([], [SpoolEvent("rescan")])
         assert time.monotonic() - started < 1
     finally:
         emitter.close()
@@ -103,8 +103,8 @@ def test_idle_wait_blocks_without_burning_cpu(tmp_path: Path):
 def test_polling_emitter_rescans_every_interval(tmp_path: Path):
     emitter = PollingEmitter(str(tmp_path), interval=0.1)
     try:
-        assert emitter.wait(0) == [Signal("rescan")]
-        assert collect(emitter, lambda s: s, timeout=3) == [Signal("rescan")]
+        assert emitter.wait(0) == [SpoolEvent("rescan")]
+        assert collect(emitter, lambda s: s, timeout=3) == [SpoolEvent("rescan")]
     finally:
         emitter.close()
 
@@ -119,7 +119,7 @@ def test_queue_overflow_resyncs_watches_and_rescans_everything(tmp_path: Path):
         emitter._inotify.rm_watch(emitter._root_wd)  # as if the directory's event was lost
         (tmp_path / "30000000").mkdir()
         emitter._interpret(Event(wd=-1, mask=flags.Q_OVERFLOW, cookie=0, name=""))
-        assert emitter.wait(0) == [Signal("rescan")]
+        assert emitter.wait(0) == [SpoolEvent("rescan")]
         assert "30000000" in emitter._directories.values()
     finally:
         emitter.close()
@@ -134,8 +134,8 @@ def test_a_directory_renamed_in_whole_is_watched_and_listed(tmp_path: Path):
         staging.mkdir()
         (staging / "30000000000001").write_text("x")
         os.rename(staging, tmp_path / "30000001")
-        signals = collect(emitter, lambda s: Signal("directory", "30000001") in s)
-        assert Signal("directory", "30000001") in signals
+        events = collect(emitter, lambda s: SpoolEvent("directory", "30000001") in s)
+        assert SpoolEvent("directory", "30000001") in events
     finally:
         emitter.close()
 
@@ -152,7 +152,7 @@ def test_a_burst_larger_than_one_read_keeps_every_element_and_drops_every_lock(t
         for name in names:
             os.link(tmp_path / "x.tmp", directory / name)
             os.link(tmp_path / "x.tmp", directory / f"{name}.lck")
-        seen = collect(emitter, lambda signals: len(signals) >= len(names))
+        seen = collect(emitter, lambda events: len(events) >= len(names))
     finally:
         emitter.close()
-    assert seen == [Signal("element", "10000000", name) for name in names]
+    assert seen == [SpoolEvent("element", "10000000", name) for name in names]

@@ -22,21 +22,6 @@ from tests.waiting import wait_until
 RECORD = "tests.watch_handlers:record"
 
 
-@pytest.fixture
-def watchers(root_dir: Path, tmp_path: Path):
-    """``watchers(*args)`` starts `spoolq watch`; every one is killed at the end."""
-    started: list[Watcher] = []
-
-    def start(*args: str) -> Watcher:
-        watcher = Watcher(root_dir, *args, log=tmp_path / f"watch{len(started)}.log")
-        started.append(watcher)
-        return watcher
-
-    yield start
-    for watcher in started:
-        watcher.close()
-
-
 def test_message_moved_in_by_shell_mv_is_answered(root_dir, tmp_path, watchers):
     watchers("pe", "--handler", "echo")
     request = Message.new("PING", "from the shell")

@@ -30,21 +30,6 @@ RECORD = "tests.watch_handlers:record"
 POISONED = "tests.watch_handlers:dies_on_poison"
 
 
-@pytest.fixture
-def watchers(root_dir: Path, tmp_path: Path):
-    """``watchers(*args)`` starts `spoolq watch`; every one is killed at the end."""
-    started: list[Watcher] = []
-
-    def start(*args: str) -> Watcher:
-        watcher = Watcher(root_dir, *args, log=tmp_path / f"watch{len(started)}.log")
-        started.append(watcher)
-        return watcher
-
-    yield start
-    for watcher in started:
-        watcher.close()
-
-
 def put_jobs(spool, count: int, prefix: str = "job") -> list[str]:
     messages = [Message.new("JOB", f"{prefix} {n}") for n in range(count)]
     spool.put_many(messages)

@@ -1,4 +1,4 @@
-"""The dispatcher: turns emitter signals into element names for the workers.
+"""The dispatcher: turns emitter events into element names for the workers.
 
 It keeps three sets of names, all under one lock:
 
@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable
 
 from spoolq.spool import Spool, layout
-from spoolq.watcher import Emitter, Signal
+from spoolq.watcher import Emitter, SpoolEvent
 
 log = logging.getLogger("spoolq.component")
 BACKLOG = 4  # names waiting for a worker above which the dispatcher lets events gather
@@ -100,17 +100,17 @@ class Dispatcher:
 
     def run(self) -> None:
         while self.running:
-            signals = self.emitter.wait(self._timeout())
+            events = self.emitter.wait(self._timeout())
             if not self.running:
                 break
             if time.monotonic() >= self._next_purge:
                 self._purge()
-                signals = [Signal("rescan")]
-            alone = len(signals) == 1
-            for signal in signals:
-                self._follow(signal, alone)
+                events = [SpoolEvent("rescan")]
+            alone = len(events) == 1
+            for event in events:
+                self._follow(event, alone)
             self._release_due()
-            if not self.ready.is_set() and any(s.kind == "rescan" for s in signals):
+            if not self.ready.is_set() and any(s.kind == "rescan" for s in events):
                 self.ready.set()
             if self.work.qsize() > BACKLOG:
                 # The workers have a backlog: nothing is gained by noticing new elements at
@@ -150,16 +150,16 @@ class Dispatcher:
             self.also_purge()
         self._next_purge = time.monotonic() + self.purge_interval
 
-    def _follow(self, signal: Signal, alone: bool = False) -> None:
-        if signal.kind == "element":
-            assert signal.directory is not None and signal.name is not None
-            if layout.is_element_name(signal.name):
-                self._offer(f"{signal.directory}/{signal.name}", alone)
+    def _follow(self, event: SpoolEvent, alone: bool = False) -> None:
+        if event.kind == "element":
+            assert event.directory is not None and event.name is not None
+            if layout.is_element_name(event.name):
+                self._offer(f"{event.directory}/{event.name}", alone)
             else:
-                self._note_odd(f"{signal.directory}/{signal.name}")
-        elif signal.kind == "directory":
-            assert signal.directory is not None
-            self._scan(signal.directory)
+                self._note_odd(f"{event.directory}/{event.name}")
+        elif event.kind == "directory":
+            assert event.directory is not None
+            self._scan(event.directory)
         else:
             for directory in self.spool.directories():
                 self._scan(directory)

@@ -9,10 +9,7 @@ entry point of the group ``spoolq.shippers``.  What is found must be a
 
 from __future__ import annotations
 
-import inspect
-
-from spoolq.errors import PluginNotFound
-from spoolq.plugins import Family, find
+from spoolq.plugins import Family, find_subclass
 from spoolq.shippers.base import Shipper
 
 BUILTINS = {
@@ -26,7 +23,4 @@ SHIPPERS = Family("shipper kind", "spoolq.shippers", BUILTINS)
 
 def shipper_class(kind: str) -> type[Shipper]:
     """The :class:`Shipper` subclass of ``kind``; :class:`PluginNotFound` saying why not."""
-    target = find(SHIPPERS, kind)
-    if not (inspect.isclass(target) and issubclass(target, Shipper)):
-        raise PluginNotFound(f"shipper kind {kind!r}: {target!r} is not a spoolq Shipper subclass")
-    return target
+    return find_subclass(SHIPPERS, kind, Shipper)

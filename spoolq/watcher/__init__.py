@@ -1,8 +1,8 @@
-"""Noticing new elements: emitters that turn filesystem activity into signals.
+"""Noticing new elements: emitters that turn filesystem activity into events.
 
 The split follows watchdog: an *emitter* reads the operating system (inotify,
 or a polling loop where inotify is unavailable or not wanted, e.g. on NFS) and
-yields :class:`Signal` values; the component's dispatcher decides what to do
+yields :class:`SpoolEvent` values; the component's dispatcher decides what to do
 with them.  Raw inotify handling lives only in :mod:`spoolq.watcher.inotify`.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from spoolq.watcher.events import Emitter, Signal
+from spoolq.watcher.events import Emitter, SpoolEvent
 from spoolq.watcher.polling import PollingEmitter
 
 log = logging.getLogger("spoolq.watcher")
@@ -34,4 +34,4 @@ def make_emitter(
     return PollingEmitter(spool_path, interval=poll_interval)
 
 
-__all__ = ["Emitter", "PollingEmitter", "Signal", "make_emitter"]
+__all__ = ["Emitter", "PollingEmitter", "SpoolEvent", "make_emitter"]

@@ -1,6 +1,6 @@
 """New elements of a spool, each reported once, for a reader that never claims: ``spoolq tail -f``.
 
-:class:`ElementArrivals` turns the signals of the component's own emitter
+:class:`ElementArrivals` turns the events of the component's own emitter
 (:func:`spoolq.watcher.make_emitter`: the same inotify watches, the same full
 rescan after a queue overflow and every ``rescan_interval``, polling where
 inotify is unavailable) into element names.  A name is reported once: the
@@ -30,12 +30,12 @@ class ElementArrivals:
     def arrivals(self, timeout: float) -> list[str]:
         """New element names (oldest first), waiting up to ``timeout`` seconds for one."""
         candidates: set[str] = set()
-        for signal in self._emitter.wait(timeout):
-            if signal.kind == "element" and signal.name and is_element_name(signal.name):
-                candidates.add(f"{signal.directory}/{signal.name}")
-            elif signal.kind == "directory" and signal.directory:
-                candidates.update(self._names_in(signal.directory))
-            elif signal.kind == "rescan":
+        for event in self._emitter.wait(timeout):
+            if event.kind == "element" and event.name and is_element_name(event.name):
+                candidates.add(f"{event.directory}/{event.name}")
+            elif event.kind == "directory" and event.directory:
+                candidates.update(self._names_in(event.directory))
+            elif event.kind == "rescan":
                 current = set(self.spool.names())
                 self.seen &= current  # forget consumed elements, so that ``seen`` stays small
                 candidates.update(current)

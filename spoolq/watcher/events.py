@@ -7,11 +7,11 @@ import select
 from dataclasses import dataclass
 from typing import Literal
 
-SignalKind = Literal["element", "directory", "rescan"]
+SpoolEventKind = Literal["element", "directory", "rescan"]
 
 
 @dataclass(frozen=True)
-class Signal:
+class SpoolEvent:
     """Something may be ready to claim.
 
     ``element``: ``directory/name`` may be a new element (``name`` is not
@@ -20,12 +20,12 @@ class Signal:
     an inotify queue overflow, and periodically in any case).
     """
 
-    kind: SignalKind
+    kind: SpoolEventKind
     directory: str | None = None
     name: str | None = None
 
 
-RESCAN = Signal("rescan")
+RESCAN = SpoolEvent("rescan")
 
 
 class Emitter:
@@ -39,7 +39,7 @@ class Emitter:
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.closed = False
 
-    def wait(self, timeout: float | None) -> list[Signal]:
+    def wait(self, timeout: float | None) -> list[SpoolEvent]:
         """Block until there is something to report, ``timeout`` passes, or a wake."""
         raise NotImplementedError
 

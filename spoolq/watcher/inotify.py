@@ -38,7 +38,7 @@ from inotify_simple import Event, INotify, flags
 
 from spoolq.spool import layout
 from spoolq.watcher.dropbox_sources import files_in
-from spoolq.watcher.events import RESCAN, Emitter, Signal
+from spoolq.watcher.events import RESCAN, Emitter, SpoolEvent
 
 log = logging.getLogger("spoolq.watcher")
 
@@ -61,11 +61,11 @@ class InotifyEmitter(Emitter):
         self._inotify = INotify()
         self._directories: dict[int, str] = {}  # watch descriptor -> intermediate directory
         self._root_wd = self._inotify.add_watch(spool_path, _ROOT_MASK)
-        self._pending: list[Signal] = [RESCAN]  # the initial full scan
+        self._pending: list[SpoolEvent] = [RESCAN]  # the initial full scan
         self._sync_watches()
         self._next_rescan = time.monotonic() + rescan_interval
 
-    def wait(self, timeout: float | None) -> list[Signal]:
+    def wait(self, timeout: float | None) -> list[SpoolEvent]:
         if not self._pending:
             until_rescan = max(0.0, self._next_rescan - time.monotonic())
             pause = until_rescan if timeout is None else min(timeout, until_rescan)
@@ -74,11 +74,11 @@ class InotifyEmitter(Emitter):
         if time.monotonic() >= self._next_rescan:
             self._sync_watches()
             self._pending.append(RESCAN)
-        signals, self._pending = self._pending, []
-        if RESCAN in signals:
+        events, self._pending = self._pending, []
+        if RESCAN in events:
             self._next_rescan = time.monotonic() + self.rescan_interval
-            return [RESCAN]  # a full rescan covers every other signal
-        return signals
+            return [RESCAN]  # a full rescan covers every other event
+        return events
 
     def _read_events(self) -> None:
         """Read the queued events (poll said there are some) and interpret them.
@@ -111,7 +111,7 @@ class InotifyEmitter(Emitter):
         else:
             directory = self._directories.get(wd)
             if directory is not None and not mask & _ISDIR:
-                self._pending.append(Signal("element", directory, name))
+                self._pending.append(SpoolEvent("element", directory, name))
 
     def _sync_watches(self) -> None:
         """Watch every intermediate directory not yet watched."""
@@ -139,7 +139,7 @@ class InotifyEmitter(Emitter):
             return
         self._directories[wd] = directory
         # Elements may have landed before the watch existed: list it now.
-        self._pending.append(Signal("directory", directory))
+        self._pending.append(SpoolEvent("directory", directory))
 
     def close(self) -> None:
         if not self.closed:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from spoolq.watcher.events import RESCAN, Emitter, Signal
+from spoolq.watcher.events import RESCAN, Emitter, SpoolEvent
 
 
 class PollingEmitter(Emitter):
@@ -16,7 +16,7 @@ class PollingEmitter(Emitter):
         self.interval = interval
         self._next = time.monotonic()  # the first wait reports the initial scan
 
-    def wait(self, timeout: float | None) -> list[Signal]:
+    def wait(self, timeout: float | None) -> list[SpoolEvent]:
         now = time.monotonic()
         if now < self._next:
             pause = self._next - now if timeout is None else min(timeout, self._next - now)

@@ -10,10 +10,7 @@ are the writer's own, so the caller that chose it constructs it.
 
 from __future__ import annotations
 
-import inspect
-
-from spoolq.errors import PluginNotFound
-from spoolq.plugins import Family, find
+from spoolq.plugins import Family, find_subclass
 from spoolq.writers.base import Writer
 
 BUILTINS: dict[str, str] = {}
@@ -24,7 +21,4 @@ WRITERS = Family("writer", "spoolq.writers", BUILTINS)
 
 def writer_class(name: str) -> type[Writer]:
     """The :class:`Writer` subclass ``name`` names; :class:`PluginNotFound` saying why not."""
-    target = find(WRITERS, name)
-    if not (inspect.isclass(target) and issubclass(target, Writer)):
-        raise PluginNotFound(f"writer {name!r}: {target!r} is not a spoolq Writer subclass")
-    return target
+    return find_subclass(WRITERS, name, Writer)

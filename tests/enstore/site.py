@@ -6,9 +6,8 @@ import os
 import time
 from collections.abc import Callable
 
-from spoolq.component import Component
+from spoolq.component import Component, timer
 from spoolq.config import ComponentConfig
-from spoolq.enstore.catalogue import timer
 from spoolq.enstore.disk_mover import DiskMover
 from spoolq.spool import SpoolRoot
 

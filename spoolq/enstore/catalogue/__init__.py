@@ -5,7 +5,6 @@ One module per component family, named after the spool its messages go to:
 * :mod:`~spoolq.enstore.catalogue.events`     -- events for the Policy Engine (``pe``)
 * :mod:`~spoolq.enstore.catalogue.dispatcher` -- Migration Dispatcher commands and replies
 * :mod:`~spoolq.enstore.catalogue.worker`     -- Migration Worker commands and replies
-* :mod:`~spoolq.enstore.catalogue.timer`      -- the periodic tick that drives ages and timeouts
 
 Every body is JSON following the ticket layouts of the design (section 6);
 :mod:`~spoolq.enstore.catalogue.fields` checks required fields and raises

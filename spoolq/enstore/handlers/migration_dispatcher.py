@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import time
 
-from spoolq.enstore.catalogue import dispatcher, timer, worker
+from spoolq.component import timer
+from spoolq.enstore.catalogue import dispatcher, worker
 from spoolq.enstore.catalogue.fields import OK, build, require_correlation
 from spoolq.enstore.state import StateFile
 from spoolq.errors import Reject

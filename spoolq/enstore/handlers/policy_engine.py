@@ -29,7 +29,8 @@ from __future__ import annotations
 import logging
 import time
 
-from spoolq.enstore.catalogue import dispatcher, events, timer
+from spoolq.component import timer
+from spoolq.enstore.catalogue import dispatcher, events
 from spoolq.enstore.catalogue.fields import OK, require_correlation
 from spoolq.enstore.state import StateFile
 from spoolq.enstore.ticket_store import TicketStore
