@@ -131,8 +131,8 @@ class StompShipper(Shipper):
                 # (or all, when fewer are out), so the next fill sends a batch.
                 wanted = min(len(self.in_flight), max(1, self.config.window // 8))
                 self._settle(link.take_receipts(timeout, at_least=wanted))
-            elif timeout > 0:
-                link.doorbell.wait(timeout)  # claims ready, an ERROR frame, a loss, or stop()
+            elif timeout > 0 and link.doorbell.wait(timeout):  # claims, an ERROR frame, a loss, stop()
+                taken = self._fill(link)  # most likely claims: sent now, before the status is refreshed
         return bool(taken)
 
     def _sleep_limit(self) -> float:
