@@ -103,6 +103,7 @@ class Retry(Exception):  # noqa: N818  (a request, not an error)
     """Ask for the message to be handled again after ``delay`` seconds.
 
     ``delay=None`` lets the component's retry policy choose (exponential backoff).
+    Either way the wait is at most the policy's ``max_delay``.
     """
 
     def __init__(self, reason: str = "retry requested", delay: float | None = None):

@@ -13,6 +13,7 @@ the scripts; :func:`ensure_installed` installs it with apt-get when missing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -181,6 +182,15 @@ class Broker:
             except subprocess.TimeoutExpired:
                 epmd.kill()
                 epmd.wait()
+
+    @contextlib.contextmanager
+    def frozen(self):
+        """The node stopped in its tracks (SIGSTOP) for the block: connections stay open, nothing answers."""
+        os.killpg(self._node.pid, signal.SIGSTOP)
+        try:
+            yield self
+        finally:
+            os.killpg(self._node.pid, signal.SIGCONT)
 
     @property
     def running(self) -> bool:

@@ -12,6 +12,7 @@ import pytest
 
 from spoolq.component import Component
 from spoolq.spool import SpoolRoot
+from tests.ci_skips import pytest_runtest_makereport  # noqa: F401  (under CI, unexplained skips fail)
 
 REPO = Path(__file__).resolve().parent.parent
 

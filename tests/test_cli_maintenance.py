@@ -12,12 +12,12 @@ def test_init_creates_the_root_and_spools(cli, tmp_path):
     root = tmp_path / "new-root"
     result = cli("--root", str(root), "init", "pe", "pe_reply")
     assert result.returncode == 0
-    assert sorted(os.listdir(root)) == ["pe", "pe_reply"]
+    assert sorted(os.listdir(root)) == [".spoolq-root", "pe", "pe_reply"]
 
 
 def test_init_rejects_a_bad_name(cli, root_dir):
     result = cli("--root", str(root_dir), "init", "parked")
-    assert result.returncode == exit_codes.FAILURE
+    assert result.returncode == exit_codes.USAGE
     assert "not a valid spool name" in result.stderr.decode()
 
 
@@ -66,4 +66,5 @@ def test_purge_releases_stale_locks_and_stale_temporaries(cli, root_dir):
 
 
 def test_purge_with_nothing_to_do_is_success(cli, root_dir):
+    assert cli("--root", str(root_dir), "init", "pe").returncode == 0
     assert cli("--root", str(root_dir), "purge").returncode == 0

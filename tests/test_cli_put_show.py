@@ -105,3 +105,59 @@ def test_show_malformed_element_exits_malformed_naming_it(q):
     result = q("show", "pe", name)
     assert result.returncode == exit_codes.MALFORMED
     assert name in result.stderr.decode() and "'header'" in result.stderr.decode()
+
+
+def test_show_malformed_element_suggests_raw(q):
+    name = q("put", "--raw", "pe", '{"header": 3}').stdout.decode().strip()
+    result = q("show", "pe", name)
+    assert result.returncode == exit_codes.MALFORMED
+    assert "--raw" in result.stderr.decode()
+
+
+def test_show_parked_prints_the_original_message_under_the_parking_headers(q, root_dir):
+    from spoolq.spool import SpoolRoot
+    from spoolq.spool.parking import park
+
+    original = b'{"header": {"type": "CACHE_WRITTEN"}, "body": "file /pnfs/a", "text": true}'
+    parked = park(SpoolRoot(root_dir), "pe", original, "refused it", element="6b041698/6b0416a480e48d")
+    out = q("show", "--parked", "pe", parked).stdout.decode()
+    head, _, body = out.partition("\n\n")
+    assert "parked-reason: refused it" in head and "type: CACHE_WRITTEN" in head
+    assert body == "file /pnfs/a\n", "the original's body, not its envelope, ending in a newline"
+
+
+def _on_a_terminal(args: list[str]) -> bytes:
+    """Run spoolq with stdout on a pseudo-terminal; return what the terminal got."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.conftest import cli_env
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "spoolq", *args], stdout=follower, stderr=subprocess.PIPE, env=cli_env()
+    )
+    os.close(follower)
+    received = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the process closed the terminal
+            break
+        if not chunk:
+            break
+        received += chunk
+    process.wait(timeout=30)
+    os.close(leader)
+    return received
+
+
+def test_show_keeps_a_binary_body_off_a_terminal_but_pipes_it(q, root_dir):
+    body = bytes(range(256))
+    name = q.spool.put(body)
+    assert q("show", "pe", name).stdout == b"\n" + body, "piped: no header, a blank line, the bytes"
+    screen = _on_a_terminal(["--root", str(root_dir), "show", "pe", name])
+    assert b"\x00" not in screen and b"\x1b" not in screen
+    assert b"binary body of 256 bytes" in screen

@@ -58,3 +58,25 @@ def test_a_receiver_sweeps_its_target_spool_of_a_dead_writers_temporaries(broker
     leave_debris_of_a_dead_writer(incoming.path)
     with running(config, "in"):
         wait_until(lambda: debris(incoming.path) == [], 10, "the dead writer's debris gone")
+
+
+@pytest.mark.timeout(120)
+def test_a_restarted_receiver_sweeps_a_spool_its_predecessor_wrote_to_before_any_message_arrives(
+    broker, tmp_path: Path
+):
+    # A killed receiver's batch for "md" (named by a `to: md@n1` header) left debris there; the
+    # restarted receiver gets no message for md, and must still not leave it behind.
+    config = write_node_config(tmp_path / "n", "n1", broker)
+    md = root_of(config).spool("md")
+    leave_debris_of_a_dead_writer(md.path)
+    with running(config, "in"):
+        wait_until(lambda: debris(md.path) == [], 10, "the dead writer's debris in md gone")
+
+
+def test_a_component_at_start_sweeps_a_spool_its_predecessor_routed_output_to(root: SpoolRoot, serving):
+    # A killed predecessor was writing a message a `to: audit` header named; nothing for
+    # audit arrives after the restart, and the debris must go all the same.
+    audit = root.spool("audit")
+    leave_debris_of_a_dead_writer(audit.path)
+    serving(ComponentConfig(name="pe", spool="pe", handler="echo"), root, poll_interval=0.05)
+    wait_until(lambda: debris(audit.path) == [], 10, "the dead writer's debris in audit gone")

@@ -55,3 +55,26 @@ def test_a_daemon_started_with_umask_000_creates_spools_and_files_without_world_
     created = [reply, *reply.rglob("*")]
     assert len(created) >= 3  # the spool, an intermediate directory, the reply
     assert {path.name: oct(path.stat().st_mode & 0o7) for path in created if path.stat().st_mode & 0o7} == {}
+
+
+def test_the_state_and_metrics_files_a_daemon_writes_follow_its_umask(tmp_path):
+    config = config_with(tmp_path, 'umask = "0027"')
+    root = tmp_path / "root"
+    SpoolRoot(root).spool("pe").put(Message.new("JOB", "x"))
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "spoolq", "-c", config, "watch", "pe", "--handler", "echo"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=cli_env(),
+        preexec_fn=lambda: os.umask(0),
+    )
+    try:
+        wait_until(lambda: (root / ".metrics" / "pe.prom").exists(), 30, "the metrics file written")
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        watcher.wait(30)
+    written = [p for p in [*(root / ".metrics").rglob("*"), *(root / ".state").rglob("*")] if p.is_file()]
+    assert written
+    assert {
+        str(p.relative_to(root)): oct(p.stat().st_mode & 0o7) for p in written if p.stat().st_mode & 0o7
+    } == {}

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from spoolq import Spool
+from spoolq.cli import exit_codes
 from spoolq.cli.settings import Settings
 from spoolq.cli.watch import _component_config
 from spoolq.config import ComponentConfig, Config
@@ -39,7 +41,8 @@ def settings_with(*components: ComponentConfig) -> Settings:
 
 
 def test_options_alone_build_a_component_named_after_the_spool():
-    config = _component_config(settings_with(), "pe", None, {**NO_OVERRIDES, "workers": 3, "max_attempts": 2})
+    overrides = {**NO_OVERRIDES, "handler": "echo", "workers": 3, "max_attempts": 2}
+    config = _component_config(settings_with(), "pe", None, overrides)
     assert (config.name, config.spool, config.handler, config.workers) == ("pe", "pe", "echo", 3)
     assert config.retry.max_attempts == 2
 
@@ -87,3 +90,16 @@ def test_component_with_a_drop_box_is_ready_only_after_the_box_is_watched(root_d
     (box / "early").write_bytes(Message.new("PING", "there before start").body_bytes)
     serving(ComponentConfig(name="pe", spool="pe", handler="echo", dropbox=str(box)), root)
     wait_until(lambda: root.spool("pe_reply").count() == 1, what="the early file handled")
+
+
+def test_watch_without_a_handler_is_refused_and_consumes_nothing(cli, root_dir):
+    spool = Spool(root_dir / "pe", durable=False)
+    name = spool.put("keep me")
+    result = cli("--root", str(root_dir), "watch", "pe", timeout=20)
+    assert result.returncode == exit_codes.USAGE
+    assert "--handler" in result.stderr.decode()
+    assert spool.exists(name) and not (root_dir / "pe_reply").exists()
+
+
+def test_watch_help_says_the_handler_consumes_messages(cli):
+    assert "consumes the messages" in " ".join(cli("watch", "--help").stdout.decode().split())

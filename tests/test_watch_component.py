@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -136,7 +137,8 @@ def test_a_message_parked_after_retries_is_replayed_as_exactly_the_bytes_that_ar
 def test_a_retry_does_not_hold_up_other_messages(root, running, tmp_path):
     log = tmp_path / "seen"
     running(handler="tests.watch_handlers:record", options={"record": str(log)}, workers=1)
-    later = Message.new("JOB", "later").with_header(**{ATTEMPT: "2", NOT_BEFORE: "9999999999"})
+    due = f"{time.time() + 200:.6f}"  # within the default max_delay: a retry could have written it
+    later = Message.new("JOB", "later").with_header(**{ATTEMPT: "2", NOT_BEFORE: due})
     root.spool("pe").put(later)
     now = Message.new("JOB", "now")
     root.spool("pe").put(now)

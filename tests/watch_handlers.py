@@ -63,3 +63,10 @@ def dies_on_poison(message: Message, context: Context) -> None:
     if message.body == "poison":
         os._exit(1)
     _append(context, message.message_id or repr(message.body))
+
+
+def retry_in_an_hour_once(message: Message, context: Context) -> Message:
+    """Ask to be tried again in an hour on the first attempt, then answer."""
+    if context.attempt < 2:
+        raise Retry("come back in an hour", delay=3600)
+    return message.reply("DONE", f"attempt {context.attempt}")

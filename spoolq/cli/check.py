@@ -69,7 +69,7 @@ def check(settings: Settings) -> None:
     exits 4.
     """
     config = settings.config  # an invalid file fails here, with its one line
-    settings.root()  # and so does a missing spool root
+    settings.root(existing=False)  # and so does a missing spool root
     problems, children = configuration_problems(config)
     for problem in problems:
         click.echo(f"spoolq: error: {problem}", err=True)

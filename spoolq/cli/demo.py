@@ -8,6 +8,7 @@ import click
 
 from spoolq.cli import exit_codes
 from spoolq.cli.group import main
+from spoolq.cli.progress import ProgressLines
 
 
 @main.command("demo")
@@ -23,15 +24,15 @@ def demo(directory: str, files: int, workers: int, durable: bool) -> None:
     """
     from spoolq.enstore.demo.scenario import run_demo
 
-    report = run_demo(directory, files=files, workers=workers, say=_say, durable=durable)
+    progress = ProgressLines(click.get_text_stream("stdout"))
+    try:
+        report = run_demo(directory, files=files, workers=workers, say=progress.say, durable=durable)
+    finally:
+        progress.close()
     _print_table(report)
     for problem in (report.lost + report.corrupted)[:10]:
         click.echo(f"problem: {problem}", err=True)
     sys.exit(exit_codes.OK if report.ok else exit_codes.FAILURE)
-
-
-def _say(text: str) -> None:
-    click.echo(text, nl=False)
 
 
 def _print_table(report) -> None:

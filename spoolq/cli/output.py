@@ -20,9 +20,10 @@ import click
 
 from spoolq import envelope
 from spoolq.cli import exit_codes
-from spoolq.errors import MalformedMessage
+from spoolq.errors import MalformedMessage, SpoolError
 from spoolq.message import Message
 from spoolq.spool import Spool, SpoolRoot
+from spoolq.spool.root import check_spool_name
 
 
 class CommandError(click.ClickException):
@@ -40,8 +41,17 @@ def fail(message: str, exit_code: int = exit_codes.FAILURE) -> NoReturn:
     raise CommandError(message, exit_code)
 
 
+def valid_spool_name(name: str) -> str:
+    """``name`` if it can name a spool; else exit with USAGE: it is the command line that is wrong."""
+    try:
+        return check_spool_name(name)
+    except SpoolError as exc:
+        fail(str(exc), exit_codes.USAGE)
+
+
 def open_spool(root: SpoolRoot, name: str) -> Spool:
-    """An existing spool of ``root``; a missing one exits with NOT_FOUND."""
+    """An existing spool of ``root``; a missing one exits with NOT_FOUND, a bad name with USAGE."""
+    valid_spool_name(name)
     path = os.path.join(root.path, name)
     if not os.path.isdir(path):
         fail(f"{path}: no such spool; create it with 'spoolq init {name}'", exit_codes.NOT_FOUND)
@@ -53,6 +63,19 @@ def open_parked(root: SpoolRoot, name: str) -> Spool | None:
     if not os.path.isdir(os.path.join(root.path, "parked", name)):
         return None
     return root.parked(name, create=False)
+
+
+def warn_of_strangers(root: SpoolRoot) -> None:
+    """Say on stderr what in the root is not spoolq's: no command counts, lists or purges it."""
+    strangers = root.strangers()
+    if strangers:
+        more = len(strangers) - 10
+        shown = ", ".join(strangers[:10]) + (f" and {more} more" if more > 0 else "")
+        click.echo(
+            f"spoolq: note: {root.path} holds {len(strangers)} entr{'y' if len(strangers) == 1 else 'ies'} "
+            f"that are not spools, neither counted nor touched by spoolq: {shown}",
+            err=True,
+        )
 
 
 def human_age(seconds: float | None) -> str:

@@ -44,7 +44,7 @@ class ParkedFilter:
             return False
         if self.reasons and not any(text in parked.reason for text in self.reasons):
             return False
-        return not self.ids or bool({parked.name, parked.message_id} & set(self.ids))
+        return not self.ids or any(parked.known_as(ident) for ident in self.ids)
 
 
 def parked_filter_options(command: Callable) -> Callable:
@@ -57,7 +57,10 @@ def parked_filter_options(command: Callable) -> Callable:
             "--older-than", type=float, metavar="SECONDS", help="Only messages parked this long ago."
         ),
         click.option(
-            "--id", "ids", multiple=True, help="Only this parked element or message-id; repeatable."
+            "--id",
+            "ids",
+            multiple=True,
+            help="Only this parked element, original element (as logged) or message-id; repeatable.",
         ),
         click.option(
             "--reason",

@@ -61,7 +61,7 @@ def run(settings: Settings, restart_cap: float, log_json: bool, log_level: str) 
     path = os.path.abspath(path)
     config: Config = settings.config
     settings.apply_umask()
-    root = os.path.abspath(settings.root().path)
+    root = os.path.abspath(settings.root(existing=False).path)
     check_in_child(config, root)  # a bad shipper table or handler: one clear error, before anything starts
 
     def reload() -> Config:

@@ -9,6 +9,7 @@ from spoolq.config import Config, find_config, load_config
 from spoolq.config.source import take_handed_down
 from spoolq.errors import ConfigError
 from spoolq.spool import SpoolRoot
+from spoolq.spool.root import ROOT_MARKER
 
 
 @dataclass
@@ -38,12 +39,25 @@ class Settings:
         if self.config.umask is not None:
             os.umask(self.config.umask)
 
-    def root(self) -> SpoolRoot:
-        """The spool root: ``--root``, then ``SPOOLQ_ROOT``, then the configuration."""
+    def root(self, *, existing: bool = True) -> SpoolRoot:
+        """The spool root: ``--root``, then ``SPOOLQ_ROOT``, then the configuration.
+
+        With ``existing`` (commands that read or add to a root), the directory
+        must be recognisable as a root (:meth:`SpoolRoot.looks_like_root`): a
+        mistyped path is refused, not shown as an empty, healthy root.  Commands
+        that create one (``init``, the daemons) pass ``existing=False``.
+        """
         config = self.config
         path = self.root_option or config.root
         if not path:
             raise ConfigError(
                 "no spool root: give --root, set SPOOLQ_ROOT, or set 'root' in the configuration file"
             )
-        return SpoolRoot(path, durable=config.durable, granularity=config.granularity)
+        root = SpoolRoot(path, durable=config.durable, granularity=config.granularity)
+        if existing and not root.looks_like_root():
+            what = "not a spool root" if os.path.isdir(path) else "no such spool root"
+            raise ConfigError(
+                f"{path}: {what} (no {ROOT_MARKER} marker, no spool in use): "
+                "check --root or SPOOLQ_ROOT, or create it with 'spoolq init SPOOL...'"
+            )
+        return root

@@ -2,7 +2,9 @@
 
 Both run a ``[shippers.NAME]`` of the configuration file until SIGTERM or
 SIGINT: the first signal drains (sends in flight wait for their receipts,
-received batches are written and acked), a second one exits at once.
+received batches are written and acked), a second one exits at once.  Exit 0
+after a SIGTERM, 130 after a SIGINT or a second signal
+(:mod:`spoolq.daemon.stop_signals`).
 
 Run by hand, a shipper whose login every host of the broker refuses exits
 with the configuration error code (4): no retry mends a wrong password.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 
 import click
 
@@ -22,6 +25,7 @@ from spoolq.cli.group import main
 from spoolq.cli.settings import Settings
 from spoolq.daemon.child_process import READY_FD_ENV, report_ready
 from spoolq.daemon.logs import configure_logging
+from spoolq.daemon.stop_signals import STOP_SIGNALS, StopSignals
 from spoolq.errors import ConfigError
 from spoolq.shippers import build_shipper
 from spoolq.shippers.config import shipping_of
@@ -47,24 +51,25 @@ def _run(settings: Settings, name: str, command: str, log_json: bool, log_level:
             f"use 'spoolq {command_for_kind(config.kind)}'"
         )
     shipper = build_shipper(
-        settings.root(),
+        settings.root(existing=False),
         shipping,
         name,
         metrics_dir=settings.config.metrics_dir,
         metrics_interval=settings.config.metrics_interval,
     )
     shipper.exit_on_login_refused = READY_FD_ENV not in os.environ  # by hand, not under `spoolq run`
-    signals = {"count": 0}
+    stops = StopSignals()
 
     def on_signal(signum, frame):  # only sets flags (the second signal forces)
-        signals["count"] += 1
-        if signals["count"] > 1:
-            os._exit(130)
+        stops.add(signum)
+        if stops.forced:
+            os._exit(stops.exit_code())
         shipper.stop()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, on_signal)
     shipper.run(on_started=report_ready)  # to `spoolq run`, through $SPOOLQ_READY_FD
+    sys.exit(stops.exit_code())
 
 
 @main.command()

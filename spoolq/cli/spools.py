@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from spoolq import envelope
@@ -21,13 +23,15 @@ from spoolq.cli.output import (
     open_parked,
     open_spool,
     read_body_source,
+    valid_spool_name,
+    warn_of_strangers,
 )
 from spoolq.cli.settings import Settings
-from spoolq.errors import ElementNotFound
+from spoolq.errors import ElementNotFound, MalformedMessage
 from spoolq.message import CONTENT_TYPE, CORRELATION_ID, REPLY_TO, Message
 from spoolq.spool import Spool
 from spoolq.spool.layout import element_time
-from spoolq.spool.parking import iter_parked
+from spoolq.spool.parking import iter_parked, parked_name_of
 
 
 @main.command()
@@ -35,7 +39,9 @@ from spoolq.spool.parking import iter_parked
 @click.pass_obj
 def init(settings: Settings, spools: tuple[str, ...]) -> None:
     """Create the spool root and the named spools in it."""
-    root = settings.root()
+    for name in spools:
+        valid_spool_name(name)
+    root = settings.root(existing=False)
     for name in spools:
         root.spool(name)
         click.echo(f"{root.path}/{name}")
@@ -144,7 +150,11 @@ def _element_records(spool: Spool):
 @click.argument("spool")
 @click.argument("element")
 @click.option("--raw", is_flag=True, help="Print the element's bytes exactly as stored.")
-@click.option("--parked", is_flag=True, help="ELEMENT is in SPOOL's parked area.")
+@click.option(
+    "--parked",
+    is_flag=True,
+    help="ELEMENT is in SPOOL's parked area (its parked or logged name, or message-id).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @click.pass_obj
 def show(settings: Settings, spool: str, element: str, raw: bool, parked: bool, as_json: bool) -> None:
@@ -155,21 +165,49 @@ def show(settings: Settings, spool: str, element: str, raw: bool, parked: bool, 
         source = open_parked(root, spool)
         if source is None:
             fail(f"{root.path}/parked/{spool}: nothing parked", exit_codes.NOT_FOUND)
+        element = parked_name_of(root, spool, element) or element
     data = source.read(element)
     if raw:
         click.get_binary_stream("stdout").write(data)
         return
-    message = envelope.decode(data, where=f"{source.path}/{element}")
-    if as_json:
+    where = f"{source.path}/{element}"
+    try:
+        message = envelope.decode(data, where=where)
+    except MalformedMessage as exc:
+        fail(f"{exc}; 'spoolq show --raw' prints its bytes as stored", exit_codes.MALFORMED)
+    if as_json:  # a parked record as stored: the original's exact bytes, in base64
         emit_json({"id": element, "header": message.header, **body_fields(message)})
         return
+    if parked:
+        message = _original_of(message, where)
     for key, value in message.header.items():
         click.echo(f"{key}: {value}")
     click.echo("")
-    if isinstance(message.body, bytes):
-        click.get_binary_stream("stdout").write(message.body)
+    _print_body(message.body)
+
+
+def _original_of(record: Message, where: str) -> Message:
+    """A parked record shown as the message it holds: the parking headers, then the original's own.
+
+    An original that cannot be parsed is shown as its bytes.
+    """
+    parking_header = dict(record.header)
+    original, _reason = decode_or_reason(record.body_bytes, f"{where} (the original)")
+    if original is None:
+        return Message(record.body_bytes, parking_header)
+    return Message(original.body, {**parking_header, **original.header})
+
+
+def _print_body(body: str | bytes) -> None:
+    """Text, ending in a newline; binary bytes as they are, but never to a terminal (they garble it)."""
+    if isinstance(body, str):
+        click.echo(body, nl=not body.endswith("\n"))
+    elif not body:
+        return  # a parked record of a file set aside unread: its reason says where the file is
+    elif sys.stdout.isatty():
+        click.echo(f"[binary body of {len(body)} bytes, not shown on a terminal: redirect it, or use --json]")
     else:
-        click.echo(message.body, nl=not message.body.endswith("\n"))
+        click.get_binary_stream("stdout").write(body)
 
 
 @main.command()
@@ -219,3 +257,5 @@ def purge(settings: Settings, spools: tuple[str, ...], max_temp_age: float, max_
                 f"{report.temporaries_removed} temporary file(s) and "
                 f"{report.directories_removed} empty directory(ies) removed"
             )
+    if not spools:
+        warn_of_strangers(root)

@@ -12,7 +12,7 @@ from dataclasses import asdict
 import click
 
 from spoolq.cli.group import main
-from spoolq.cli.output import emit_records, open_parked, open_spool
+from spoolq.cli.output import emit_records, open_parked, open_spool, warn_of_strangers
 from spoolq.cli.settings import Settings
 from spoolq.metrics.export import prometheus_stats
 from spoolq.shippers.status import SHIPPER_COLUMNS, shipper_rows
@@ -49,6 +49,8 @@ def stats(settings: Settings, spools: tuple[str, ...], as_json: bool, prom: bool
         return
     emit_records(collect(root, spools or root.spool_names()), COLUMNS, as_json)
     if not spools:  # and the shippers running on this root (spoolq.shippers.status)
-        if not as_json:
+        shippers = shipper_rows(root.path)
+        if shippers and not as_json:
             click.echo()
-        emit_records(shipper_rows(root.path), SHIPPER_COLUMNS, as_json)
+        emit_records(shippers, SHIPPER_COLUMNS, as_json)
+        warn_of_strangers(root)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import signal
+import sys
 
 import click
 
 from spoolq.cli.group import main
 from spoolq.cli.settings import Settings
+from spoolq.daemon.stop_signals import STOP_SIGNALS, StopSignals
 from spoolq.writers.registry import writer_class
 
 
@@ -37,11 +39,18 @@ def udp_proxy(
     limits = {} if max_size is None else {"max_size": max_size}
     try:
         address = _address(listen)
-        proxy = bridge(settings.root(), spool, reply_spool or f"{spool}_udp_reply", address, **limits)
+        root = settings.root(existing=False)
+        proxy = bridge(root, spool, reply_spool or f"{spool}_udp_reply", address, **limits)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {listen}: {exc.strerror}") from None
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: proxy.stop())  # only sets a flag
+    stops = StopSignals()
+
+    def on_signal(signum, frame):  # only sets flags
+        stops.add(signum)
+        proxy.stop()
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, on_signal)
     host, port = proxy.address
     click.echo(
         f"udp-proxy: listening on {host}:{port}, tickets to {proxy.spool}, replies from {proxy.reply_spool}"
@@ -49,3 +58,4 @@ def udp_proxy(
     proxy.serve()
     counts = ", ".join(f"{k} {v}" for k, v in sorted(proxy.counts.items())) or "nothing"
     click.echo(f"udp-proxy: stopped ({counts})")
+    sys.exit(stops.exit_code())

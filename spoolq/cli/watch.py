@@ -3,14 +3,15 @@
 The first SIGTERM or SIGINT drains (messages being handled finish, nothing
 new is claimed); a second one stops at once (claims in flight stay locked and
 are retried by any watcher once their lock is stale).  Signal handlers only
-set flags; the main thread acts on them.
+set flags; the main thread acts on them.  Exit 0 after a SIGTERM, 130 after a
+SIGINT or a second signal (:mod:`spoolq.daemon.stop_signals`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import signal
+import sys
 
 import click
 
@@ -20,11 +21,11 @@ from spoolq.cli.settings import Settings
 from spoolq.config import ComponentConfig, RetryPolicy
 from spoolq.daemon.child_process import report_ready
 from spoolq.daemon.logs import configure_logging
+from spoolq.daemon.stop_signals import STOP_SIGNALS, StopSignals
 from spoolq.daemon.wakeup import WakeupPipe
 from spoolq.errors import ConfigError
 from spoolq.metrics.file import MetricsFile, metrics_path
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)  # the first drains, the second stops at once
 log = logging.getLogger("spoolq.watch")
 
 
@@ -33,8 +34,9 @@ log = logging.getLogger("spoolq.watch")
 @click.option("--component", "component_name", help="Take every setting from this configured component.")
 @click.option(
     "--handler",
-    help="Built-in name (echo, noop, command, panda), module:Class, module:func, "
-    "or a name an installed package declares (entry-point group spoolq.handlers).",
+    help="What handles each message (needed with SPOOL): a built-in name (echo, noop, command, panda), "
+    "module:Class, module:func, or a name an installed package declares (entry-point group "
+    "spoolq.handlers).  It consumes the messages; replies go to the reply spool.",
 )
 @click.option(
     "--option",
@@ -90,7 +92,7 @@ def watch(
     configure_logging(json=log_json, level=log_level)
     settings.apply_umask()
     config = _component_config(settings, spool, component_name, overrides)
-    root = settings.root()
+    root = settings.root(existing=False)
     wakeup = WakeupPipe(STOP_SIGNALS)  # and the component's pokes: ready, ended
     component = Component(
         config,
@@ -105,7 +107,9 @@ def watch(
     metrics_file = MetricsFile(
         component.metrics, path, component.spool, config.name, settings.config.metrics_interval
     )
-    _serve(component, metrics_file, wakeup)
+    code = _serve(component, metrics_file, wakeup)
+    if code:
+        sys.exit(code)
 
 
 def _component_config(
@@ -118,7 +122,13 @@ def _component_config(
             raise ConfigError(f"{where}: no component named {component_name!r} (known: {sorted(known)})")
         base = known[component_name]
     elif spool:
-        base = ComponentConfig(name=overrides.get("name") or spool, spool=spool, handler="echo")
+        if not overrides.get("handler"):
+            # A handler consumes messages and may write replies: never one chosen behind the operator's back.
+            raise click.UsageError(
+                "give --handler: what to do with each message of "
+                f"{spool} (e.g. --handler echo answers each with itself), or --component NAME"
+            )
+        base = ComponentConfig(name=overrides.get("name") or spool, spool=spool, handler=overrides["handler"])
     else:
         raise ConfigError("give a SPOOL to watch, or --component NAME from the configuration file")
     changes = {}
@@ -146,14 +156,15 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
     return options
 
 
-def _serve(component, metrics_file: MetricsFile, wakeup: WakeupPipe) -> None:
+def _serve(component, metrics_file: MetricsFile, wakeup: WakeupPipe) -> int:
     """Run ``component`` until drained or stopped; the main thread sleeps in ``wakeup``.
 
     It wakes for a signal, and for the component's pokes when it becomes
     ready or ends (:mod:`spoolq.daemon.wakeup`): an idle watcher's main thread
-    never runs, and no signal is missed.
+    never runs, and no signal is missed.  Returns the exit code the signals
+    call for.
     """
-    stop_signals = 0
+    stops = StopSignals()
     with wakeup:
         try:
             component.start()
@@ -161,15 +172,16 @@ def _serve(component, metrics_file: MetricsFile, wakeup: WakeupPipe) -> None:
             draining = reported = False
             while True:
                 received, _ = wakeup.wait()
-                stop_signals += sum(number in STOP_SIGNALS for number in received)
+                for number in received:
+                    stops.add(number)
                 if not reported and component.ready.is_set():
                     reported = True
                     report_ready()  # to `spoolq run`, through $SPOOLQ_READY_FD
-                if stop_signals >= 2:
+                if stops.forced:
                     component.stop()
                     log.warning("%s: stopped; the next to start takes over its claims", component.config.name)
-                    return
-                if stop_signals == 1 and not draining:
+                    return stops.exit_code()
+                if stops.stopping and not draining:
                     draining = True
                     component.drain()
                 if component.ended.is_set():
@@ -178,6 +190,6 @@ def _serve(component, metrics_file: MetricsFile, wakeup: WakeupPipe) -> None:
                         raise click.ClickException("the component ended unexpectedly")
                     metrics_file.write()
                     log.info("%s: drained", component.config.name)
-                    return
+                    return stops.exit_code()
         finally:
             metrics_file.stop()

@@ -110,9 +110,9 @@ def _decide(spool: Spool, root: SpoolRoot, name: str, max_size: int, taking: Tak
 def _park_symlink(spool: Spool, root: SpoolRoot, name: str, target: str, what: str) -> Verdict:
     """Park the locked symlink ``name`` as a record of its target, then remove the link."""
     reason = f"{what}, to {target!r}: not read"
-    parking.park(root, spool.name, os.fsencode(target), reason, element=name)
+    parked = parking.park(root, spool.name, os.fsencode(target), reason, element=name)
     spool.remove(name)  # unlinks the link and its lock, never the target
-    log.error("%s/%s: parked: %s", spool.path, name, reason)
+    log.error("%s/%s: parked as %s: %s", spool.path, name, parked, reason)
     return Verdict(False, reason, parked=True)
 
 

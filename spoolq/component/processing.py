@@ -5,7 +5,8 @@ Order of work for an element, and why:
 1. :func:`spoolq.component.intake.take` checks, reads and locks it;
 2. decode (a :class:`MalformedMessage` is parked with its reason);
 3. a ``not-before`` in the future: unlock, and ask the dispatcher to offer it
-   again when due;
+   again when due (one no retry could have written, unreadable or further
+   ahead than ``max_delay``, is parked);
 4. find the handler (none for the type: park), call it with a fresh Context;
 5. write the replies and the ``context.outbox`` messages, *then* remove the
    input: a crash before the removal re-delivers, never loses.  A worker
@@ -79,15 +80,25 @@ class Processor:
         self._reply_spool = config.reply_spool or f"{config.name}_reply"
         self._skipped: set[str] = set()  # names ignored (not regular files), logged once
         self._valid_targets: set[str] = set()  # output spool names already checked
+        self._swept_every_spool = False  # the first sweep looks in every spool (output_spools)
 
     def output_spools(self) -> list[Spool]:
-        """The spools this component writes to and that exist: replies, parked, and targets met so far."""
+        """The spools this component writes to and that exist: replies, parked, and targets met so far.
+
+        The first call (the sweep at start) names every spool of the root: a
+        killed predecessor may have been writing to any spool a ``to`` header
+        or an emitted message named, which this run has not met yet.
+        """
         found = []
         try:
             found.append(self.root.parked(self.config.spool, create=False))
         except SpoolqError:
             pass  # nothing parked yet: nothing to sweep
-        for name in dict.fromkeys([self._reply_spool, *list(self._valid_targets)]):
+        names = [self._reply_spool, *list(self._valid_targets)]
+        if not self._swept_every_spool:
+            self._swept_every_spool = True
+            names += self.root.spool_names()
+        for name in dict.fromkeys(names):
             if name == self.config.spool:
                 continue  # the input spool: the dispatcher purges it
             try:
@@ -158,7 +169,11 @@ class Processor:
         except MalformedMessage as exc:
             self._park(claim, data, exc.reason, attempts=0)
             return None, False
-        due = retry.not_before(message)
+        try:
+            due = retry.not_before(message, self.config.retry, time.time())
+        except MalformedMessage as exc:
+            self._park(claim, data, exc.reason, retry.attempt_of(message))
+            return None, False
         if due and due > time.time():
             claim.release()
             self.dispatcher.defer(claim.name, due)
@@ -241,7 +256,7 @@ class Processor:
         if attempt >= policy.max_attempts:
             self._park(claim, data, f"gave up after {attempt} attempt(s): {reason}", attempt)
             return
-        wait = retry.backoff(policy, attempt) if delay is None else delay
+        wait = retry.backoff(policy, attempt, delay)
         self.spool.put(retry.next_attempt(message, data, attempt, wait, reason))
         claim.ack()
         self._retried.inc()
@@ -268,7 +283,10 @@ class Processor:
             return
         # As it arrived: without the headers our retries added, so a replay puts back those bytes.
         original = retry.as_arrived(data)
-        parking.park(self.root, self.config.spool, original, reason, element=claim.name, attempts=attempts)
+        parked = parking.park(
+            self.root, self.config.spool, original, reason, element=claim.name, attempts=attempts
+        )
         claim.ack()
         self._parked.inc()
-        log.error("%s: parked: %s", claim.where, reason.strip().splitlines()[-1] if reason.strip() else "")
+        last_line = reason.strip().splitlines()[-1] if reason.strip() else ""
+        log.error("%s: parked as %s: %s", claim.where, parked, last_line)

@@ -7,7 +7,9 @@ element, with these headers, and only then is the old element removed
 ``attempt``     the number of the next attempt (the first attempt is 1; a
                 message without the header is on its first attempt)
 ``not-before``  Unix time before which no worker handles it; workers that
-                meet it early put it back and look again when it is due
+                meet it early put it back and look again when it is due.
+                One that is not a number, or further ahead than the
+                policy's ``max_delay``, is no retry's: the message is parked
 ``retry-reason`` why the last attempt failed (the last line of the reason:
                 for a traceback, the exception)
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import time
 
 from spoolq import envelope
@@ -38,6 +41,7 @@ ATTEMPT = "attempt"
 NOT_BEFORE = "not-before"
 RETRY_REASON = "retry-reason"
 RETRY_ARRIVED = "retry-arrived"
+CLOCK_SLACK = 60.0  # seconds a clock may have stepped back since a retry wrote its not-before
 ADDED = (ATTEMPT, NOT_BEFORE, RETRY_REASON, RETRY_ARRIVED)  # every header a rewrite adds
 
 
@@ -52,19 +56,39 @@ def attempt_of(message: Message) -> int:
         return 1
 
 
-def not_before(message: Message) -> float:
-    """The Unix time the message is due (0 when due at once or unreadable)."""
+def not_before(message: Message, policy: RetryPolicy, now: float) -> float:
+    """The Unix time the message is due: 0 when it carries no ``not-before``.
+
+    No retry writes one further ahead than ``policy.max_delay`` (a handler's
+    own ``delay`` too is at most that).  A value that is not a finite number,
+    or that lies further ahead than that (and :data:`CLOCK_SLACK`, for a clock
+    stepped back since), was written by someone else: honoured, it would hold
+    the message for good (``1e999999`` reads as infinity).  It raises
+    :class:`MalformedMessage`, and the message is parked with the reason.
+    """
     value = message.header.get(NOT_BEFORE)
     if value is None:
         return 0.0
     try:
-        return float(value)
+        due = float(value)
     except ValueError:
-        return 0.0
+        due = math.nan
+    if not math.isfinite(due):
+        raise MalformedMessage(f"header {NOT_BEFORE} {value[:100]!r} is not a Unix time")
+    ahead = due - now
+    if ahead > policy.max_delay + CLOCK_SLACK:
+        raise MalformedMessage(
+            f"header {NOT_BEFORE} {value[:100]!r} is {ahead:.0f} s ahead, more than max_delay"
+            f" ({policy.max_delay:g} s): no retry writes that; it would hold the message back"
+        )
+    return due
 
 
-def backoff(policy: RetryPolicy, attempt: int) -> float:
-    """Seconds to wait after failed attempt number ``attempt``."""
+def backoff(policy: RetryPolicy, attempt: int, requested: float | None = None) -> float:
+    """Seconds to wait after failed attempt number ``attempt``: ``requested`` (a handler's
+    ``Retry(delay=...)``) or the policy's exponential backoff, at most ``max_delay`` either way."""
+    if requested is not None:
+        return min(policy.max_delay, max(0.0, requested))
     return min(policy.max_delay, policy.backoff * policy.backoff_factor ** max(0, attempt - 1))
 
 

@@ -6,8 +6,9 @@ which hands it the signals received:
 - a child that exits on its own is restarted after ``restart_delay``, doubled
   for each further crash up to ``restart_cap`` (spoolq.daemon.restarts);
 - SIGTERM / SIGINT: every child gets SIGTERM and drains; when all have exited,
-  :meth:`Supervisor.run` returns 0.  A second one: every child gets SIGKILL
-  (claims in flight stay locked and are retried once stale); returns 130;
+  :meth:`Supervisor.run` returns 0 (130 for a SIGINT: spoolq.daemon.stop_signals).
+  A second one: every child gets SIGKILL (claims in flight stay locked and are
+  retried once stale); returns 130;
 - SIGHUP: the configuration is read again.  Invalid: logged, the running one is
   kept.  Valid: new components start, removed ones drain, changed ones drain
   and start again with the new settings;
@@ -38,13 +39,12 @@ from spoolq.daemon import sdnotify
 from spoolq.daemon.child_process import ChildProcess
 from spoolq.daemon.restarts import RestartSchedule
 from spoolq.daemon.run_plan import SHIPPER, ChildSpec, counted, planned_children, shared_settings
+from spoolq.daemon.stop_signals import INTERRUPTED, STOP_SIGNALS, StopSignals
 from spoolq.daemon.wakeup import WakeupPipe
 from spoolq.errors import ConfigError
 
 log = logging.getLogger("spoolq.supervisor")
 
-DRAINED = 0
-FORCED = 130
 CommandFor = Callable[[ChildSpec], Sequence[str]]
 ChildrenOf = Callable[[Config], list[ChildSpec]]
 
@@ -72,14 +72,14 @@ class Supervisor:
         self.restarts = RestartSchedule(restart_delay, restart_cap, stable_after)
         self.children: dict[str, ChildProcess] = {}  # by ChildSpec.key
         self.desired: dict[str, ChildSpec] = {}
-        self._stop_signals = 0
+        self._stops = StopSignals()
         self._reload_requested = False
         self._draining = self._ready_announced = False
 
     # -- the loop ----------------------------------------------------------------------
 
     def run(self) -> int:
-        """Supervise until drained (0) or forced (130). Must run in the main thread."""
+        """Supervise until drained (0; 130 if by SIGINT) or forced (130). Must run in the main thread."""
         # SIGCHLD only wakes the loop: _reap then looks at every child.
         with WakeupPipe((signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)) as wakeup:
             self.apply(self.config, self._children_of(self.config))
@@ -87,9 +87,9 @@ class Supervisor:
 
     def _loop(self, wakeup: WakeupPipe) -> int:
         while True:
-            if self._stop_signals >= 2:
+            if self._stops.forced:
                 return self._force()
-            if self._stop_signals == 1 and not self._draining:
+            if self._stops.stopping and not self._draining:
                 self._drain()
             if self._reload_requested and not self._draining:
                 self._reload_requested = False
@@ -97,7 +97,7 @@ class Supervisor:
             self._reap()
             if self._draining and not self.children:
                 log.info("all %s stopped", "components and shippers" if self._shippers() else "components")
-                return DRAINED
+                return self._stops.exit_code()
             if not self._draining:
                 self._start_due()
                 self._announce_ready()
@@ -112,8 +112,8 @@ class Supervisor:
         pipes = {c.ready_fd: c for c in self.children.values() if c.ready_fd is not None}
         received, readable = wakeup.wait(self.restarts.seconds_to_next(), pipes)
         for signum in received:
-            if signum in (signal.SIGTERM, signal.SIGINT):
-                self._stop_signals += 1
+            if signum in STOP_SIGNALS:
+                self._stops.add(signum)
             elif signum == signal.SIGHUP:
                 self._reload_requested = True
         for fd in readable:
@@ -230,4 +230,4 @@ class Supervisor:
             child.process.wait()
             child.close_pipe()
         self.children.clear()
-        return FORCED
+        return INTERRUPTED

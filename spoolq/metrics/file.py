@@ -9,6 +9,15 @@ that moment::
     spoolq_queue_depth{component,spool}                messages in the input spool
     spoolq_queue_oldest_age_seconds{component,spool}   age of the oldest one (0 when empty)
 
+and two that tell a live file from a stale one, as the textfile convention asks::
+
+    spoolq_component_up{component,spool}                       1 while running; 0 once stopped
+    spoolq_metrics_written_timestamp_seconds{component,spool}  Unix time of this write
+
+A file left by a component that stopped says ``up 0``; one left by a process
+that was killed keeps ``up 1`` but a timestamp older than a few intervals
+(alert on ``time() - spoolq_metrics_written_timestamp_seconds > 3 * interval``).
+
 A write that fails (full disk, directory removed) is logged and tried again at
 the next interval: metrics never stop a component.
 """
@@ -18,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 
 from spoolq.metrics.registry import Metrics
 from spoolq.spool import Spool
@@ -28,6 +38,8 @@ log = logging.getLogger("spoolq.metrics_file")
 METRICS_DIR = ".metrics"
 QUEUE_DEPTH = "spoolq_queue_depth"
 OLDEST_AGE = "spoolq_queue_oldest_age_seconds"
+UP = "spoolq_component_up"
+WRITTEN_AT = "spoolq_metrics_written_timestamp_seconds"
 
 
 def metrics_path(root_path: str, metrics_dir: str | None, component: str) -> str:
@@ -48,6 +60,9 @@ class MetricsFile:
         self._thread: threading.Thread | None = None
         metrics.describe(QUEUE_DEPTH, "gauge", "Messages in the component's input spool.")
         metrics.describe(OLDEST_AGE, "gauge", "Age in seconds of the oldest message in the input spool.")
+        metrics.describe(UP, "gauge", "1 while the component runs, 0 once it stopped.")
+        metrics.describe(WRITTEN_AT, "gauge", "Unix time this file was written: old means stale.")
+        metrics.set(UP, 1, **self.labels)
 
     def write(self) -> bool:
         """Refresh the spool gauges and replace the file; ``False`` (logged) when it failed."""
@@ -55,6 +70,7 @@ class MetricsFile:
             stats = self.spool.stats()
             self.metrics.set(QUEUE_DEPTH, stats.ready + stats.locked, **self.labels)
             self.metrics.set(OLDEST_AGE, stats.oldest_age or 0.0, **self.labels)
+            self.metrics.set(WRITTEN_AT, round(time.time(), 3), **self.labels)
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             write_atomically(self.path, self.metrics.render())
         except OSError as exc:
@@ -68,11 +84,12 @@ class MetricsFile:
         self._thread.start()
 
     def stop(self) -> None:
-        """End the writer thread and write the final figures."""
+        """End the writer thread and write the final figures, saying the component is down."""
         self._stopped.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        self.metrics.set(UP, 0, **self.labels)
         self.write()
 
     def _run(self) -> None:

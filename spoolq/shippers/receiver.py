@@ -16,8 +16,10 @@ only queues frames; this loop takes them in batches and, per batch:
    only then acks.  A failed write is never acked: the connection is
    dropped and the broker redelivers after the reconnect.
 
-At start and every ``SWEEP_INTERVAL`` the spools it writes to are swept for
-temporaries a killed receiver left (:mod:`spoolq.spool.output_sweep`).
+At start every spool of the root is swept for temporaries a killed receiver
+left (:mod:`spoolq.spool.output_sweep`): a ``to`` header may have sent its
+predecessor's writes to any of them.  Then every ``SWEEP_INTERVAL`` the spools
+this run has written to are swept again.
 
 An idle receiver sleeps on the shipper's doorbell, which the reader thread
 rings when a frame arrives for a loop that waits (once per wait, not per
@@ -115,7 +117,8 @@ class StompReceiver(Shipper):
         self.status.backlog = len(self.frames)  # received, not yet written
 
     def run(self, on_started: Callable[[], object] | None = None) -> None:
-        self._sweep.sweep()  # before any connection: a killed predecessor's temporaries go now
+        # Before any connection: a killed predecessor's temporaries go now, wherever it wrote.
+        OutputSweep(self._every_spool, 0.0, f"receiver {self.config.name}").sweep()
         try:
             super().run(on_started)
         finally:
@@ -179,8 +182,16 @@ class StompReceiver(Shipper):
 
     def _output_spools(self) -> list:
         """The spools to sweep: the parked area, the configured spool and those written to so far."""
+        return self._existing_spools(list(self._written))
+
+    def _every_spool(self) -> list:
+        """The parked area and every spool of the root: where a killed predecessor may have written."""
+        return self._existing_spools([*self.root.spool_names(), *self._written])
+
+    def _existing_spools(self, names: list[str]) -> list:
         spools = []
-        wanted = [(self.root.parked, self.config.spool), *((self.root.spool, n) for n in list(self._written))]
+        unique = dict.fromkeys(names)
+        wanted = [(self.root.parked, self.config.spool), *((self.root.spool, n) for n in unique)]
         for make, name in wanted:
             try:
                 spools.append(make(name, create=False))

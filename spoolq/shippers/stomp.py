@@ -240,6 +240,10 @@ class StompShipper(Shipper):
         """
         address = self.destination.address
         header = envelope.header_of(data)
+        if header is None and "{node}" in address:
+            # No header to route by: say why when it is a malformed envelope (nested past
+            # the bound, say), not only that no node was found in it.
+            envelope.decode(data)  # MalformedMessage: parked with that reason
         if "{node}" in address:
             to = header.get(TO) if header else None
             target = _address_of(to) if to else None

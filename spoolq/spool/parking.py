@@ -57,6 +57,15 @@ class ParkedMessage:
     message_id: str | None
     original: bytes  # empty when the original was set aside whole (``aside``)
     aside: str | None = None  # the file holding the original bytes, when set aside unread
+    element: str | None = None  # its element name in the spool it came from (what the log names)
+
+    def known_as(self, ident: str) -> bool:
+        """Whether ``ident`` names this message: its parked name, its original element name, its message-id.
+
+        Log lines name the original element (``<spool>/<dir>/<element>``), the
+        CLI lists the parked name: an operator may paste either.
+        """
+        return ident in (self.name, self.element, self.message_id)
 
 
 def park(
@@ -151,7 +160,19 @@ def read_parked(root: SpoolRoot, origin: str, name: str) -> ParkedMessage:
         message_id=header.get(MESSAGE_ID),
         original=message.body_bytes,
         aside=_aside_path(root, origin, header.get(PARKED_ASIDE)),
+        element=header.get(PARKED_ELEMENT),
     )
+
+
+def parked_name_of(root: SpoolRoot, origin: str, ident: str) -> str | None:
+    """The parked name of the message of ``origin`` that ``ident`` names (see :meth:`ParkedMessage.known_as`).
+
+    A parked name is taken at once; any other id costs a read of the parked area.
+    """
+    parked = root.parked(origin, create=False)
+    if layout.is_element_path(ident) and parked.exists(ident):
+        return ident
+    return next((p.name for p in iter_parked(root, origin) if p.known_as(ident)), None)
 
 
 def _aside_path(root: SpoolRoot, origin: str, relative: str | None) -> str | None:

@@ -89,8 +89,8 @@ def _park(spool: Spool, root: SpoolRoot, name: str, deaths: int) -> bool:
     except SpoolqError:
         return False  # gone meanwhile
     reason = f"{poison.REASON}, {deaths} time(s)"
-    parking.park(root, spool.name, data, reason, element=name, attempts=deaths)
+    parked = parking.park(root, spool.name, data, reason, element=name, attempts=deaths)
     element.remove_locked(path)
     poison.forget(root.path, spool.name, name)
-    log.error("%s/%s: parked: %s", spool.path, name, reason)
+    log.error("%s/%s: parked as %s: %s", spool.path, name, parked, reason)
     return True
