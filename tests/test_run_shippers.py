@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 
@@ -179,3 +180,23 @@ def test_the_plan_holds_enabled_children_and_checks_shipper_names(tmp_path, brok
     config_path.write_text(config_path.read_text().replace("[shippers.in]", "[shippers.'in/../x']"))
     with pytest.raises(ConfigError, match="a shipper name is letters"):
         planned_children(load_config(str(config_path)))
+
+
+def test_a_refused_login_under_run_keeps_the_shipper_ready_and_shown_in_stats(
+    start_run, broker, tmp_path, cli
+):
+    config, _a = node_a(tmp_path, broker)
+    config.write_text(config.read_text().replace("backoff_max = 1\n", "backoff_max = 30\n"))
+    run = start_run(config=config, SPOOLQ_TEST_PASSCODE="wrong")
+    run.wait_for_log("all 1 component and 2 shippers ready")  # at the refusal, not after backoff_max
+    run.wait_for_log(r"shipper out: broker 'main' refused the login of user 'guest'.*; retrying every 30 s")
+
+    def stats() -> str:
+        return cli("--config", str(config), "stats").stdout.decode()
+
+    shown = wait_until(
+        lambda: stats().count("login refused") == 2 and stats(), 20, "both shown as login refused"
+    )
+    assert "stale" not in shown
+    assert "exited unexpectedly" not in run.log()
+    assert len(re.findall(r"shipper out: broker 'main' refused the login", run.log())) == 1

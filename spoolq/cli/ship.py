@@ -5,6 +5,11 @@ SIGINT: the first signal drains (sends in flight wait for their receipts,
 received batches are written and acked), a second one exits at once.  Exit 0
 after a SIGTERM, 130 after a SIGINT or a second signal
 (:mod:`spoolq.daemon.stop_signals`).
+
+Run by hand, a shipper whose login every host of the broker refuses exits
+with the configuration error code (4): no retry mends a wrong password.
+Under ``spoolq run`` (which hands it ``$SPOOLQ_READY_FD``) it keeps trying,
+every ``backoff_max`` seconds, and ``spoolq stats`` shows ``login refused``.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import click
 from spoolq.cli.daemon_options import log_options
 from spoolq.cli.group import main
 from spoolq.cli.settings import Settings
-from spoolq.daemon.child_process import report_ready
+from spoolq.daemon.child_process import READY_FD_ENV, report_ready
 from spoolq.daemon.logs import configure_logging
 from spoolq.daemon.stop_signals import STOP_SIGNALS, StopSignals
 from spoolq.errors import ConfigError
@@ -52,6 +57,7 @@ def _run(settings: Settings, name: str, command: str, log_json: bool, log_level:
         metrics_dir=settings.config.metrics_dir,
         metrics_interval=settings.config.metrics_interval,
     )
+    shipper.exit_on_login_refused = READY_FD_ENV not in os.environ  # by hand, not under `spoolq run`
     stops = StopSignals()
 
     def on_signal(signum, frame):  # only sets flags (the second signal forces)

@@ -20,9 +20,23 @@ The loop runs in the caller's thread (the supervisor), never in a stomp.py
 callback: it opens a :class:`~spoolq.shippers.link.Link`, pumps while the
 link is alive, and after a loss waits a jittered, exponentially growing delay
 before it connects again.  Messages wait on disk meanwhile.  :meth:`stop` (a
-signal handler may call it: it only sets a flag) makes the loop drain and
-return.  :meth:`Shipper.publish` writes what the loop counts: the status file
-for ``spoolq stats`` and the metrics file for Prometheus.
+signal handler may call it: it only sets a flag and rings the doorbell) makes
+the loop drain and return.  :meth:`Shipper.publish` writes what the loop
+counts: the status file for ``spoolq stats`` and the metrics file for
+Prometheus, each only when something in it changed.
+
+An idle shipper costs nothing: its ``pump`` sleeps on :attr:`Shipper.doorbell`
+(:mod:`spoolq.shippers.doorbell`), rung by whatever brings work, with a
+timeout only as long as the next thing due (:meth:`Shipper.publish_due_in`,
+and the subclass's own deadlines), never a polling interval.
+
+A broker that refuses the login on every host of the list
+(:class:`~spoolq.shippers.link.LoginRefused`: a wrong password, an unknown
+user) is a configuration error, not an outage: it is said once, in one line
+naming the broker and the user, ``spoolq stats`` shows the state ``login
+refused``, and the shipper waits ``backoff_max`` before it tries again.  With
+``exit_on_login_refused`` (``spoolq ship`` and ``spoolq receive`` run by
+hand) :meth:`Shipper.run` raises :class:`~spoolq.errors.ConfigError` instead.
 """
 
 from __future__ import annotations
@@ -31,11 +45,13 @@ import logging
 import os
 import random
 import threading
+import time
 from collections.abc import Callable
 
-from spoolq.errors import BrokerUnavailable, ShipError
+from spoolq.errors import BrokerUnavailable, ConfigError, ShipError
 from spoolq.shippers.config import BrokerConfig, DestinationConfig, ShipperConfig, ShippingConfig
-from spoolq.shippers.link import Link
+from spoolq.shippers.doorbell import Doorbell
+from spoolq.shippers.link import Link, LoginRefused
 from spoolq.shippers.status import STATE_DIR, ShipperStatus, StatusFile
 from spoolq.shippers.status_metrics import StatusMetrics, shipper_metrics_path
 from spoolq.spool import SpoolRoot
@@ -87,6 +103,10 @@ class Shipper:
         )
         self._connections = 0
         self.backoff = Backoff(maximum=config.backoff_max)
+        self.doorbell = Doorbell()  # what pump and the pauses sleep on; stop() rings it
+        self.exit_on_login_refused = False  # True: a login refused by every host ends run()
+        self._refusal_said = ""  # the refused login last logged, so it is said once
+        self._retry_delay = 0.0  # set by a failed _connect: how long to wait before the next
 
     @classmethod
     def from_config(
@@ -128,7 +148,9 @@ class Shipper:
     def make_link(self) -> Link:
         """A new, unopened link; its CA bundle (for ``ca_path``) is private to this shipper."""
         bundle = os.path.join(self.root.path, STATE_DIR, f"{self.config.name}.ca-bundle.pem")
-        return Link(self.broker, send_timeout=self.config.send_timeout, ca_bundle=bundle)
+        return Link(
+            self.broker, send_timeout=self.config.send_timeout, ca_bundle=bundle, doorbell=self.doorbell
+        )
 
     def refresh_status(self) -> None:
         """Update counters that are computed, not counted (e.g. the backlog)."""
@@ -138,13 +160,14 @@ class Shipper:
     def stop(self) -> None:
         """Ask the loop to drain and return; safe from a signal handler."""
         self.stopping.set()
+        self.doorbell.ring()
 
     def run(self, on_started: Callable[[], object] | None = None) -> None:
         """Connect, pump, reconnect after losses; return after :meth:`stop`.
 
         ``on_started`` is called once, after the first connection attempt has
-        either connected or failed (so after at most ``connect_timeout`` per host):
-        ``spoolq run`` counts the shipper as ready then.
+        either connected or failed (so after at most ``connect_timeout`` per host),
+        before any wait to try again: ``spoolq run`` counts the shipper as ready then.
         """
         try:
             while not self.stopping.is_set():
@@ -153,6 +176,7 @@ class Shipper:
                     on_started()
                     on_started = None
                 if link is None:
+                    self._sleep(self._retry_delay)
                     continue
                 try:
                     self._serve(link)
@@ -162,19 +186,24 @@ class Shipper:
                     self.status.state = "disconnected"
                     self.status.in_flight = 0
                 if not self.stopping.is_set():
-                    self._pause(f"connection to {link.where} lost")
+                    self._sleep(self._pause(f"connection to {link.where} lost"))
         finally:
             self.status.state = "stopped"
             self.refresh_status()
             self.publish(force=True)
 
     def _connect(self) -> Link | None:
+        """A connected link, or ``None`` with :attr:`_retry_delay` set to the wait before the next try."""
         link = self.make_link()
         try:
             link.open()
+        except LoginRefused as exc:
+            self._retry_delay = self._login_refused(exc)
+            return None
         except BrokerUnavailable as exc:
+            self.status.state = "disconnected"
             self.status.last_error = str(exc)
-            self._pause(str(exc))
+            self._retry_delay = self._pause(str(exc))
             return None
         self.status.state, self.status.broker = "connected", link.where
         try:
@@ -182,9 +211,10 @@ class Shipper:
         except (ShipError, OSError) as exc:
             link.close()
             self.status.last_error = str(exc)
-            self._pause(f"setting up {link.where}: {exc}")
+            self._retry_delay = self._pause(f"setting up {link.where}: {exc}")
             return None
         self.backoff.reset()
+        self._refusal_said = ""
         self._connections += 1
         self.status.reconnects = self._connections - 1
         self.publish(force=True)  # "connected" shows at once, not at the next interval
@@ -203,14 +233,47 @@ class Shipper:
         if link.alive:
             self.drain(link)
 
-    def _pause(self, why: str) -> None:
+    def _login_refused(self, exc: LoginRefused) -> float:
+        """Every host refused the login: a configuration error, said once; the wait before the next try."""
+        self.status.last_error = str(exc)
+        if self.exit_on_login_refused:
+            raise ConfigError(f"shipper {self.config.name}: {exc}; check the username and passcode") from None
+        self.status.state = "login refused"
+        delay = self.backoff.maximum  # a password does not mend itself in a tenth of a second
+        if str(exc) != self._refusal_said:
+            self._refusal_said = str(exc)
+            log.error("shipper %s: %s; retrying every %g s", self.config.name, exc, delay)
+        self.refresh_status()
+        self.publish(force=True)
+        return delay
+
+    def _pause(self, why: str) -> float:
+        """Log a failure and publish it; the backoff's next delay, for the caller to sleep."""
         delay = self.backoff.next_delay()
         log.warning("shipper %s: %s; retrying in %.1f s", self.config.name, why, delay)
         self.refresh_status()
         self.publish(force=True)
-        self.stopping.wait(delay)
+        return delay
+
+    def _sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if :meth:`stop` is called."""
+        deadline = time.monotonic() + seconds
+        while not self.stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.doorbell.wait(left)
 
     def publish(self, force: bool = False) -> None:
-        """Write the status file and the metrics file, each when due (or now, when ``force``)."""
+        """Write the status file and the metrics file, each when due and changed (or now, when ``force``)."""
         self.status_file.maybe_write(force)
         self.metrics_file.maybe_write(force)
+
+    def publish_due_in(self) -> float | None:
+        """Seconds until :meth:`publish` has a change to write (``None``: nothing to write).
+
+        ``pump`` sleeps no longer than this, so the last figures of a burst
+        reach the files although nothing wakes the shipper afterwards.
+        """
+        due = [d for d in (self.status_file.due_in(), self.metrics_file.due_in()) if d is not None]
+        return min(due) if due else None

@@ -19,6 +19,17 @@ Handing claims over one by one through a ``queue.Queue`` woke the claimer
 for every message taken: three futex calls a message, and the GIL passed
 back and forth between the threads as often.
 
+When a pass over the spool claims nothing, the claimer sleeps on the
+spool's inotify watches (:func:`spoolq.watcher.make_emitter`, the
+component's own emitter), not on a timer: an idle shipper is never
+scheduled, and a message put into its spool is claimed as soon as inotify
+says so.  An element can also become claimable with no new file at all,
+when a lock is released (a send that got no receipt, a refused one, a stale
+lock taken back): whoever releases it calls :meth:`Claimer.poke`.  The
+emitter's own rescan (every ``RESCAN_INTERVAL``) catches anything else, such
+as a lock released by another process.  A sender that found nothing ready
+is told when claims are (``on_ready``), so it too sleeps until then.
+
 A shipper runs one claimer per connection: :meth:`Claimer.close` releases the
 claims still waiting, so nothing stays locked while the broker is away.
 """
@@ -30,15 +41,19 @@ import os
 import sys
 import threading
 from collections import deque
+from collections.abc import Callable
 
 from spoolq.errors import SpoolqError
 from spoolq.spool import Claim, Spool, element
 from spoolq.spool.directories import DirectoryHandles
+from spoolq.watcher import make_emitter
 
 log = logging.getLogger("spoolq.shippers")
 
-#: How long the claimer sleeps when the spool has nothing it can claim.
-IDLE_PAUSE = 0.05
+#: Seconds between full rescans while idle: the safety net under inotify (the watcher's default).
+RESCAN_INTERVAL = 30.0
+#: Seconds between looks where inotify cannot be had (the polling emitter's interval).
+POLL_INTERVAL = 0.05
 #: Names whose failure to be claimed is remembered, so each is logged once, not every pass.
 _WARNED_KEPT = 1000
 
@@ -46,8 +61,14 @@ _WARNED_KEPT = 1000
 class Claimer:
     """Keeps up to ``depth`` claims of ``spool`` ready, oldest first, read into memory."""
 
-    def __init__(self, spool: Spool, depth: int, name: str = "claimer"):
+    def __init__(
+        self, spool: Spool, depth: int, name: str = "claimer", on_ready: Callable[[], object] | None = None
+    ):
         self.spool = spool
+        self.on_ready = on_ready  # called when claims are ready for a sender that found none
+        # Watches before the first pass: an element published in between is both listed and announced.
+        self._emitter = make_emitter(spool.path, poll_interval=POLL_INTERVAL, rescan_interval=RESCAN_INTERVAL)
+        self._hungry = False  # take() found nothing: on_ready is owed at the next claim
         self.depth = max(1, depth)
         self._refill_at = self.depth // 2  # the claimer wakes when no more than this are ready
         self._ready: deque[Claim] = deque()
@@ -58,21 +79,38 @@ class Claimer:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def take(self, limit: int) -> list[Claim]:
-        """Up to ``limit`` ready claims, oldest first, without waiting."""
+    def take(self, limit: int, wake_me: bool = True) -> list[Claim]:
+        """Up to ``limit`` ready claims, oldest first, without waiting.
+
+        When there are none and ``wake_me``, ``on_ready`` is called at the next
+        claim.  A sender with sends in flight passes ``False``: it wakes for
+        their receipts anyway, and woken for each new claim it would send them
+        one by one.
+        """
         ready = self._ready
         taken = [ready.popleft() for _ in range(min(limit, len(ready)))]
+        if not taken and limit > 0 and wake_me:
+            # RACE: the claimer appends, then reads _hungry; set before the deque is looked
+            # at again here, so either it sees the flag and calls on_ready, or this sees its claim.
+            self._hungry = True
+            taken = [ready.popleft() for _ in range(min(limit, len(ready)))]
         if taken and self._waiting and len(ready) <= self._refill_at:
             with self._room:
                 self._room.notify()
         return taken
+
+    def poke(self) -> None:
+        """A lock was released: look at the spool again now, not at the next rescan."""
+        self._emitter.wake()
 
     def close(self) -> None:
         """Stop claiming and release every claim not taken."""
         with self._room:
             self._closing = True
             self._room.notify()
+        self._emitter.wake()
         self._thread.join()
+        self._emitter.close()
         while self._ready:
             try:
                 self._ready.popleft().release()
@@ -91,11 +129,13 @@ class Claimer:
                         continue  # taken by another consumer, or gone
                     self._ready.append(claim)
                     claimed += 1
+                    if self._hungry:
+                        self._hungry = False
+                        if self.on_ready is not None:
+                            self.on_ready()
                 handles.trim()
-                if not claimed:
-                    with self._room:
-                        if not self._closing:
-                            self._room.wait(IDLE_PAUSE)
+                if not claimed and not self._closing:
+                    self._emitter.wait(None)  # inotify, a poke, close(), or the periodic rescan
 
     def _claim_one(self, handles: DirectoryHandles, name: str) -> Claim | None:
         """:meth:`_claim`, with one element's unexpected failure kept to that element.

@@ -4,8 +4,15 @@ A :class:`Link` never reconnects by itself: when the connection is lost it
 sets :attr:`Link.lost` (any number of disconnect notifications set it once)
 and the shipper's own loop, never a stomp.py callback, makes a new Link after
 a backoff.  stomp.py's ``wait=True`` connect can wait forever, so we wait for
-CONNECTED on our own event with a timeout; a send that the socket cannot take
-fails after ``send_timeout`` (``SO_SNDTIMEO``) instead of blocking.
+CONNECTED, or the loss of the connection, on the shipper's doorbell
+(:mod:`spoolq.shippers.doorbell`) with a timeout; a send that the socket
+cannot take fails after ``send_timeout`` (``SO_SNDTIMEO``) instead of blocking.
+
+An ERROR frame in answer to CONNECT (a wrong password, an unknown user or
+vhost) is noticed the moment it arrives, not after ``connect_timeout``:
+:meth:`Link.open` raises :class:`LoginRefused` when every host of the list
+refused the login, so the shipper can tell a configuration error from an
+outage.
 
 With TLS the broker's certificate is checked against ``ca_file``, or against
 the certificates of the ``ca_path`` directory, which :meth:`Link.open` bundles
@@ -19,6 +26,7 @@ import random
 import socket
 import struct
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -26,6 +34,7 @@ import stomp
 
 from spoolq.errors import BrokerUnavailable
 from spoolq.shippers.config import BrokerConfig
+from spoolq.shippers.doorbell import Doorbell
 from spoolq.shippers.refusals import Refusal
 from spoolq.shippers.security.ca_directory import NoCACertificates, write_bundle
 from spoolq.shippers.security.tls_probe import handshake_problem
@@ -34,6 +43,10 @@ log = logging.getLogger("spoolq.shippers")
 
 _NOBODY_WAITS = 1 << 62  # Link.receipts_wanted while no thread waits in take_receipts
 PROBE_TIMEOUT = 5.0  # seconds for the handshake repeated after a failed TLS connect
+
+
+class LoginRefused(BrokerUnavailable):
+    """The broker answered CONNECT with an ERROR frame: credentials (or vhost) it does not accept."""
 
 
 def _escape(value: str) -> str:
@@ -57,19 +70,24 @@ class _Listener(stomp.ConnectionListener):
 
     def on_connected(self, frame) -> None:
         self.link.connected.set()
+        self.link.doorbell.ring()
 
     def on_receipt(self, frame) -> None:
         link = self.link
         link.receipts.append(frame.headers.get("receipt-id"))
         if len(link.receipts) >= link.receipts_wanted:  # else nobody waits, or not for this many
-            with link.receipts_changed:
-                link.receipts_changed.notify_all()
+            link.doorbell.ring()
 
     def on_error(self, frame) -> None:
+        link = self.link
         refusal = Refusal.from_frame(frame.headers, frame.body)
-        self.link.error = refusal.words[:300]
-        self.link.refusals.append(refusal)  # before the disconnect a closing broker sends next
-        log.warning("broker %s: error frame: %s", self.link.where, self.link.error)
+        link.error = refusal.words[:300]
+        if not link.connected.is_set():
+            link.login_refused = True  # the answer to CONNECT: the shipper says it, once
+        else:
+            link.refusals.append(refusal)  # before the disconnect a closing broker sends next
+            log.warning("broker %s: error frame: %s", link.where, link.error)
+        link.doorbell.ring()
 
     def on_message(self, frame) -> None:
         if self.link.on_message is not None:
@@ -92,17 +110,19 @@ class Link:
         on_message: Callable | None = None,
         send_timeout: float = 30.0,
         ca_bundle: str | None = None,
+        doorbell: Doorbell | None = None,
     ):
         self.broker = broker
+        self.doorbell = doorbell if doorbell is not None else Doorbell()  # the owner's loop sleeps on it
         self.ca_bundle = ca_bundle  # where the CAs of broker.ca_path are bundled
         self.on_message = on_message
         self.send_timeout = send_timeout
         self.connected = threading.Event()
         self.lost = threading.Event()
         self.receipts: deque[str] = deque()
-        self.receipts_changed = threading.Condition()
         self.receipts_wanted = _NOBODY_WAITS  # how many the waiter of take_receipts wants
         self.error: str | None = None
+        self.login_refused = False  # the last host tried answered CONNECT with an ERROR frame
         self.refusals: deque[Refusal] = deque(maxlen=1000)  # ERROR frames not yet taken
         self.where = "?"
         self._conn: stomp.Connection12 | None = None
@@ -113,16 +133,25 @@ class Link:
         self._prepare_ca_file()
         hosts = list(self.broker.hosts)
         start = random.randrange(len(hosts))
-        failures = []
+        failures, refused = [], 0
         for host, port in hosts[start:] + hosts[:start]:
             try:
                 self._connect(host, port)
                 return
+            except LoginRefused as exc:
+                refused += 1
+                failures.append(f"{host}:{port}: {exc}")
+                self._drop()
             except (OSError, stomp.exception.StompException, BrokerUnavailable) as exc:
                 reason = self._tls_problem(host, port) or str(exc) or type(exc).__name__
                 failures.append(f"{host}:{port}: {reason}")
                 self._drop()
-        raise BrokerUnavailable(f"broker {self.broker.name!r}: no host answered: " + "; ".join(failures))
+        b = self.broker
+        if refused == len(hosts):
+            raise LoginRefused(
+                f"broker {b.name!r} refused the login of user {b.username!r}: " + "; ".join(failures)
+            )
+        raise BrokerUnavailable(f"broker {b.name!r}: no host answered: " + "; ".join(failures))
 
     def _prepare_ca_file(self) -> None:
         """With ``ca_path``: bundle the directory's CAs now, so that changes there count at once."""
@@ -159,6 +188,7 @@ class Link:
         self.where = f"{host}:{port}"
         self.connected.clear()
         self.lost.clear()
+        self.login_refused, self.error = False, None
         conn = stomp.Connection12(
             [(host, port)],
             heartbeats=b.heartbeats,
@@ -173,8 +203,7 @@ class Link:
         conn.set_listener("spoolq", _Listener(self))
         self._conn = conn
         conn.connect(b.username, b.passcode, wait=False)
-        if not self.connected.wait(b.connect_timeout) or self.lost.is_set():
-            raise BrokerUnavailable(self.error or f"no CONNECTED within {b.connect_timeout:g} s")
+        self._wait_for_answer(b.connect_timeout)
         sock = getattr(conn.transport, "socket", None)
         if sock is not None and sock.gettimeout() is None:
             seconds = int(self.send_timeout)
@@ -182,12 +211,28 @@ class Link:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", seconds, micro))
         log.info("connected to broker %s at %s", b.name, self.where)
 
+    def _wait_for_answer(self, timeout: float) -> None:
+        """Return once CONNECTED came; raise at an ERROR frame, a lost connection or ``timeout``.
+
+        Woken by the doorbell, which the listener rings at each of them: a
+        refused login is known within the broker's round trip.
+        """
+        deadline = time.monotonic() + timeout
+        while not self.login_refused and not self.lost.is_set() and not self.connected.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BrokerUnavailable(f"no CONNECTED within {timeout:g} s")
+            self.doorbell.wait(left)
+        if self.login_refused:
+            raise LoginRefused(self.error or "ERROR frame in answer to CONNECT")
+        if self.lost.is_set() or not self.connected.is_set():
+            raise BrokerUnavailable(self.error or "connection closed before CONNECTED")
+
     def mark_lost(self) -> None:
         """Idempotent: a second disconnect notification changes nothing."""
         self.connected.clear()
         self.lost.set()
-        with self.receipts_changed:
-            self.receipts_changed.notify_all()
+        self.doorbell.ring()
 
     @property
     def alive(self) -> bool:
@@ -258,11 +303,12 @@ class Link:
         """
         receipts = self.receipts
         if timeout > 0 and len(receipts) < at_least and not self.lost.is_set():
-            with self.receipts_changed:
-                self.receipts_wanted = at_least
-                if len(receipts) < at_least and not self.lost.is_set():
-                    self.receipts_changed.wait(timeout)
-                self.receipts_wanted = _NOBODY_WAITS
+            # RACE: the reader appends, then compares with receipts_wanted; set before the
+            # length is looked at again here, so one of the two sees the other's change.
+            self.receipts_wanted = at_least
+            if len(receipts) < at_least and not self.lost.is_set():
+                self.doorbell.wait(timeout)  # rung by these receipts, a loss, or other work
+            self.receipts_wanted = _NOBODY_WAITS
         return [receipts.popleft() for _ in range(len(receipts))]
 
     def take_refusals(self) -> list[Refusal]:
@@ -274,18 +320,23 @@ class Link:
         self._drop()
 
     def _drop(self) -> None:
-        """Say DISCONNECT, give the reader thread 2 s to end, then close the socket."""
+        """Say DISCONNECT, give the reader thread 2 s to end, then close the socket.
+
+        A connection that never got CONNECTED (a refused login) has no session
+        to end politely: its socket is closed at once.
+        """
         conn, self._conn = self._conn, None
         if conn is None:
             return
         transport = conn.transport
+        session = self.connected.is_set()
         try:
-            if conn.is_connected():
+            if session and conn.is_connected():
                 conn.disconnect()
         except Exception:  # noqa: BLE001  (a dying connection may fail any way it likes)
             pass
         reader = transport.io_thread
-        if reader is not None:
+        if reader is not None and session:
             reader.join(2.0)
         if reader is None or reader.is_alive():
             transport.running = False

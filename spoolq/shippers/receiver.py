@@ -23,14 +23,18 @@ At start every spool of the root is swept for temporaries a killed receiver
 left (:mod:`spoolq.spool.output_sweep`): a ``to`` header may have sent its
 predecessor's writes to any of them.  Then every ``SWEEP_INTERVAL`` the spools
 this run has written to are swept again.
+
+An idle receiver sleeps on the shipper's doorbell, which the reader thread
+rings when a frame arrives for a loop that waits (once per wait, not per
+frame), and the link when the connection is lost; its only timeout is the
+next sweep or a status change not yet written.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import queue
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 
 from spoolq import envelope
@@ -85,7 +89,8 @@ class StompReceiver(Shipper):
         self.router = router
         self.opener = opener
         self.ssm_store = ssm_store
-        self.frames: queue.Queue = queue.Queue()
+        self.frames: deque = deque()  # (link, frame) queued by stomp.py's reader thread
+        self._waiting = False  # pump sleeps on the doorbell for a frame
         self.recent = RecentIds(
             os.path.join(self.root.path, STATE_DIR, f"{self.config.name}.ids"), self.config.dedup_window
         )
@@ -100,8 +105,13 @@ class StompReceiver(Shipper):
 
     def make_link(self) -> Link:
         link = super().make_link()
-        # Runs in stomp.py's reader thread: only queue the frame, tagged with its link.
-        link.on_message = lambda frame: self.frames.put((link, frame))
+
+        def on_message(frame) -> None:  # in stomp.py's reader thread: only queue, tagged with its link
+            self.frames.append((link, frame))
+            if self._waiting:  # RACE: appended first; pump sets _waiting, then looks again
+                self.doorbell.ring()
+
+        link.on_message = on_message
         return link
 
     def on_connect(self, link: Link) -> None:
@@ -117,14 +127,10 @@ class StompReceiver(Shipper):
 
     def on_disconnect(self) -> None:
         # Frames of the lost connection cannot be acked any more; the broker redelivers them.
-        while True:
-            try:
-                self.frames.get_nowait()
-            except queue.Empty:
-                break
+        self.frames.clear()
 
     def refresh_status(self) -> None:
-        self.status.backlog = self.frames.qsize()  # received, not yet written
+        self.status.backlog = len(self.frames)  # received, not yet written
 
     def run(self, on_started: Callable[[], object] | None = None) -> None:
         # Before any connection: a killed predecessor's temporaries go now, wherever it wrote.
@@ -137,14 +143,23 @@ class StompReceiver(Shipper):
     # -- receiving ------------------------------------------------------------------
 
     def _take_batch(self, link: Link) -> list:
-        batch = []
-        try:
-            batch.append(self.frames.get(timeout=0.1))
-            while len(batch) < self.destination.prefetch:
-                batch.append(self.frames.get_nowait())
-        except queue.Empty:
-            pass
+        """Up to ``prefetch`` frames queued for ``link``; sleeps on the doorbell while there are none."""
+        frames = self.frames
+        if not frames:
+            self._waiting = True
+            if not frames and link.alive and not self.stopping.is_set():
+                self.doorbell.wait(self._sleep_limit())
+            self._waiting = False
+        batch = [frames.popleft() for _ in range(min(len(frames), self.destination.prefetch))]
         return [frame for owner, frame in batch if owner is link]
+
+    def _sleep_limit(self) -> float:
+        """Seconds until something is due: the next sweep, or a status change not yet written."""
+        limit = self._sweep.due_in()
+        publish = self.publish_due_in()
+        if publish is not None:
+            limit = min(limit, publish)
+        return max(0.0, limit)
 
     def _receive(self, link: Link, frames: list) -> None:
         if self.ssm_store is not None:

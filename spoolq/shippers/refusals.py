@@ -37,7 +37,11 @@ class Refusal:
     def from_frame(cls, headers: dict, body: bytes | str | None) -> Refusal:
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
         message = str(headers.get("message", "")).strip()
-        words = " ".join(part for part in (message, text.strip()[:1000]) if part)
+        text = text.strip()[:1000]
+        if message and text and (text in message or message in text):
+            # ActiveMQ puts the same words in the header and the body: said once.
+            message, text = (message, "") if len(message) >= len(text) else ("", text)
+        words = " ".join(part for part in (message, text) if part)
         return cls(headers.get("receipt-id"), words or "ERROR frame without a message")
 
     def names(self, receipt: str, destination: str) -> bool:

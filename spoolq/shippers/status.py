@@ -1,9 +1,12 @@
 """What a running shipper tells ``spoolq stats``: ROOT/.shippers/<name>.json.
 
-Each shipper rewrites its file about once a second, atomically (a temporary
-file renamed over the old one), so a reader sees either the old or the new
-state, never half of one.  :func:`shipper_rows` reads them all back; a file
-whose writer stopped updating it shows as ``stale``.
+Each shipper rewrites its file when something in it changed, at most about
+once a second, atomically (a temporary file renamed over the old one), so a
+reader sees either the old or the new state, never half of one.  An idle
+shipper does not touch it at all: a rewrite every second was most of what 50
+idle shippers cost.  :func:`shipper_rows` reads them all back; the file of a
+shipper whose process is gone, without having said ``stopped``, shows as
+``stale``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from dataclasses import asdict, dataclass, field
 from spoolq.spool.atomic_file import write_atomically
 
 STATE_DIR = ".shippers"
-STALE_AFTER = 10.0  # seconds without an update
 #: What ``spoolq stats`` shows of each shipper.
 SHIPPER_COLUMNS = ("shipper", "kind", "state", "broker", "backlog", "in_flight", "done", "parked", "rate")
 
@@ -27,7 +29,7 @@ class ShipperStatus:
 
     name: str
     kind: str  # "ship" or "receive"
-    state: str = "disconnected"  # connected, disconnected, stopped
+    state: str = "disconnected"  # connected, disconnected, login refused, stopped
     broker: str = ""  # host:port of the current connection
     backlog: int = 0  # ship: elements waiting in the outgoing spool
     in_flight: int = 0
@@ -42,7 +44,7 @@ class ShipperStatus:
 
 
 class StatusFile:
-    """Writes one shipper's status under the spool root, at most once per ``interval``."""
+    """Writes one shipper's status under the spool root when it changed, at most once per ``interval``."""
 
     def __init__(self, root_path: str, status: ShipperStatus, interval: float = 1.0):
         self.directory = os.path.join(root_path, STATE_DIR)
@@ -51,22 +53,39 @@ class StatusFile:
         self.interval = interval
         self._last_write = 0.0
         self._last_done = 0
+        self._written: dict | None = None  # the fields last written, less the clock-made ones
 
     def due(self) -> bool:
-        """Whether the next :meth:`maybe_write` will write (so costly figures are worth computing)."""
+        """Whether ``interval`` has passed since the last write (so costly figures are worth computing)."""
         return time.monotonic() - self._last_write >= self.interval
+
+    def changed(self) -> bool:
+        """Whether the file no longer says what the status is (a rate not yet back to 0 counts)."""
+        return self._written is None or self.status.rate != 0 or self._fields() != self._written
+
+    def due_in(self) -> float | None:
+        """Seconds until :meth:`maybe_write` would write; ``None`` when it has nothing to write."""
+        if not self.changed():
+            return None
+        return max(0.0, self.interval - (time.monotonic() - self._last_write))
 
     def maybe_write(self, force: bool = False) -> None:
         now = time.monotonic()
         elapsed = now - self._last_write
-        if not force and elapsed < self.interval:
+        if not force and (elapsed < self.interval or not self.changed()):
             return
         if self._last_write:
             self.status.rate = round((self.status.done - self._last_done) / max(elapsed, 1e-6), 1)
         self._last_write, self._last_done = now, self.status.done
         self.status.updated = time.time()
+        self._written = self._fields()
         text = json.dumps(asdict(self.status), sort_keys=True)
-        write_atomically(self.path, text, durable=False)  # rewritten every second; a lost one is harmless
+        write_atomically(self.path, text, durable=False)  # rewritten often; a lost one is harmless
+
+    def _fields(self) -> dict:
+        fields = asdict(self.status)
+        del fields["updated"], fields["rate"]
+        return fields
 
 
 def shipper_rows(root_path: str) -> list[dict]:
@@ -85,7 +104,20 @@ def shipper_rows(root_path: str) -> list[dict]:
             continue  # being replaced, or not ours
         if not isinstance(row, dict):
             continue
-        if row.get("state") != "stopped" and time.time() - float(row.get("updated", 0)) > STALE_AFTER:
+        if row.get("state") != "stopped" and not _alive(row.get("pid")):
             row["state"] = "stale"
         rows.append({"shipper": row.get("name"), **row})
     return rows
+
+
+def _alive(pid) -> bool:
+    """Whether process ``pid`` exists (the shipper that wrote a file runs on this node)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive
+    return True

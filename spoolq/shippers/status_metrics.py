@@ -20,8 +20,10 @@ labelled ``shipper`` and ``kind``:
 ====================================  =======  =====================================================
 
 Counters count since the shipper process started (a restart starts them at
-0 again, which Prometheus' ``rate`` understands).  A write that fails is
-logged and tried again later: metrics never stop a shipper.
+0 again, which Prometheus' ``rate`` understands).  The file is rewritten only
+when a figure changed (at most once per interval): an idle shipper leaves it
+alone.  A write that fails is logged and tried again later: metrics never
+stop a shipper.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def shipper_metrics_path(root_path: str, metrics_dir: str | None, name: str) -> 
 
 
 class StatusMetrics:
-    """Writes a :class:`ShipperStatus` to ``path`` at most once per ``interval`` (unless forced)."""
+    """Writes a :class:`ShipperStatus` to ``path`` when it changed, at most once per ``interval``."""
 
     def __init__(self, status: ShipperStatus, path: str, interval: float = 10.0):
         self.status = status
@@ -85,27 +87,42 @@ class StatusMetrics:
         for figure in self.figures:
             self.metrics.describe(figure.name, figure.type, figure.help)
         self._last_write = 0.0
+        self._written: list[float] | None = None  # the values the file holds
+
+    def due_in(self) -> float | None:
+        """Seconds until :meth:`maybe_write` would write; ``None`` when no figure changed."""
+        if self._values() == self._written:
+            return None
+        return max(0.0, self.interval - (time.monotonic() - self._last_write))
 
     def maybe_write(self, force: bool = False) -> bool:
-        """Refresh and write when due (or ``force``); ``False`` when not written."""
+        """Refresh and write when due and changed (or ``force``); ``False`` when not written."""
         now = time.monotonic()
-        if not force and now - self._last_write < self.interval:
+        if not force and (now - self._last_write < self.interval or self._values() == self._written):
             return False
         self._last_write = now
         return self.write()
 
     def write(self) -> bool:
         """Copy the status into the registry and replace the file; ``False`` (logged) on failure."""
-        for figure in self.figures:
-            if figure.field == "connected":
-                value = 1.0 if self.status.state == "connected" else 0.0
-            else:
-                value = float(getattr(self.status, figure.field))
+        values = self._values()
+        for figure, value in zip(self.figures, values, strict=True):
             self.metrics.set(figure.name, value, **self.labels)
         try:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             write_atomically(self.path, self.metrics.render())
         except OSError as exc:
             log.warning("shipper %s: cannot write metrics to %s: %s", self.status.name, self.path, exc)
+            self._written = None  # tried again when next due
             return False
+        self._written = values
         return True
+
+    def _values(self) -> list[float]:
+        values = []
+        for figure in self.figures:
+            if figure.field == "connected":
+                values.append(1.0 if self.status.state == "connected" else 0.0)
+            else:
+                values.append(float(getattr(self.status, figure.field)))
+        return values

@@ -27,6 +27,12 @@ that fail to read or to parse in any way) is parked with the reason, and the
 shipper goes on with the next one.  A message the broker refuses (an ERROR
 frame naming it or its destination, see :mod:`spoolq.shippers.refusals`) is
 sent again at most ``MAX_REFUSALS`` times, then parked with the broker's words.
+
+An idle shipper sleeps: the claimer on the spool's inotify watches, the
+sending loop on the shipper's doorbell, rung when claims are ready, when the
+receipts it waits for have come, at an ERROR frame, a lost connection or a
+stop.  Its only timeout is the next thing due: the oldest send's
+``receipt_timeout``, the next purge, a status change not yet written.
 """
 
 from __future__ import annotations
@@ -88,6 +94,7 @@ class StompShipper(Shipper):
         self._reaper: Reaper | None = None
         self._link: Link | None = None
         self._ownership: Ownership | None = None
+        self._counted_at: tuple[int, int, int, int] | None = None  # _activity() at the last backlog count
 
     def run(self, on_started: Callable[[], object] | None = None) -> None:
         # Sent elements are removed off this thread (spoolq.spool.reaper: on an ext4
@@ -109,23 +116,38 @@ class StompShipper(Shipper):
         self.in_flight.clear()
         self._next_purge = 0.0  # look for leftover locks now, before the claimer's first pass
         self._purge_stale_locks()  # (taken back later, they would wait for its next pass)
-        self._claimer = Claimer(self.spool, self.config.window, f"shipper-{self.config.name}-claimer")
+        self._claimer = Claimer(
+            self.spool, self.config.window, f"shipper-{self.config.name}-claimer", on_ready=link.doorbell.ring
+        )
 
     def pump(self, link: Link) -> bool:
         self._settle(link.take_receipts())
         self._refuse(link.take_refusals())
         self._expire()
         self._purge_stale_locks()
-        sent = self._fill(link)
-        if not sent:
+        taken = self._fill(link)
+        if not taken:
+            timeout = self._sleep_limit()
             if self.in_flight:
-                # Window full or spool empty: wait a little for an eighth of the window's
-                # receipts (or all, when fewer are out), so the next fill sends a batch.
+                # Window full or spool empty: wait for an eighth of the window's receipts
+                # (or all, when fewer are out), so the next fill sends a batch.
                 wanted = min(len(self.in_flight), max(1, self.config.window // 8))
-                self._settle(link.take_receipts(0.05, at_least=wanted))
-            else:
-                self.stopping.wait(0.05)
-        return bool(sent)
+                self._settle(link.take_receipts(timeout, at_least=wanted))
+            elif timeout > 0 and link.doorbell.wait(timeout):  # claims, an ERROR frame, a loss, stop()
+                taken = self._fill(link)  # most likely claims: sent now, before the status is refreshed
+        return bool(taken)
+
+    def _sleep_limit(self) -> float:
+        """Seconds until something is due: the oldest send's receipt timeout, the purge, a status write."""
+        now = time.monotonic()
+        limit = self._next_purge - now
+        if self.in_flight:
+            _claim, sent_at, _destination = next(iter(self.in_flight.values()))
+            limit = min(limit, sent_at + self.config.receipt_timeout - now)
+        publish = self.publish_due_in()
+        if publish is not None:
+            limit = min(limit, publish)
+        return max(0.0, limit)
 
     def on_disconnect(self) -> None:
         if self._link is not None:
@@ -146,23 +168,34 @@ class StompShipper(Shipper):
 
     def refresh_status(self) -> None:
         self.status.in_flight = len(self.in_flight)
-        if self.status_file.due():
-            self.status.backlog = self.spool.count()
+        moved = self.status.state != "connected" or self._counted_at != self._activity()  # (retries count)
+        if moved and self.status_file.due():
+            self._counted_at = self._activity()
+            self.status.backlog = self.spool.count()  # a listing: only when something moved since the last
+
+    def _activity(self) -> tuple[int, int, int, int]:
+        """What moves when the spool's content may have: sends, receipts, parkings, connections."""
+        return self._serial, self.status.done, self.status.parked, self._connections
 
     # -- sending --------------------------------------------------------------------
 
     def _fill(self, link: Link) -> int:
-        """Send ready claims until the window is full; the frames go out in one write."""
+        """Send ready claims until the window is full; the frames go out in one write.
+
+        Returns how many claims were taken, sent or parked: when none, the
+        claimer owes a ring of the doorbell at its next claim.
+        """
         room = self.config.window - len(self.in_flight)
         if room <= 0 or self.stopping.is_set() or self._claimer is None:
             return 0
         batch = []
-        for claim in self._claimer.take(room):
+        taken = self._claimer.take(room, wake_me=not self.in_flight)
+        for claim in taken:
             frame = self._frame(claim)
             if frame is not None:
                 batch.append((claim, frame))
         if not batch:
-            return 0
+            return len(taken)
         try:
             link.send_many([frame for _claim, frame in batch])
         except SpoolqError as exc:
@@ -173,7 +206,7 @@ class StompShipper(Shipper):
         now = time.monotonic()
         for claim, frame in batch:
             self.in_flight[frame[2]["receipt"]] = (claim, now, frame[0])
-        return len(batch)
+        return len(taken)
 
     def _frame(self, claim: Claim) -> tuple[str, bytes, dict[str, str]] | None:
         """The SEND frame for an element, or ``None`` when it was parked instead.
@@ -231,7 +264,7 @@ class StompShipper(Shipper):
         except Exception as exc:  # noqa: BLE001  (whatever stops the parking, the shipper goes on)
             log.error("shipper %s: cannot park %s, left in the spool: %s", self.config.name, claim.where, exc)
             self.status.last_error = f"cannot park {claim.where}: {exc}"
-            _release(claim)
+            self._unlock(claim)
             return
         self.status.parked += 1
 
@@ -252,6 +285,8 @@ class StompShipper(Shipper):
         except OSError as exc:
             log.error("shipper %s: purge of %s failed: %s", self.config.name, self.spool.path, exc)
             return
+        if self._claimer is not None:
+            self._claimer.poke()  # claims taken over or unlocked: no inotify event says so
         if report.unlocked:
             log.warning(
                 "shipper %s: unlocked %d stale claim(s) older than %g s; sending them again",
@@ -298,7 +333,7 @@ class StompShipper(Shipper):
                         "shipper %s: the broker refused %s (destination %r): %s; sending again",
                         self.config.name, claim.where, destination, refusal.words,
                     )  # fmt: skip
-                    _release(claim)
+                    self._unlock(claim)
 
     def _expire(self) -> None:
         """Sends without a receipt for too long are unlocked, hence sent again."""
@@ -309,7 +344,13 @@ class StompShipper(Shipper):
                 break
             log.warning("shipper %s: no receipt for %s; sending again", self.config.name, claim.where)
             del self.in_flight[receipt]
-            _release(claim)
+            self._unlock(claim)
+
+    def _unlock(self, claim: Claim) -> None:
+        """Release ``claim`` to be sent again, and tell the claimer: no inotify event says so."""
+        _release(claim)
+        if self._claimer is not None:
+            self._claimer.poke()
 
 
 @functools.lru_cache(maxsize=1024)

@@ -39,6 +39,10 @@ class OutputSweep:
         if time.monotonic() >= self._next:
             self.sweep()
 
+    def due_in(self) -> float:
+        """Seconds until the next sweep is due (0 when it is): how long an idle daemon may sleep."""
+        return max(0.0, self._next - time.monotonic())
+
     def sweep(self) -> int:
         """Sweep every spool now; the temporaries removed."""
         self._next = time.monotonic() + self.interval
