@@ -6,6 +6,7 @@ Importing this package registers every command on the group.
 from spoolq.cli import (  # noqa: F401  (commands register themselves)
     check,
     demo,
+    find,
     parked,
     run,
     ship,
