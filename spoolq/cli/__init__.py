@@ -8,6 +8,7 @@ from spoolq.cli import (  # noqa: F401  (commands register themselves)
     demo,
     find,
     parked,
+    retry,
     run,
     ship,
     spools,
