@@ -158,3 +158,12 @@ def test_an_id_with_characters_json_may_escape_is_still_found(cli, root):
     root.spool("pe").put(b'{"header":{"message-id":"caf\\u00e9/1"},"body":"x","text":true}')
     [place] = found(cli, root, "caf\u00e9/1")
     assert place["state"] == "queued"
+
+
+def test_a_correlation_id_made_of_a_spool_and_element_finds_the_reply_too(cli, root):
+    request = root.spool("pe").put(b"a request without a message-id")
+    reply = root.spool("pe_reply").put(Message("answer", {"correlation-id": f"pe/{request}"}))
+    places = found(cli, root, f"pe/{request}")
+    assert [(p["where"], p["element"]) for p in places] == [("pe", request), ("pe_reply", reply)]
+    [by_name] = found(cli, root, request)
+    assert by_name["element"] == request

@@ -64,10 +64,11 @@ def find_records(root: SpoolRoot, wanted: str) -> list[dict[str, Any]]:
     """What ``spoolq find`` prints: one record per place ``wanted`` was found."""
     name = _element_name(root, wanted)
     now = time.time()
-    if name is not None:
-        located = find_element(root, name) + _parked_from(root, name)
-    else:
-        located = find_id(root, wanted)
+    located = find_element(root, name) + _parked_from(root, name) if name is not None else []
+    if not located or wanted not in (name, name and name[9:]):
+        # Not a bare element name, or none by that name: an id (a reply to a message without
+        # a message-id has "SPOOL/dir/elt" as its correlation-id; a message-id may be 14 hex digits).
+        located += find_id(root, wanted)
     unique = {found.path: found for found in located}  # a parked record may be found both ways
     records = [_record(root, found, now) for found in unique.values()]
     records += _shipper_records(root, wanted, now)
@@ -76,12 +77,11 @@ def find_records(root: SpoolRoot, wanted: str) -> list[dict[str, Any]]:
 
 def _element_name(root: SpoolRoot, wanted: str) -> str | None:
     """``dir/elt`` when ``wanted`` names an element (a path ending in one, or a bare ``elt``)."""
-    tail = wanted.rstrip("/")[-23:]
-    if layout.is_element_path(tail):
-        return tail
-    elt = wanted.rstrip("/")[-14:]
-    if layout.is_element_name(elt) and (len(wanted) == 14 or wanted[-15] == "/"):
-        return _directory_of(root, elt)
+    wanted = wanted.rstrip("/")
+    if layout.is_element_path(wanted[-23:]) and (len(wanted) == 23 or wanted[-24] == "/"):
+        return wanted[-23:]
+    if layout.is_element_name(wanted[-14:]) and (len(wanted) == 14 or wanted[-15] == "/"):
+        return _directory_of(root, wanted[-14:])
     return None
 
 
