@@ -167,3 +167,9 @@ def test_a_correlation_id_made_of_a_spool_and_element_finds_the_reply_too(cli, r
     assert [(p["where"], p["element"]) for p in places] == [("pe", request), ("pe_reply", reply)]
     [by_name] = found(cli, root, request)
     assert by_name["element"] == request
+
+
+def test_a_plain_id_spelt_with_json_escapes_is_still_found(cli, root):
+    root.spool("pe").put(b'{"header":{"message-id":"\\u006d-esc"},"body":"x","text":true}')
+    [place] = found(cli, root, "m-esc")
+    assert place["message-id"] == "m-esc"

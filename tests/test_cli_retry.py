@@ -108,3 +108,14 @@ def test_a_running_watcher_handles_a_message_made_due_at_once(root, tmp_path):
         wait_until(lambda: recorded(record) == ["m-now", "m-later"], timeout=10, what="m-later handled")
     finally:
         watcher.close()
+
+
+def test_a_not_before_spelt_otherwise_is_left_waiting_and_reported(cli, root):
+    spool = root.spool("pe")
+    data = b'{"header":{"not\\u002dbefore":"9999999999.0","message-id":"m-odd"},"body":"x","text":true}'
+    name = spool.put(data)
+    result = cli("--root", root.path, "retry", "pe")
+    assert result.returncode == 0
+    assert f"{name}: uneditable; left waiting" in result.stderr.decode()
+    assert result.stdout.decode() == "pe: made 0 waiting message(s) due now, 1 left waiting\n"
+    assert spool.read(name) == data and not spool.is_locked(name)

@@ -9,10 +9,12 @@ the filesystem already knows what one would hold.
   spool and parked area.
 * An id (``message-id`` or ``correlation-id``) needs the headers: every
   element of every spool and parked area is read, and its header parsed
-  only when the id's bytes occur in it at all (a substring test in C).  An
-  id of plain characters (letters, digits, ``._:@-``) is written literally
-  by every JSON encoder, so that test never misses; any other id has every
-  header parsed.  Measured in ``benchmarks/bench_find.py``.
+  only when the id's bytes occur in it at all (a substring test in C), or
+  when it holds a ``\\u`` escape (JSON may spell any character so, and
+  encoders that write ASCII only do for every other one).  An id of plain
+  characters (letters, digits, ``._:@-``) is otherwise written literally,
+  so that test never misses; any other id has every header parsed.
+  Measured in ``benchmarks/bench_find.py``.
 
 A parked record carries the original's ``message-id`` in its own header; its
 ``correlation-id`` is read from the original bytes in its body.
@@ -35,6 +37,7 @@ from spoolq.spool.root import PARKED_DIR, SpoolRoot
 #: The header fields an id is looked up in.
 ID_FIELDS = (MESSAGE_ID, CORRELATION_ID)
 _PLAIN_ID = re.compile(r"[A-Za-z0-9._:@-]+").fullmatch
+_ESCAPE = b"\\u"  # a JSON escape: the needle may be spelt with it
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,8 @@ def find_id(root: SpoolRoot, wanted: str) -> list[Located]:
 
 
 def elements_holding(path: str, needle: bytes | None) -> Iterator[tuple[str, bytes]]:
-    """The name and bytes of each element of the spool at ``path`` whose bytes hold ``needle``
-    (every element when ``needle`` is ``None``), oldest first.
+    """The name and bytes of each element of the spool at ``path`` whose bytes may spell ``needle``
+    (hold it, or a ``\\u`` escape; every element when ``needle`` is ``None``), oldest first.
 
     Read through a descriptor of each intermediate directory, so each open
     resolves one name, not the whole path.
@@ -130,7 +133,7 @@ def elements_holding(path: str, needle: bytes | None) -> Iterator[tuple[str, byt
                     continue  # a directory, a FIFO: not a message
                 finally:
                     os.close(fd)
-                if needle is None or needle in data:
+                if needle is None or needle in data or _ESCAPE in data:
                     yield f"{directory}/{entry}", data
         finally:
             os.close(dir_fd)
