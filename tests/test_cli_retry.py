@@ -16,7 +16,8 @@ from tests.waiting import wait_until
 from tests.watch_helpers import Watcher, recorded
 
 
-def waiting_message(message_id: str, delay: float = 600) -> Message:
+def waiting_message(message_id: str, delay: float = 200) -> Message:
+    """A message a retry rewrote, due in ``delay`` seconds (within the default max_delay, 300 s)."""
     return Message("x", {"message-id": message_id, "attempt": "2", NOT_BEFORE: f"{time.time() + delay:.6f}"})
 
 
