@@ -6,7 +6,9 @@ Importing this package registers every command on the group.
 from spoolq.cli import (  # noqa: F401  (commands register themselves)
     check,
     demo,
+    find,
     parked,
+    retry,
     run,
     ship,
     spools,

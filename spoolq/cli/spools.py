@@ -13,6 +13,7 @@ import click
 from spoolq import envelope
 from spoolq.cli import exit_codes
 from spoolq.cli.group import main
+from spoolq.cli.listing import ListingFilter, list_elements, listing_filter_options
 from spoolq.cli.output import (
     age_of,
     body_fields,
@@ -100,13 +101,21 @@ def _parse_headers(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 @main.command(name="ls")
-@click.argument("spool")
+@click.argument("spool", required=False)
 @click.option("--parked", is_flag=True, help="List the parked messages of SPOOL, with reasons.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@listing_filter_options
 @click.pass_obj
-def ls_command(settings: Settings, spool: str, parked: bool, as_json: bool) -> None:
-    """List the elements of SPOOL: id, type, size, age, locked."""
+def ls_command(settings: Settings, spool: str | None, parked: bool, as_json: bool, **filters) -> None:
+    """List the elements of SPOOL: id, type, size, age, locked.
+
+    With no SPOOL, those of every spool (with --parked, every parked message).
+    """
     root = settings.root()
+    chosen = ListingFilter(**filters)
+    if spool is None or chosen.given:
+        list_elements(root, spool, parked, as_json, chosen)  # spoolq.cli.listing
+        return
     if parked:
         open_spool(root, spool)
         if open_parked(root, spool) is None:

@@ -5,7 +5,9 @@ It keeps three sets of names, all under one lock:
 * ``pending``: queued for a worker or being handled in this process, so
   that a rescan does not hand the same element out twice;
 * ``deferred``: met before their ``not-before`` time; offered again when due
-  (a heap, so waiting messages cost nothing until then);
+  (a heap, so waiting messages cost nothing until then), or shortly after an
+  event names one again: its element was written anew under its name
+  (``spoolq retry`` made it due now, :mod:`spoolq.component.retry_now`);
 * odd names already logged (an element name must be 14 hex digits).
 
 Elements locked by another process are skipped; they come back in a later
@@ -41,6 +43,9 @@ from spoolq.watcher import Emitter, SpoolEvent
 log = logging.getLogger("spoolq.component")
 BACKLOG = 4  # names waiting for a worker above which the dispatcher lets events gather
 BACKLOG_PAUSE = 0.005  # seconds it then waits before reading events again
+#: Seconds after an event names a deferred element before it is offered again: the rewriter
+#: still holds its lock when the event arrives, and lets go within microseconds.
+RENEWED_DELAY = 0.05
 
 
 class Dispatcher:
@@ -154,7 +159,9 @@ class Dispatcher:
         if event.kind == "element":
             assert event.directory is not None and event.name is not None
             if layout.is_element_name(event.name):
-                self._offer(f"{event.directory}/{event.name}", alone)
+                name = f"{event.directory}/{event.name}"
+                if not self._renewed(name):
+                    self._offer(name, alone)
             else:
                 self._note_odd(f"{event.directory}/{event.name}")
         elif event.kind == "directory":
@@ -190,6 +197,18 @@ class Dispatcher:
             self.serve_here(name)
         else:
             self.work.put(name)
+
+    def _renewed(self, name: str) -> bool:
+        """Whether ``name`` is deferred, and so was written anew: then it is due in RENEWED_DELAY.
+
+        Its earlier heap entry stays; when due it offers a name already
+        handled (gone) or deferred again, both harmless.
+        """
+        with self._lock:
+            if name not in self._deferred_names:
+                return False
+            heapq.heappush(self._deferred, (time.time() + RENEWED_DELAY, name))
+        return True  # (called in the dispatcher's own loop, which times its next wait by the heap)
 
     def _offer_many(self, names: list[str]) -> None:
         """:meth:`_offer` for a listing: one lock for all (a backlog can be many thousands)."""

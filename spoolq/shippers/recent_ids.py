@@ -71,3 +71,20 @@ class RecentIds:
 
     def close(self) -> None:
         self._file.close()
+
+
+def received_by(directory: str, wanted: str) -> list[str]:
+    """The receivers (by name) whose recent-ids file in ``directory`` records ``wanted``."""
+    try:
+        names = sorted(n for n in os.listdir(directory) if n.endswith(".ids"))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found = []
+    for name in names:
+        try:
+            with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as handle:
+                if any(line.rstrip("\n") == wanted for line in handle):
+                    found.append(name[: -len(".ids")])
+        except OSError:
+            continue
+    return found

@@ -6,7 +6,9 @@ are in flight at once, so the cost is one round trip per window, not per
 message.  A send whose receipt does not come within ``receipt_timeout`` is
 unlocked and so sent again; when the connection is lost every send in flight
 is unlocked.  A resent message may reach the far side twice: the receiver
-drops duplicates by the ``spoolq-id`` header.
+drops duplicates by the ``spoolq-id`` header.  Each acknowledged send is
+recorded, bounded, in ``ROOT/.shippers/<name>.sent`` (:mod:`spoolq.shippers.sent_log`),
+so that ``spoolq find`` can say where a message went and when.
 
 A shipper that was killed (``kill -9``, a forced stop of ``spoolq run``) leaves
 the locks of its sends in flight behind.  Each shipper registers as an owner
@@ -40,6 +42,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -54,6 +57,8 @@ from spoolq.shippers.destinations import destination_for
 from spoolq.shippers.link import Link
 from spoolq.shippers.refusals import Refusal, RefusalCount
 from spoolq.shippers.security.seal import Sealer
+from spoolq.shippers.sent_log import SentLog
+from spoolq.shippers.status import STATE_DIR
 from spoolq.spool import Claim
 from spoolq.spool.owners import Ownership, register_owner
 from spoolq.spool.parking import park
@@ -84,8 +89,8 @@ class StompShipper(Shipper):
         super().__init__(*args, **kwargs)
         self.spool = self.root.spool(self.config.spool)
         self.sealer = sealer
-        # receipt -> (claim, when sent, destination)
-        self.in_flight: OrderedDict[str, tuple[Claim, float, str]] = OrderedDict()
+        # receipt -> (claim, when sent, destination, spoolq-id)
+        self.in_flight: OrderedDict[str, tuple[Claim, float, str, str]] = OrderedDict()
         self.refused = RefusalCount()
         self._claimer: Claimer | None = None
         self._serial = 0
@@ -95,15 +100,19 @@ class StompShipper(Shipper):
         self._link: Link | None = None
         self._ownership: Ownership | None = None
         self._counted_at: tuple[int, int, int, int] | None = None  # _activity() at the last backlog count
+        self._sent_log: SentLog | None = None
 
     def run(self, on_started: Callable[[], object] | None = None) -> None:
         # Sent elements are removed off this thread (spoolq.spool.reaper: on an ext4
         # disk the unlinks were most of the cost of a message).
         self._reaper = Reaper(f"shipper-{self.config.name}-reaper")
         self._ownership = register_owner(self.root.path, self.spool.name, 0, f"shipper {self.config.name}")
+        self._sent_log = _open_sent_log(self.root.path, self.config.name)
         try:
             super().run(on_started)
         finally:
+            if self._sent_log is not None:
+                self._sent_log.close()
             reaper, self._reaper = self._reaper, None
             reaper.close()
             if self._ownership is not None:
@@ -142,7 +151,7 @@ class StompShipper(Shipper):
         now = time.monotonic()
         limit = self._next_purge - now
         if self.in_flight:
-            _claim, sent_at, _destination = next(iter(self.in_flight.values()))
+            _claim, sent_at, *_sent = next(iter(self.in_flight.values()))
             limit = min(limit, sent_at + self.config.receipt_timeout - now)
         publish = self.publish_due_in()
         if publish is not None:
@@ -157,7 +166,7 @@ class StompShipper(Shipper):
         if self._claimer is not None:
             self._claimer.close()  # releases the claims not sent yet
             self._claimer = None
-        for claim, _sent_at, _destination in self.in_flight.values():
+        for claim, *_sent in self.in_flight.values():
             _release(claim)
         self.in_flight.clear()
 
@@ -205,7 +214,7 @@ class StompShipper(Shipper):
             raise
         now = time.monotonic()
         for claim, frame in batch:
-            self.in_flight[frame[2]["receipt"]] = (claim, now, frame[0])
+            self.in_flight[frame[2]["receipt"]] = (claim, now, frame[0], frame[2][SPOOLQ_ID])
         return len(taken)
 
     def _frame(self, claim: Claim) -> tuple[str, bytes, dict[str, str]] | None:
@@ -296,12 +305,13 @@ class StompShipper(Shipper):
     # -- receipts and refusals -------------------------------------------------------
 
     def _settle(self, receipts: list[str]) -> None:
-        in_flight, reaper, done = self.in_flight, self._reaper, 0
+        in_flight, reaper, done, sent = self.in_flight, self._reaper, 0, []
         for receipt in receipts:
             entry = in_flight.pop(receipt, None)
             if entry is None:
                 continue  # a receipt for a send we already gave up on
             claim = entry[0]
+            sent.append((entry[3], entry[2], claim.name))
             if self.refused:
                 self.refused.forget(claim.name)
             try:
@@ -310,6 +320,8 @@ class StompShipper(Shipper):
                 log.warning("shipper %s: %s already gone: %s", self.config.name, claim.where, exc)
             done += 1
         self.status.done += done
+        if sent and self._sent_log is not None:
+            self._sent_log.add_many(sent)  # for `spoolq find`: where each message went, and when
 
     def _refuse(self, refusals: list[Refusal]) -> None:
         """Count each send in flight that the broker's ERROR frames name; park it at the limit.
@@ -320,7 +332,7 @@ class StompShipper(Shipper):
         for refusal in refusals:
             in_flight = self.in_flight
             for receipt in [r for r, entry in in_flight.items() if refusal.names(r, entry[2])]:
-                claim, _sent_at, destination = self.in_flight.pop(receipt)
+                claim, _sent_at, destination, _id = self.in_flight.pop(receipt)
                 if self.refused.add(claim.name):
                     self._park(
                         claim,
@@ -339,7 +351,7 @@ class StompShipper(Shipper):
         """Sends without a receipt for too long are unlocked, hence sent again."""
         limit = time.monotonic() - self.config.receipt_timeout
         while self.in_flight:
-            receipt, (claim, sent_at, _destination) = next(iter(self.in_flight.items()))
+            receipt, (claim, sent_at, *_sent) = next(iter(self.in_flight.items()))
             if sent_at > limit:
                 break
             log.warning("shipper %s: no receipt for %s; sending again", self.config.name, claim.where)
@@ -362,6 +374,15 @@ def _address_of(text: str) -> Address:
 #: ``destination_for``, once per distinct node: its checks cost about 5 us a call, and an outgoing
 #: spool holds few nodes.
 _destination_of = functools.lru_cache(maxsize=1024)(destination_for)
+
+
+def _open_sent_log(root_path: str, name: str) -> SentLog | None:
+    """The shipper's record of sends, or ``None`` (logged) when ``ROOT/.shippers`` cannot be written."""
+    try:
+        return SentLog(os.path.join(root_path, STATE_DIR), name)
+    except OSError as exc:
+        log.warning("shipper %s: cannot record sent messages for `spoolq find`: %s", name, exc)
+        return None
 
 
 def _release(claim: Claim) -> None:
