@@ -95,13 +95,14 @@ def _records(
     root: SpoolRoot, names: list[str], parked: bool, chosen: ListingFilter, with_spool: bool
 ) -> Iterator[dict]:
     for name in names:
-        records = _parked_records(root, name, chosen) if parked else _element_records(root, name, chosen)
+        records = parked_records(root, name, chosen) if parked else element_records(root, name, chosen)
         for record in records:
             if chosen.keeps(record):
                 yield {"spool": name, **record} if with_spool else record
 
 
-def _element_records(root: SpoolRoot, name: str, chosen: ListingFilter) -> Iterator[dict]:
+def element_records(root: SpoolRoot, name: str, chosen: ListingFilter) -> Iterator[dict]:
+    """The ``ls`` record of each element of spool ``name`` whose age ``chosen`` admits."""
     spool: Spool = root.spool(name, create=False)
     for element in spool.names():
         age = age_of(element_time(element))
@@ -124,7 +125,8 @@ def _element_records(root: SpoolRoot, name: str, chosen: ListingFilter) -> Itera
         yield record
 
 
-def _parked_records(root: SpoolRoot, name: str, chosen: ListingFilter) -> Iterator[dict]:
+def parked_records(root: SpoolRoot, name: str, chosen: ListingFilter) -> Iterator[dict]:
+    """The ``ls --parked`` record of each message parked from ``name`` whose age ``chosen`` admits."""
     if open_parked(root, name) is None:
         return
     for parked in iter_parked(root, name):

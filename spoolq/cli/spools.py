@@ -13,9 +13,16 @@ import click
 from spoolq import envelope
 from spoolq.cli import exit_codes
 from spoolq.cli.group import main
-from spoolq.cli.listing import ListingFilter, list_elements, listing_filter_options
+from spoolq.cli.listing import (
+    ELEMENT_COLUMNS,
+    PARKED_COLUMNS,
+    ListingFilter,
+    element_records,
+    list_elements,
+    listing_filter_options,
+    parked_records,
+)
 from spoolq.cli.output import (
-    age_of,
     body_fields,
     decode_or_reason,
     emit_json,
@@ -28,11 +35,9 @@ from spoolq.cli.output import (
     warn_of_strangers,
 )
 from spoolq.cli.settings import Settings
-from spoolq.errors import ElementNotFound, MalformedMessage
+from spoolq.errors import MalformedMessage
 from spoolq.message import CONTENT_TYPE, CORRELATION_ID, REPLY_TO, Message
-from spoolq.spool import Spool
-from spoolq.spool.layout import element_time
-from spoolq.spool.parking import iter_parked, parked_name_of
+from spoolq.spool.parking import parked_name_of
 
 
 @main.command()
@@ -116,43 +121,11 @@ def ls_command(settings: Settings, spool: str | None, parked: bool, as_json: boo
     if spool is None or chosen.given:
         list_elements(root, spool, parked, as_json, chosen)  # spoolq.cli.listing
         return
+    open_spool(root, spool)
     if parked:
-        open_spool(root, spool)
-        if open_parked(root, spool) is None:
-            return
-        records = (
-            {
-                "id": p.name,
-                "type": p.type,
-                "size": len(p.original),
-                "age": age_of(p.parked_at),
-                "attempts": p.attempts,
-                "reason": p.reason,
-            }
-            for p in iter_parked(root, spool)
-        )
-        emit_records(records, ("id", "type", "size", "age", "attempts", "reason"), as_json)
-        return
-    emit_records(_element_records(open_spool(root, spool)), ("id", "type", "size", "age", "locked"), as_json)
-
-
-def _element_records(spool: Spool):
-    for name in spool.names():
-        try:
-            data = spool.read(name)
-        except ElementNotFound:
-            continue  # consumed while we listed
-        message, reason = decode_or_reason(data, f"{spool.path}/{name}")
-        record = {
-            "id": name,
-            "type": message.type if message else None,
-            "size": len(data),
-            "age": age_of(element_time(name)),
-            "locked": spool.is_locked(name),
-        }
-        if reason:
-            record["malformed"] = reason
-        yield record
+        emit_records(parked_records(root, spool, chosen), PARKED_COLUMNS, as_json)
+    else:
+        emit_records(element_records(root, spool, chosen), ELEMENT_COLUMNS, as_json)
 
 
 @main.command()
