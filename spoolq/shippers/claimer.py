@@ -37,14 +37,13 @@ claims still waiting, so nothing stays locked while the broker is away.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 from collections import deque
 from collections.abc import Callable
 
 from spoolq.errors import SpoolqError
-from spoolq.spool import Claim, Spool, element
+from spoolq.spool import Claim, Spool, taking
 from spoolq.spool.directories import DirectoryHandles
 from spoolq.watcher import make_emitter
 
@@ -153,25 +152,18 @@ class Claimer:
             return None
 
     def _claim(self, handles: DirectoryHandles, name: str) -> Claim | None:
-        """Lock ``name`` and read it into the claim; ``None`` when taken or gone."""
-        directory, elt = name[:8], name[9:]
+        """Lock ``name`` and read it into the claim (:mod:`spoolq.spool.taking`); ``None`` when not ours."""
         try:
-            dir_fd, fd = handles.open_in(directory, elt, element.O_TAKE)
-        except FileNotFoundError:
-            return None
-        except OSError:  # a symlink (ELOOP), a FIFO, no permission: the path's way
-            return self._claim_by_path(name)
-        try:
-            data = element.read_regular(fd, sys.maxsize)  # too large for the broker: the sender parks it
-            if data is None:
-                return None  # a FIFO or a device is no element: left alone, never shipped
-            if not element.lock_open(dir_fd, elt, fd):
-                return None
+            taken = taking.take_open(
+                handles, name, sys.maxsize
+            )  # too large for the broker: the sender parks it
         except OSError:
             return None  # unreadable (EIO, EISDIR): left for the path's way to report, next pass
-        finally:
-            os.close(fd)
-        return Claim(self.spool, name, f"{self.spool.path}/{name}", data)  # a listed name: no check again
+        if taken.outcome == taking.LOCKED:
+            return Claim(self.spool, name, f"{self.spool.path}/{name}", taken.data)  # a listed name
+        if taken.outcome == taking.LOOK:  # a symlink, a FIFO, no permission: the path's way
+            return self._claim_by_path(name)
+        return None  # gone, taken, no element (a FIFO, a device), or a lock the filesystem refused
 
     def _claim_by_path(self, name: str) -> Claim | None:
         claim = self.spool.claim(name)
