@@ -168,10 +168,8 @@ class StompReceiver(Shipper):
         to_write: dict[str, list[bytes]] = defaultdict(list)
         written_ids, acks = [], []
         for frame in frames:
-            ack_id = frame.headers.get("ack") or frame.headers.get("message-id")
-            message_id = frame.headers.get(SPOOLQ_ID) or frame.headers.get("message-id", "")
-            if message_id in self.recent or message_id in written_ids:
-                self.status.duplicates += 1
+            ack_id, message_id = _ids_of(frame)
+            if self._seen(message_id, written_ids):
                 acks.append(ack_id)
                 continue
             body = _bytes_of(frame.body)
@@ -204,6 +202,13 @@ class StompReceiver(Shipper):
         link.ack_many(acks)
         self.status.done += len(written_ids)
 
+    def _seen(self, message_id: str, written_ids: list[str]) -> bool:
+        """A redelivery of a message already written (before, or earlier in this batch): counted, to ack."""
+        if message_id in self.recent or message_id in written_ids:
+            self.status.duplicates += 1
+            return True
+        return False
+
     def _receive_into_ssm_store(self, link: Link, frames: list) -> None:
         """SSM's receiving (``ssm_store``): each frame verified into ``incoming`` or refused into ``reject``.
 
@@ -214,10 +219,8 @@ class StompReceiver(Shipper):
         written_ids, acks, accepted, refused, failed = [], [], 0, 0, False
         try:
             for frame in frames:
-                ack_id = frame.headers.get("ack") or frame.headers.get("message-id")
-                message_id = frame.headers.get(SPOOLQ_ID) or frame.headers.get("message-id", "")
-                if message_id in self.recent or message_id in written_ids:
-                    self.status.duplicates += 1
+                ack_id, message_id = _ids_of(frame)
+                if self._seen(message_id, written_ids):
                     acks.append(ack_id)
                     continue
                 where = self._store_for_ssm(_bytes_of(frame.body), _empa_id(frame.headers))
@@ -331,3 +334,9 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, SpoolqError):
         return str(exc)
     return f"received message cannot be read: {type(exc).__name__}: {exc}"[:1000]
+
+
+def _ids_of(frame) -> tuple[str | None, str]:
+    """The frame's ack id, and the id that tells a redelivery apart (spoolq's own, else the broker's)."""
+    ack_id = frame.headers.get("ack") or frame.headers.get("message-id")
+    return ack_id, frame.headers.get(SPOOLQ_ID) or frame.headers.get("message-id", "")
