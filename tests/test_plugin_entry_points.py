@@ -168,10 +168,11 @@ spool = "outgoing"
 """
 
 
-def test_a_shipper_kind_an_installed_package_declares_is_checked_and_built(plugin_site, tmp_path):
+def check_shipper_kind(plugin_site, tmp_path, kind: str):
+    """``spoolq check`` of a configuration whose one shipper is of ``kind``: (the file, the run)."""
     config = tmp_path / "spoolq.toml"
     (tmp_path / "root").mkdir()
-    config.write_text(PIGEON_CONFIG.format(kind="pigeon"))
+    config.write_text(PIGEON_CONFIG.format(kind=kind))
     check = subprocess.run(
         [sys.executable, "-m", "spoolq", "-c", str(config), "check"],
         capture_output=True,
@@ -179,6 +180,11 @@ def test_a_shipper_kind_an_installed_package_declares_is_checked_and_built(plugi
         env=env_with(plugin_site),
         timeout=60,
     )
+    return config, check
+
+
+def test_a_shipper_kind_an_installed_package_declares_is_checked_and_built(plugin_site, tmp_path):
+    config, check = check_shipper_kind(plugin_site, tmp_path, "pigeon")
     assert check.returncode == 0, check.stderr
     code = """
         import sys
@@ -195,16 +201,7 @@ def test_a_shipper_kind_an_installed_package_declares_is_checked_and_built(plugi
 
 
 def test_an_unknown_shipper_kind_is_one_line_naming_what_is_installed(plugin_site, tmp_path):
-    config = tmp_path / "spoolq.toml"
-    (tmp_path / "root").mkdir()
-    config.write_text(PIGEON_CONFIG.format(kind="owl"))
-    check = subprocess.run(
-        [sys.executable, "-m", "spoolq", "-c", str(config), "check"],
-        capture_output=True,
-        text=True,
-        env=env_with(plugin_site),
-        timeout=60,
-    )
+    _config, check = check_shipper_kind(plugin_site, tmp_path, "owl")
     assert check.returncode == 4
     assert "shipper kind 'owl': not a built-in (receive, ship)" in check.stderr
     assert "(installed: pigeon)" in check.stderr
