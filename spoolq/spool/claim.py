@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from spoolq import envelope
-from spoolq.errors import ElementNotFound
 from spoolq.message import Message
 from spoolq.spool import element
 
@@ -65,10 +64,7 @@ class Claim:
 
     def touch(self) -> None:
         """Refresh the lock so that a purge does not take it for stale."""
-        try:
-            element.touch(self.path)
-        except OSError as exc:
-            raise ElementNotFound(f"{self.path}: cannot refresh lock: {exc}") from None
+        element.touch(self.path)
 
     def ack(self, reaper: Reaper | None = None) -> None:
         """Done with it: remove the element (we hold its lock, so no re-check).

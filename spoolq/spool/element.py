@@ -100,8 +100,14 @@ def unlock(path: str) -> bool:
 
 
 def touch(path: str) -> None:
-    """Refresh the lock time of the element at ``path`` (dirq's protocol: the element's utime)."""
-    os.utime(path)
+    """Refresh the lock time of the element at ``path`` (dirq's protocol: the element's utime).
+
+    :class:`ElementNotFound` when it cannot be refreshed (gone, or the filesystem refuses).
+    """
+    try:
+        os.utime(path)
+    except OSError as exc:
+        raise ElementNotFound(f"{path}: cannot refresh lock: {exc}") from None
 
 
 def lock_open(dir_fd: int, elt: str, fd: int) -> bool:
