@@ -6,6 +6,7 @@ second signal.  Each daemon runs as an operator runs it and gets real signals.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -158,7 +159,9 @@ def test_ship_second_signal_while_waiting_for_receipts_exits_130(broker, tmp_pat
     outgoing = root_of(config).spool("outgoing")
     with broker.frozen():
         outgoing.put(Message.new("x", "held", to=f"md@{unique('b')}"))
-        wait_until(lambda: outgoing.stats().locked == 1, 30, "a send in flight")
+        status = Path(root_of(config).path) / ".shippers" / "out.json"
+        # Locked is not yet sent (the claimer locks ahead of the sender): wait for the status.
+        wait_until(lambda: json.loads(status.read_text()).get("in_flight") == 1, 30, "a send in flight")
         process.send_signal(signal.SIGTERM)
         time.sleep(0.5)  # the first signal is taken; the drain waits for the receipt
         assert process.poll() is None, log.read_text()[-1500:]
