@@ -1,6 +1,6 @@
 """What idle shippers cost, and how soon an idle shipper sends a message put into its spool.
 
-Starts its own isolated broker (testbed/broker.py), then ``--shippers`` idle
+Starts its own isolated broker (spoolq/testbed/broker.py), then ``--shippers`` idle
 ``spoolq ship`` processes (one spool root each, as one per site), all connected
 to it, and measures:
 
@@ -38,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from spoolq.message import Message  # noqa: E402
 from spoolq.shippers.status import shipper_rows  # noqa: E402
 from spoolq.spool import SpoolRoot  # noqa: E402
-from testbed.broker import Broker  # noqa: E402
-from testbed.shipping import root_of, write_node_config  # noqa: E402
+from spoolq.testbed.broker import Broker  # noqa: E402
+from spoolq.testbed.shipping import root_of, write_node_config  # noqa: E402
 
 MAX_SHIPPERS = 200  # each is a Python process of ~30 MB
 START_TIMEOUT = 120.0

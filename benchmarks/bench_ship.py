@@ -1,6 +1,6 @@
 """Shipping and receiving rates through a real RabbitMQ, against baselines measured in the same run.
 
-Starts its own isolated broker (testbed/broker.py), then measures, for persistent
+Starts its own isolated broker (spoolq/testbed/broker.py), then measures, for persistent
 messages of ``--size`` bytes:
 
 * send, one at a time: send, wait for the receipt, next (APEL SSM's way), in its
@@ -43,8 +43,8 @@ import stomp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from spoolq.message import Message  # noqa: E402
-from testbed.broker import Broker  # noqa: E402
-from testbed.shipping import Receipts, publish, root_of, running, write_node_config  # noqa: E402
+from spoolq.testbed.broker import Broker  # noqa: E402
+from spoolq.testbed.shipping import Receipts, publish, root_of, running, write_node_config  # noqa: E402
 
 
 class Counter(Receipts):

@@ -1,6 +1,6 @@
 """Kill -9 the daemons and restart the broker under load; count what was lost, doubled and left behind.
 
-One machine, loopback only, a private RabbitMQ node (testbed/broker.py) and two
+One machine, loopback only, a private RabbitMQ node (spoolq/testbed/broker.py) and two
 spoolq nodes, each a spool root with its configuration, run through the real
 CLI as an operator runs it::
 
@@ -58,10 +58,10 @@ BENCHMARKS = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCHMARKS.parent))
 
 from spoolq.message import Message  # noqa: E402
-from testbed.broker import Broker  # noqa: E402
-from testbed.daemons import Daemon  # noqa: E402
-from testbed.debris import debris_of, locks_in  # noqa: E402
-from testbed.shipping import root_of, write_node_config  # noqa: E402
+from spoolq.testbed.broker import Broker  # noqa: E402
+from spoolq.testbed.daemons import Daemon  # noqa: E402
+from spoolq.testbed.debris import debris_of, locks_in  # noqa: E402
+from spoolq.testbed.shipping import root_of, write_node_config  # noqa: E402
 
 KINDS = ("watcher", "shipper", "receiver", "broker")
 REQUESTS = "md"  # the watched spool on node B

@@ -110,8 +110,8 @@ def cli():
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory):
-    """A real RabbitMQ node with STOMP on 127.0.0.1, started once per session (testbed/broker.py)."""
-    from testbed.broker import Broker
+    """A real RabbitMQ node with STOMP on 127.0.0.1, started once per session (spoolq/testbed/broker.py)."""
+    from spoolq.testbed.broker import Broker
 
     node = Broker(tmp_path_factory.mktemp("rabbitmq"))
     try:

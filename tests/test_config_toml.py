@@ -199,7 +199,7 @@ def test_a_shipping_configuration_is_also_a_valid_spoolq_configuration(tmp_path,
     from types import SimpleNamespace
 
     from spoolq.shippers.config import load_shipping
-    from testbed.shipping import write_node_config
+    from spoolq.testbed.shipping import write_node_config
 
     monkeypatch.setenv("SPOOLQ_TEST_PASSCODE", "guest")
     path = str(write_node_config(tmp_path, "node1", SimpleNamespace(stomp_port=61613)))

@@ -18,7 +18,7 @@ from watch_helpers import Watcher, recorded
 
 from spoolq.message import Message
 from spoolq.spool import SpoolRoot
-from testbed.shipping import root_of, unique, write_node_config
+from spoolq.testbed.shipping import root_of, unique, write_node_config
 from tests.conftest import cli_env
 from tests.waiting import wait_until
 

@@ -9,7 +9,8 @@ any lower layer's, never a higher one's):
    ``config/`` (the configuration model, read by everything above it)
 3. ``handlers/``, ``writers/``: the plugin families' base classes and built-ins
 4. ``component/``, ``shippers/``: the runtimes that call the plugins
-5. ``daemon/``: supervision of components and shippers as processes
+5. ``daemon/``: supervision of components and shippers as processes; ``testbed/``: private
+   brokers and hosts for the tests, the benchmarks and the demo across nodes
 6. ``enstore/``: the reference application, on top of the library
 7. ``cli/``, and the package's own ``__init__`` and ``__main__``
 
@@ -45,6 +46,7 @@ LAYERS: dict[str, int] = {
     "spoolq.component": 4,
     "spoolq.shippers": 4,
     "spoolq.daemon": 5,
+    "spoolq.testbed": 5,
     "spoolq.enstore": 6,
     "spoolq.cli": 7,
     "spoolq.__main__": 7,

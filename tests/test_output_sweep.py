@@ -12,7 +12,7 @@ import pytest
 from spoolq.config import ComponentConfig
 from spoolq.spool import Spool, SpoolRoot
 from spoolq.spool.batch import BATCH_PREFIX
-from testbed.shipping import root_of, running, write_node_config
+from spoolq.testbed.shipping import root_of, running, write_node_config
 from tests.waiting import wait_until
 
 # Writes a .tmp of a small batch and a staging directory of a large one with one element

@@ -13,9 +13,9 @@ from spoolq.config import load_config
 from spoolq.daemon.run_plan import planned_children
 from spoolq.errors import ConfigError
 from spoolq.message import Message
-from testbed.broker import free_port
-from testbed.shipping import root_of, unique, write_node_config
-from testbed.shipping import running as shippers_running
+from spoolq.testbed.broker import free_port
+from spoolq.testbed.shipping import root_of, unique, write_node_config
+from spoolq.testbed.shipping import running as shippers_running
 from tests.run_helpers import component_table, running
 from tests.waiting import wait_until
 

@@ -8,7 +8,7 @@ import pytest
 
 from spoolq.message import Message
 from spoolq.routing import Router
-from testbed.shipping import root_of, running, unique, write_node_config
+from spoolq.testbed.shipping import root_of, running, unique, write_node_config
 from tests.waiting import wait_until
 
 

@@ -17,8 +17,8 @@ from spoolq.message import Message
 from spoolq.shippers import build_shipper
 from spoolq.shippers.config import load_shipping
 from spoolq.shippers.security.ca_directory import NoCACertificates, ca_certificates, write_bundle
-from testbed.pki import TestCA
-from testbed.shipping import root_of, running, unique, write_node_config
+from spoolq.testbed.pki import TestCA
+from spoolq.testbed.shipping import root_of, running, unique, write_node_config
 from tests.waiting import wait_until
 
 

@@ -11,8 +11,8 @@ import time
 import pytest
 
 from spoolq.message import Message
-from testbed.broker import free_port
-from testbed.shipping import root_of, running, unique, write_node_config
+from spoolq.testbed.broker import free_port
+from spoolq.testbed.shipping import root_of, running, unique, write_node_config
 from tests.conftest import cli_env
 from tests.waiting import wait_until
 

@@ -7,7 +7,7 @@ import os
 import time
 
 from spoolq.message import Message
-from testbed.shipping import root_of, running, unique, write_node_config
+from spoolq.testbed.shipping import root_of, running, unique, write_node_config
 from tests.waiting import wait_until
 
 

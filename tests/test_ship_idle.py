@@ -16,7 +16,7 @@ import pytest
 
 from spoolq.message import Message
 from spoolq.shippers.status import shipper_rows
-from testbed.shipping import root_of, unique, write_node_config
+from spoolq.testbed.shipping import root_of, unique, write_node_config
 from tests.conftest import cli_env
 from tests.scheduling import context_switches
 from tests.waiting import wait_until

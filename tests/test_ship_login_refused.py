@@ -9,7 +9,7 @@ import time
 import pytest
 
 from spoolq.shippers.refusals import Refusal
-from testbed.shipping import running, unique, write_node_config
+from spoolq.testbed.shipping import running, unique, write_node_config
 from tests.conftest import cli_env
 from tests.waiting import wait_until
 
@@ -45,7 +45,7 @@ def test_a_daemon_run_by_hand_exits_4_at_once_naming_the_broker_and_the_user(
 
 
 def test_a_host_that_does_not_answer_is_no_refusal_and_the_daemon_keeps_trying(broker, tmp_path, cli):
-    from testbed.broker import free_port
+    from spoolq.testbed.broker import free_port
 
     hosts = [f"127.0.0.1:{broker.stomp_port}", f"127.0.0.1:{free_port()}"]  # the second: nobody listens
     config = wrong_password_config(tmp_path, broker, hosts=hosts)

@@ -7,7 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from spoolq.message import Message
 from spoolq.shippers.status import ShipperStatus
 from spoolq.shippers.status_metrics import StatusMetrics, shipper_metrics_path
-from testbed.shipping import root_of, running, unique, write_node_config
+from spoolq.testbed.shipping import root_of, running, unique, write_node_config
 from tests.waiting import wait_until
 
 

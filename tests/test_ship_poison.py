@@ -24,7 +24,7 @@ from spoolq.message import Message
 from spoolq.shippers.refusals import MAX_REFUSALS
 from spoolq.shippers.stomp import SPOOLQ_ID
 from spoolq.spool.parking import iter_parked
-from testbed.shipping import publish, root_of, running, unique, write_node_config
+from spoolq.testbed.shipping import publish, root_of, running, unique, write_node_config
 from tests.conftest import cli_env
 from tests.waiting import wait_until
 

@@ -17,7 +17,7 @@ import pytest
 from spoolq import envelope
 from spoolq.message import Message
 from spoolq.shippers.stomp import SPOOLQ_ID
-from testbed.shipping import publish, root_of, running, unique, write_node_config
+from spoolq.testbed.shipping import publish, root_of, running, unique, write_node_config
 from tests.waiting import wait_until
 
 

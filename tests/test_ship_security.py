@@ -6,8 +6,8 @@ import pytest
 
 from spoolq.message import Message
 from spoolq.spool.parking import iter_parked
-from testbed.pki import TestCA
-from testbed.shipping import root_of, running, unique, write_node_config
+from spoolq.testbed.pki import TestCA
+from spoolq.testbed.shipping import root_of, running, unique, write_node_config
 from tests.waiting import wait_until
 
 

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from spoolq.message import Message
-from testbed.shipping import root_of, unique, write_node_config
+from spoolq.testbed.shipping import root_of, unique, write_node_config
 from tests.conftest import cli_env
 from tests.waiting import wait_until
 

@@ -25,8 +25,8 @@ from dirq.queue import Queue
 from dirq.QueueSimple import QueueSimple
 
 from spoolq.spool.parking import iter_parked
-from testbed.pki import TestCA
-from testbed.shipping import root_of, running, unique, write_node_config
+from spoolq.testbed.pki import TestCA
+from spoolq.testbed.shipping import root_of, running, unique, write_node_config
 from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ from spoolq.errors import ConfigError
 from spoolq.shippers import build_shipper
 from spoolq.shippers.config import load_shipping
 from spoolq.shippers.ssm_store import INCOMING_SCHEMA, REJECT_SCHEMA, SsmStore
-from testbed.shipping import root_of, write_node_config
+from spoolq.testbed.shipping import root_of, write_node_config
 
 
 def read(path, schema) -> list[dict]:

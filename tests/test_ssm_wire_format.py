@@ -22,8 +22,8 @@ from spoolq.message import Message
 from spoolq.shippers.config import SecurityConfig
 from spoolq.shippers.security import smime
 from spoolq.shippers.security.seal import Opener, Sealer
-from testbed.pki import TestCA
-from testbed.shipping import publish, root_of, running, unique, write_node_config
+from spoolq.testbed.pki import TestCA
+from spoolq.testbed.shipping import publish, root_of, running, unique, write_node_config
 from tests.waiting import wait_until
 
 BODIES = [

@@ -22,7 +22,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from testbed.pki import TestCA
+from spoolq.testbed.pki import TestCA
 
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
 START_TIMEOUT = 60.0
