@@ -69,6 +69,7 @@ class Broker:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.nodename = f"spoolq-test-{os.getpid()}@localhost"
         self.amqp_port, self.stomp_port, self.stomps_port = free_port(), free_port(), free_port()
+        self.second_stomp_port = free_port()  # the same node under a second address: a failover list of two
         self.dist_port, self.epmd_port = free_port(), free_port()
         self.ca = TestCA(self.directory / "pki")
         self.server_cert = self.ca.issue("localhost")
@@ -84,6 +85,7 @@ class Broker:
                 [
                     f"listeners.tcp.1 = 127.0.0.1:{self.amqp_port}",
                     f"stomp.listeners.tcp.1 = 127.0.0.1:{self.stomp_port}",
+                    f"stomp.listeners.tcp.2 = 127.0.0.1:{self.second_stomp_port}",
                     f"stomp.listeners.ssl.1 = 127.0.0.1:{self.stomps_port}",
                     f"ssl_options.cacertfile = {self.ca.cert_file}",
                     f"ssl_options.certfile = {self.server_cert.cert}",
