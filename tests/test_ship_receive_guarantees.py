@@ -18,6 +18,7 @@ from spoolq import envelope
 from spoolq.message import Message
 from spoolq.shippers.stomp import SPOOLQ_ID
 from spoolq.testbed.shipping import publish, root_of, running, unique, write_node_config
+from tests.brokers import EACH_BROKER
 from tests.waiting import wait_until
 
 
@@ -71,6 +72,7 @@ def unwritable(directory):
             directory.chmod(0o755)
 
 
+@EACH_BROKER
 @pytest.mark.timeout(120)
 def test_a_failed_write_acks_nothing_of_its_batch_nor_later_ones_and_all_arrive_after(broker, tmp_path):
     # Three prefetches' worth: several batches behind the failed one.
@@ -87,6 +89,7 @@ def test_a_failed_write_acks_nothing_of_its_batch_nor_later_ones_and_all_arrive_
     assert each_once(md, 600)
 
 
+@EACH_BROKER
 @pytest.mark.timeout(120)
 def test_duplicates_are_dropped_within_and_across_batches_and_the_order_is_kept(broker, tmp_path):
     # Each message twice in a row: a copy lands in the same batch as its original, or in
@@ -100,6 +103,7 @@ def test_duplicates_are_dropped_within_and_across_batches_and_the_order_is_kept(
     assert {md.get(name).message_id for name in md.names()} == {m.message_id for m in sent}
 
 
+@EACH_BROKER
 @pytest.mark.timeout(120)
 def test_stopping_in_the_middle_of_a_stream_acks_only_what_was_written(broker, tmp_path):
     config, queue, _sent, md = queued_node(broker, tmp_path, 3000)
