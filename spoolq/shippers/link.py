@@ -38,11 +38,14 @@ from spoolq.shippers.doorbell import Doorbell
 from spoolq.shippers.refusals import Refusal
 from spoolq.shippers.security.ca_directory import NoCACertificates, write_bundle
 from spoolq.shippers.security.tls_probe import handshake_problem
+from spoolq.shippers.stomp_log import quiet_handled_send_failures
 
 log = logging.getLogger("spoolq.shippers")
 
 _NOBODY_WAITS = 1 << 62  # Link.receipts_wanted while no thread waits in take_receipts
 PROBE_TIMEOUT = 5.0  # seconds for the handshake repeated after a failed TLS connect
+
+quiet_handled_send_failures()  # a failed send is this module's to report, without stomp.py's traceback
 
 
 class LoginRefused(BrokerUnavailable):
