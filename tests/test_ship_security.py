@@ -134,6 +134,7 @@ def test_oversized_message_is_refused_at_the_sending_side(broker, tmp_path):
     assert shipper.status.done == 0
 
 
+@EACH_BROKER
 def test_tls_with_a_test_ca(broker, tmp_path):
     client = broker.ca.issue("client.example")
     tls = (

@@ -10,7 +10,8 @@ test needing it fails at once with an ``AttributeError`` rather than passing
 without checking anything.
 
 Everything the broker owns lives in one directory: its configuration (a
-``simpleAuthenticationPlugin`` user, the STOMP connector on a free port), its
+``simpleAuthenticationPlugin`` user, STOMP and STOMP over TLS on free ports,
+the server certificate from its own test CA, ``ca``, as a PKCS12 key store), its
 KahaDB store (kept across :meth:`restart`, so persistent messages survive) and
 its log.  The JVM runs in its own process group and is stopped by pid.
 
@@ -31,14 +32,19 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 import stomp
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from spoolq.testbed.broker import _stop_group, _wait_for, free_port, port_open
+from spoolq.testbed.pki import Credential, TestCA
 
 ACTIVEMQ_HOME = Path("/usr/share/activemq")
 ACTIVEMQ_JAR = ACTIVEMQ_HOME / "bin" / "activemq.jar"
 START_TIMEOUT = 120.0  # a JVM on a busy 2-core machine: 2 s alone, far more when shared
 BROWSE_TIMEOUT = 30.0  # seconds for a queue browse to reach its end marker
 MAX_BROWSE = 100_000  # messages a browse may see (ActiveMQ's default stops at 400)
+KEYSTORE_PASSWORD = "spoolq-test"  # Java will not read a PKCS12 store without one
 
 CONFIGURATION = """<beans xmlns="http://www.springframework.org/schema/beans"
   xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
@@ -47,6 +53,9 @@ CONFIGURATION = """<beans xmlns="http://www.springframework.org/schema/beans"
     http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
   <broker xmlns="http://activemq.apache.org/schema/core" brokerName="spoolq-test"
           useJmx="false" schedulerSupport="false" advisorySupport="false" dataDirectory={data}>
+    <sslContext>
+      <sslContext keyStore={keystore} keyStorePassword={keystore_password} keyStoreType="PKCS12"/>
+    </sslContext>
     <destinationPolicy>
       <policyMap><policyEntries>
         <policyEntry queue="&gt;" maxBrowsePageSize="{max_browse}" maxPageSize="{max_browse}"/>
@@ -67,6 +76,7 @@ CONFIGURATION = """<beans xmlns="http://www.springframework.org/schema/beans"
     </systemUsage></systemUsage>
     <transportConnectors>
       <transportConnector name="stomp" uri="stomp://127.0.0.1:{stomp_port}"/>
+      <transportConnector name="stomp+ssl" uri="stomp+ssl://127.0.0.1:{stomps_port}"/>
     </transportConnectors>
   </broker>
 </beans>
@@ -108,7 +118,9 @@ class ActiveMQ:
         self.data = self.directory / "data"
         self.conf.mkdir(parents=True, exist_ok=True)
         self.data.mkdir(parents=True, exist_ok=True)
-        self.stomp_port = free_port()
+        self.stomp_port, self.stomps_port = free_port(), free_port()
+        self.ca = TestCA(self.directory / "pki")
+        self.server_cert = self.ca.issue("localhost")
         self._node: subprocess.Popen | None = None
         self._write_configuration()
 
@@ -117,8 +129,13 @@ class ActiveMQ:
         return self.stomp_port
 
     def _write_configuration(self) -> None:
+        keystore = self.conf / "broker.p12"
+        _write_keystore(self.server_cert, keystore, KEYSTORE_PASSWORD)
         (self.conf / "activemq.xml").write_text(
             CONFIGURATION.format(
+                keystore=quoteattr(f"file:{keystore}"),
+                keystore_password=quoteattr(KEYSTORE_PASSWORD),
+                stomps_port=self.stomps_port,
                 data=quoteattr(str(self.data)),
                 kahadb=quoteattr(str(self.data / "kahadb")),
                 user=quoteattr(self.user),
@@ -164,7 +181,7 @@ class ActiveMQ:
         )
         log.close()
         _wait_for(
-            lambda: self._node.poll() is None and port_open(self.stomp_port),
+            lambda: self._node.poll() is None and port_open(self.stomp_port) and port_open(self.stomps_port),
             START_TIMEOUT,
             f"ActiveMQ (see {self.directory / 'node.out'} and {self.data / 'activemq.log'})",
             failed=lambda: self._node.poll() is not None,
@@ -220,6 +237,18 @@ class ActiveMQ:
             return browse.count
         finally:
             conn.disconnect()
+
+
+def _write_keystore(credential: Credential, path: Path, password: str) -> None:
+    """The server's certificate and key as the PKCS12 key store Java's TLS reads."""
+    key = serialization.load_pem_private_key(credential.key.read_bytes(), password=None)
+    cert = x509.load_pem_x509_certificate(credential.cert.read_bytes())
+    path.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"broker", key, cert, None, serialization.BestAvailableEncryption(password.encode())
+        )
+    )
+    path.chmod(0o600)
 
 
 class _Browse(stomp.ConnectionListener):
