@@ -124,10 +124,6 @@ class ActiveMQ:
         self._node: subprocess.Popen | None = None
         self._write_configuration()
 
-    @property
-    def port(self) -> int:
-        return self.stomp_port
-
     def _write_configuration(self) -> None:
         keystore = self.conf / "broker.p12"
         _write_keystore(self.server_cert, keystore, KEYSTORE_PASSWORD)
