@@ -95,3 +95,17 @@ def test_the_same_words_in_the_error_header_and_body_are_quoted_once():
     assert Refusal.from_frame({"message": words}, words.encode()).words == words
     both = Refusal.from_frame({"message": "Bad CONNECT"}, b"Access refused for user 'guest'")
     assert both.words == "Bad CONNECT Access refused for user 'guest'"
+
+
+def test_a_host_nobody_listens_on_is_said_once_with_the_reason(tmp_path, cli):
+    from spoolq.testbed.broker import free_port
+
+    port = free_port()  # nobody listens: each connect is refused at once
+    config = write_node_config(tmp_path / "a", unique("a"), None, hosts=[f"127.0.0.1:{port}"])
+    with pytest.raises(subprocess.TimeoutExpired) as still_running:
+        cli("--config", str(config), "ship", "--shipper", "out", timeout=4)
+    lines = (still_running.value.stderr or b"").decode().splitlines()
+    tries = [line for line in lines if "no host answered" in line]
+    assert tries, lines
+    assert all(f"127.0.0.1:{port}: [Errno 111] Connection refused" in line for line in tries), tries
+    assert not [line for line in lines if "stomp.py" in line and "could not connect" in line]
