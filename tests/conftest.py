@@ -109,7 +109,7 @@ def cli():
 
 
 @pytest.fixture(scope="session")
-def broker(tmp_path_factory):
+def rabbitmq(tmp_path_factory):
     """A real RabbitMQ node with STOMP on 127.0.0.1, started once per session (spoolq/testbed/broker.py)."""
     from spoolq.testbed.broker import Broker
 
@@ -119,6 +119,28 @@ def broker(tmp_path_factory):
         yield node
     finally:
         node.close()
+
+
+@pytest.fixture(scope="session")
+def activemq(tmp_path_factory):
+    """A real ActiveMQ broker, STOMP on 127.0.0.1, started once per session (spoolq/testbed/activemq.py)."""
+    from spoolq.testbed.activemq import ActiveMQ
+
+    node = ActiveMQ(tmp_path_factory.mktemp("activemq"))
+    try:
+        node.start()
+        yield node
+    finally:
+        node.close()
+
+
+@pytest.fixture(scope="session")
+def broker(request):
+    """The broker a shipping test talks to: RabbitMQ, or each product of ``tests.brokers.EACH_BROKER``.
+
+    Each product is started once per session, whichever tests ask for it.
+    """
+    return request.getfixturevalue(getattr(request, "param", "rabbitmq"))
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ import pytest
 from spoolq.message import Message
 from spoolq.routing import Router
 from spoolq.testbed.shipping import root_of, running, unique, write_node_config
+from tests.brokers import EACH_BROKER
 from tests.waiting import wait_until
 
 
@@ -16,6 +17,7 @@ def ids_in(spool) -> set[str]:
     return {spool.get(name).message_id for name in spool.names()}
 
 
+@EACH_BROKER
 def test_messages_sent_arrive_once_in_the_addressed_spool(broker, tmp_path):
     sender = write_node_config(tmp_path / "a", unique("a"), broker)
     node_b = unique("b")
@@ -29,6 +31,7 @@ def test_messages_sent_arrive_once_in_the_addressed_spool(broker, tmp_path):
     assert root_of(sender).spool("outgoing").count() == 0
 
 
+@EACH_BROKER
 def test_a_message_without_a_node_is_parked_not_sent(broker, tmp_path):
     sender = write_node_config(tmp_path / "a", unique("a"), broker)
     root = root_of(sender)
@@ -50,6 +53,7 @@ def serve_md(root, router: Router, stop: threading.Event) -> None:
         stop.wait(0.05)
 
 
+@EACH_BROKER
 @pytest.mark.timeout(60)
 def test_two_nodes_request_and_reply(broker, tmp_path):
     node1, node2 = unique("node1"), unique("node2")

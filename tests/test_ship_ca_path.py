@@ -19,6 +19,7 @@ from spoolq.shippers.config import load_shipping
 from spoolq.shippers.security.ca_directory import NoCACertificates, ca_certificates, write_bundle
 from spoolq.testbed.pki import TestCA
 from spoolq.testbed.shipping import root_of, running, unique, write_node_config
+from tests.brokers import EACH_BROKER
 from tests.waiting import wait_until
 
 
@@ -114,6 +115,7 @@ def test_tls_needs_exactly_one_source_of_trust(broker, tmp_path, trust, message)
 # -- against the broker's TLS listener ----------------------------------------------------
 
 
+@EACH_BROKER
 def test_messages_travel_over_tls_trusting_a_ca_directory(broker, tmp_path):
     directory = grid_directory(tmp_path / "certificates", broker.ca)
     tls = tls_lines(broker, broker.ca.issue("client.example"), f'ca_path = "{directory}"')
@@ -129,6 +131,7 @@ def test_messages_travel_over_tls_trusting_a_ca_directory(broker, tmp_path):
     assert stat.S_IMODE(os.stat(bundle).st_mode) == 0o600
 
 
+@EACH_BROKER
 def test_a_directory_of_an_unrelated_ca_fails_to_connect_with_a_clear_error(broker, tmp_path):
     directory = grid_directory(tmp_path / "certificates", TestCA(tmp_path / "other", "unrelated CA"))
     tls = tls_lines(broker, broker.ca.issue("client.example"), f'ca_path = "{directory}"')

@@ -8,10 +8,12 @@ import sys
 
 from spoolq.message import Message
 from spoolq.testbed.shipping import root_of, unique, write_node_config
+from tests.brokers import EACH_BROKER
 from tests.conftest import cli_env
 from tests.waiting import wait_until
 
 
+@EACH_BROKER
 def test_ship_and_receive_commands_deliver_drain_on_sigterm_and_show_in_stats(broker, tmp_path, cli):
     node_b = unique("b")
     sender = write_node_config(tmp_path / "a", unique("a"), broker)

@@ -13,6 +13,7 @@ import pytest
 from spoolq.message import Message
 from spoolq.testbed.broker import free_port
 from spoolq.testbed.shipping import root_of, running, unique, write_node_config
+from tests.brokers import EACH_BROKER
 from tests.conftest import cli_env
 from tests.waiting import wait_until
 
@@ -21,6 +22,7 @@ def distinct_ids(spool) -> set[str]:
     return {spool.get(name).message_id for name in spool.names()}
 
 
+@EACH_BROKER
 @pytest.mark.timeout(300)
 def test_broker_restart_in_the_middle_of_10000_messages_loses_nothing(broker, tmp_path):
     sender = write_node_config(tmp_path / "a", unique("a"), broker)
@@ -64,6 +66,7 @@ def test_connections_killed_by_the_broker_are_reopened(broker, tmp_path):
     assert len(distinct_ids(md)) == 200
 
 
+@EACH_BROKER
 @pytest.mark.timeout(120)
 def test_receiver_killed_between_write_and_ack_drops_the_redelivered_duplicate(broker, tmp_path):
     sender = write_node_config(tmp_path / "a", unique("a"), broker)
@@ -93,6 +96,7 @@ def test_receiver_killed_between_write_and_ack_drops_the_redelivered_duplicate(b
     assert distinct_ids(md) == {m.message_id for m in sent}
 
 
+@EACH_BROKER
 def test_failover_to_the_second_host_when_the_first_is_closed(broker, tmp_path):
     closed = free_port()
     hosts = [f"127.0.0.1:{closed}", f"127.0.0.1:{broker.stomp_port}"]
@@ -107,6 +111,7 @@ def test_failover_to_the_second_host_when_the_first_is_closed(broker, tmp_path):
         assert outbound.status.broker == f"127.0.0.1:{broker.stomp_port}"
 
 
+@EACH_BROKER
 def test_status_file_reports_the_shipper(broker, tmp_path):
     from spoolq.shippers.status import shipper_rows
 

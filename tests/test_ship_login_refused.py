@@ -10,10 +10,17 @@ import pytest
 
 from spoolq.shippers.refusals import Refusal
 from spoolq.testbed.shipping import running, unique, write_node_config
+from tests.brokers import EACH_BROKER
 from tests.conftest import cli_env
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(120)
+
+#: What each broker product says to a wrong password (ActiveMQ: in the header and again in the body).
+REFUSAL_WORDS = {
+    "rabbitmq": "Bad CONNECT Access refused for user 'guest'",
+    "activemq": "User name [guest] or password is invalid.",
+}
 
 
 def wrong_password_config(tmp_path, broker, hosts=None):
@@ -27,6 +34,7 @@ def wrong_password_config(tmp_path, broker, hosts=None):
     return path
 
 
+@EACH_BROKER
 @pytest.mark.parametrize(("command", "shipper"), [("ship", "out"), ("receive", "in")])
 def test_a_daemon_run_by_hand_exits_4_at_once_naming_the_broker_and_the_user(
     broker, tmp_path, cli, command, shipper
@@ -41,9 +49,11 @@ def test_a_daemon_run_by_hand_exits_4_at_once_naming_the_broker_and_the_user(
     assert len(lines) == 1, lines  # one line of ours, no retry loop, no traceback
     assert "broker 'main' refused the login of user 'guest'" in lines[0]
     assert f"127.0.0.1:{port}" in lines[0] and f"localhost:{port}" in lines[0]  # every host refused it
+    assert lines[0].count(REFUSAL_WORDS[broker.product]) == 2  # once a host, not header and body
     assert "retrying" not in lines[0]
 
 
+@EACH_BROKER
 def test_a_host_that_does_not_answer_is_no_refusal_and_the_daemon_keeps_trying(broker, tmp_path, cli):
     from spoolq.testbed.broker import free_port
 
@@ -53,10 +63,11 @@ def test_a_host_that_does_not_answer_is_no_refusal_and_the_daemon_keeps_trying(b
     with pytest.raises(subprocess.TimeoutExpired) as still_running:  # an outage may end: no exit
         cli("--config", str(config), "ship", "--shipper", "out", env=env, timeout=6)
     said = (still_running.value.stderr or b"").decode()
-    assert f"127.0.0.1:{broker.stomp_port}: Bad CONNECT Access refused for user 'guest'" in said  # at once
+    assert f"127.0.0.1:{broker.stomp_port}: {REFUSAL_WORDS[broker.product]}" in said  # at once
     assert "no host answered" in said
 
 
+@EACH_BROKER
 def test_a_supervised_shipper_shows_login_refused_says_it_once_and_waits_backoff_max(
     broker, tmp_path, cli, monkeypatch, caplog
 ):
@@ -84,3 +95,17 @@ def test_the_same_words_in_the_error_header_and_body_are_quoted_once():
     assert Refusal.from_frame({"message": words}, words.encode()).words == words
     both = Refusal.from_frame({"message": "Bad CONNECT"}, b"Access refused for user 'guest'")
     assert both.words == "Bad CONNECT Access refused for user 'guest'"
+
+
+def test_a_host_nobody_listens_on_is_said_once_with_the_reason(tmp_path, cli):
+    from spoolq.testbed.broker import free_port
+
+    port = free_port()  # nobody listens: each connect is refused at once
+    config = write_node_config(tmp_path / "a", unique("a"), None, hosts=[f"127.0.0.1:{port}"])
+    with pytest.raises(subprocess.TimeoutExpired) as still_running:
+        cli("--config", str(config), "ship", "--shipper", "out", timeout=4)
+    lines = (still_running.value.stderr or b"").decode().splitlines()
+    tries = [line for line in lines if "no host answered" in line]
+    assert tries, lines
+    assert all(f"127.0.0.1:{port}: [Errno 111] Connection refused" in line for line in tries), tries
+    assert not [line for line in lines if "stomp.py" in line and "could not connect" in line]

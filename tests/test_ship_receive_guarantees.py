@@ -9,15 +9,19 @@ middle of a stream has acked only what it wrote and leaves no thread behind.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import socket
 import subprocess
 
 import pytest
 
 from spoolq import envelope
 from spoolq.message import Message
+from spoolq.shippers.link import Link
 from spoolq.shippers.stomp import SPOOLQ_ID
 from spoolq.testbed.shipping import publish, root_of, running, unique, write_node_config
+from tests.brokers import EACH_BROKER
 from tests.waiting import wait_until
 
 
@@ -71,6 +75,7 @@ def unwritable(directory):
             directory.chmod(0o755)
 
 
+@EACH_BROKER
 @pytest.mark.timeout(120)
 def test_a_failed_write_acks_nothing_of_its_batch_nor_later_ones_and_all_arrive_after(broker, tmp_path):
     # Three prefetches' worth: several batches behind the failed one.
@@ -87,6 +92,7 @@ def test_a_failed_write_acks_nothing_of_its_batch_nor_later_ones_and_all_arrive_
     assert each_once(md, 600)
 
 
+@EACH_BROKER
 @pytest.mark.timeout(120)
 def test_duplicates_are_dropped_within_and_across_batches_and_the_order_is_kept(broker, tmp_path):
     # Each message twice in a row: a copy lands in the same batch as its original, or in
@@ -100,6 +106,7 @@ def test_duplicates_are_dropped_within_and_across_batches_and_the_order_is_kept(
     assert {md.get(name).message_id for name in md.names()} == {m.message_id for m in sent}
 
 
+@EACH_BROKER
 @pytest.mark.timeout(120)
 def test_stopping_in_the_middle_of_a_stream_acks_only_what_was_written(broker, tmp_path):
     config, queue, _sent, md = queued_node(broker, tmp_path, 3000)
@@ -113,3 +120,52 @@ def test_stopping_in_the_middle_of_a_stream_acks_only_what_was_written(broker, t
     with running(config, "in") as (receiver,):
         wait_until(lambda: broker.queue_depth(queue) == 0, 60, "the rest")
     assert each_once(md, 3000)
+
+
+def cut_before_the_first_ack(monkeypatch) -> list[int]:
+    """The connection goes down between the first batch's write and its ack, as when the broker stops.
+
+    The socket is shut down under the first ``ack_many``, so the ack fails
+    for real (``BrokenPipeError`` in stomp.py's transport); later acks run as
+    usual. Returns the sizes of the batches whose ack was cut.
+    """
+    cut: list[int] = []
+    ack_many = Link.ack_many
+
+    def ack_many_after_a_cut(link, ack_ids):
+        if not cut:
+            cut.append(len(ack_ids))
+            link._conn.transport.socket.shutdown(socket.SHUT_RDWR)
+        return ack_many(link, ack_ids)
+
+    monkeypatch.setattr(Link, "ack_many", ack_many_after_a_cut)
+    return cut
+
+
+@EACH_BROKER
+@pytest.mark.timeout(120)
+def test_a_batch_whose_ack_failed_is_done_once_and_its_redelivery_is_a_duplicate(
+    broker, tmp_path, monkeypatch
+):
+    config, queue, _sent, md = queued_node(broker, tmp_path, 300)
+    cut = cut_before_the_first_ack(monkeypatch)
+    with running(config, "in") as (receiver,):
+        wait_until(lambda: broker.queue_depth(queue) == 0, 60, "all 300 acked after the reconnect")
+        status = receiver.status
+        assert (status.done, status.duplicates) == (300, cut[0])  # written once; redelivered: dropped
+    assert each_once(md, 300)
+
+
+@pytest.mark.timeout(120)
+def test_an_ack_that_fails_as_the_broker_goes_away_leaves_no_traceback(broker, tmp_path, monkeypatch, caplog):
+    config, queue, _sent, md = queued_node(broker, tmp_path, 50)
+    cut_before_the_first_ack(monkeypatch)
+    caplog.set_level(logging.INFO)
+    with running(config, "in") as (receiver,):
+        wait_until(lambda: broker.queue_depth(queue) == 0, 60, "all 50 acked after the reconnect")
+        assert receiver.status.reconnects >= 1
+    assert each_once(md, 50)
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert not tracebacks, [f"{r.name}: {r.getMessage()}" for r in tracebacks]
+    said = [r.getMessage() for r in caplog.records if r.name == "spoolq.shippers"]
+    assert any("lost; retrying" in line for line in said), said  # spoolq's own line says what happened

@@ -8,6 +8,7 @@ from spoolq.message import Message
 from spoolq.spool.parking import iter_parked
 from spoolq.testbed.pki import TestCA
 from spoolq.testbed.shipping import root_of, running, unique, write_node_config
+from tests.brokers import EACH_BROKER
 from tests.waiting import wait_until
 
 
@@ -59,6 +60,7 @@ def deliver_one(sender, receiver, node_b, body="hello"):
     return message, root
 
 
+@EACH_BROKER
 @pytest.mark.parametrize("encrypt", [False, True], ids=["signed", "signed+encrypted"])
 def test_signed_message_is_accepted_with_the_signer_dn(broker, tmp_path, pki, encrypt):
     sender, receiver, node_b = pair(tmp_path, broker, pki, encrypt=encrypt)
@@ -76,6 +78,7 @@ def parked_reason(root) -> str:
     return parked.reason
 
 
+@EACH_BROKER
 def test_signature_from_an_unknown_ca_is_parked(broker, tmp_path, pki):
     rogue = TestCA(tmp_path / "rogue", name="rogue CA")
     sender, receiver, node_b = pair(tmp_path, broker, pki, signer_ca=rogue)
@@ -83,18 +86,21 @@ def test_signature_from_an_unknown_ca_is_parked(broker, tmp_path, pki):
     assert "verification failed" in parked_reason(root)
 
 
+@EACH_BROKER
 def test_unknown_dn_is_parked(broker, tmp_path, pki):
     sender, receiver, node_b = pair(tmp_path, broker, pki, allow_dns=["/C=CH/O=spoolq test/CN=someone.else"])
     _, root = deliver_one(sender, receiver, node_b)
     assert "not in the allow-list" in parked_reason(root)
 
 
+@EACH_BROKER
 def test_denied_dn_is_parked(broker, tmp_path, pki):
     sender, receiver, node_b = pair(tmp_path, broker, pki, deny_dns=[pki[1].dn])
     _, root = deliver_one(sender, receiver, node_b)
     assert "in the deny-list" in parked_reason(root)
 
 
+@EACH_BROKER
 def test_tampered_signature_is_parked(broker, tmp_path, pki):
     import stomp
 
@@ -116,6 +122,7 @@ def test_tampered_signature_is_parked(broker, tmp_path, pki):
     assert "verification failed" in parked_reason(root)
 
 
+@EACH_BROKER
 def test_oversized_message_is_refused_at_the_sending_side(broker, tmp_path):
     sender = write_node_config(tmp_path / "a", unique("a"), broker, ship_extra="max_size = 1000\n")
     root = root_of(sender)
@@ -127,6 +134,7 @@ def test_oversized_message_is_refused_at_the_sending_side(broker, tmp_path):
     assert shipper.status.done == 0
 
 
+@EACH_BROKER
 def test_tls_with_a_test_ca(broker, tmp_path):
     client = broker.ca.issue("client.example")
     tls = (

@@ -15,6 +15,7 @@ import pytest
 
 from spoolq.message import Message
 from spoolq.testbed.shipping import root_of, unique, write_node_config
+from tests.brokers import EACH_BROKER
 from tests.conftest import cli_env
 from tests.waiting import wait_until
 
@@ -28,6 +29,7 @@ def locked_names(spool) -> set[str]:
     return {name for name in spool.names() if spool.is_locked(name)}
 
 
+@EACH_BROKER
 @pytest.mark.timeout(120)
 def test_restarted_shipper_sends_what_the_killed_one_held_within_10_s(broker, tmp_path):
     sender = write_node_config(tmp_path / "a", unique("a"), broker)

@@ -39,11 +39,14 @@ from spoolq.shippers.log_repeats import RepeatedWarnings
 from spoolq.shippers.refusals import Refusal
 from spoolq.shippers.security.ca_directory import NoCACertificates, write_bundle
 from spoolq.shippers.security.tls_probe import handshake_problem
+from spoolq.shippers.stomp_log import connect_failure, forget_connect_failure, quiet_handled_failures
 
 log = logging.getLogger("spoolq.shippers")
 
 _NOBODY_WAITS = 1 << 62  # Link.receipts_wanted while no thread waits in take_receipts
 PROBE_TIMEOUT = 5.0  # seconds for the handshake repeated after a failed TLS connect
+
+quiet_handled_failures()  # a failed send or connect is this module's to report, once, without a traceback
 
 
 class LoginRefused(BrokerUnavailable):
@@ -154,7 +157,7 @@ class Link:
                 failures.append(f"{host}:{port}: {exc}")
                 self._drop()
             except (OSError, stomp.exception.StompException, BrokerUnavailable) as exc:
-                reason = self._tls_problem(host, port) or str(exc) or type(exc).__name__
+                reason = self._tls_problem(host, port) or str(exc) or connect_failure() or type(exc).__name__
                 failures.append(f"{host}:{port}: {reason}")
                 self._drop()
         b = self.broker
@@ -200,6 +203,7 @@ class Link:
         self.connected.clear()
         self.lost.clear()
         self.login_refused, self.error = False, None
+        forget_connect_failure()
         conn = stomp.Connection12(
             [(host, port)],
             heartbeats=b.heartbeats,

@@ -15,9 +15,11 @@ only queues frames; this loop takes them in batches and, per batch:
    failure while one frame is in hand counts, whatever its type (a
    ``RecursionError`` from a deeply nested envelope too): the frame is
    parked and acked, and the frames behind it are written as usual;
-3. writes the batch durably (one filesystem sync), records the ids, and
-   only then acks.  A failed write is never acked: the connection is
-   dropped and the broker redelivers after the reconnect.
+3. writes the batch durably (one filesystem sync), records the ids, counts
+   them ``done``, and only then acks.  A failed write is never acked: the
+   connection is dropped and the broker redelivers after the reconnect.  An
+   ack lost with the connection (a broker going down) changes nothing of
+   that count: the redelivered frames are dropped as duplicates.
 
 At start every spool of the root is swept for temporaries a killed receiver
 left (:mod:`spoolq.spool.output_sweep`): a ``to`` header may have sent its
@@ -251,10 +253,11 @@ class StompReceiver(Shipper):
             log.error("receiver %s: %s", self.config.name, self.status.last_error)
             link.mark_lost()  # reconnect after a backoff; the broker redelivers
             return
+        # Done once written: an ack lost with the connection brings a redelivery, counted as a duplicate.
+        self.status.done += len(written_ids)
         if os.environ.get(EXIT_AFTER_WRITE):
             os._exit(137)
         link.ack_many(acks)
-        self.status.done += len(written_ids)
 
     def _seen(self, message_id: str, written_ids: list[str]) -> bool:
         """A redelivery of a message already written (before, or earlier in this batch): counted, to ack."""
@@ -290,9 +293,9 @@ class StompReceiver(Shipper):
             self.recent.add_many(written_ids)
         except (SpoolqError, OSError) as exc:
             log.error("receiver %s: cannot record received ids: %s", self.config.name, exc)
-        link.ack_many(acks)  # what is on disk (SSM's frames carry no id to drop a redelivery by)
-        self.status.done += accepted
+        self.status.done += accepted  # on disk, whether or not the ack below reaches the broker
         self.status.parked += refused
+        link.ack_many(acks)  # what is on disk (SSM's frames carry no id to drop a redelivery by)
         if failed:
             link.mark_lost()  # reconnect after a backoff; the broker redelivers the rest
 

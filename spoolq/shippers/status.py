@@ -37,7 +37,7 @@ class ShipperStatus:
     broker: str = ""  # host:port of the current connection
     backlog: int = 0  # ship: elements waiting in the outgoing spool
     in_flight: int = 0
-    done: int = 0  # sent (receipt received) or received (written and acked)
+    done: int = 0  # sent (receipt received) or received (written, once: a redelivery is a duplicate)
     parked: int = 0
     duplicates: int = 0
     reconnects: int = 0  # connections made after the first

@@ -59,6 +59,7 @@ def port_open(port: int) -> bool:
 class Broker:
     """One RabbitMQ node in ``directory``; :meth:`start` / :meth:`stop` may repeat."""
 
+    product = "rabbitmq"
     user = "guest"
     passcode = "guest"
     vhost = "/"
@@ -172,6 +173,11 @@ class Broker:
         if node is None:
             return
         _stop_group(node, 30)
+
+    def restart(self) -> None:
+        """Stop and start the node again (its durable queues and persistent messages are kept)."""
+        self.stop()
+        self.start()
 
     def close(self) -> None:
         """Stop the node and our epmd; nothing of ours keeps running."""
