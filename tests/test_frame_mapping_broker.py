@@ -90,3 +90,19 @@ def test_a_foreign_json_reply_with_a_body_key_is_stored_as_it_came(broker, tmp_p
     assert sorted(m.body_bytes for m in got) == sorted(replies)
     assert {m.header.get("msg_type") for m in got} == {"reply"}
     assert all("destination" not in m.header and "message-id" not in m.header for m in got)
+
+
+def test_over_tls_a_header_name_with_a_colon_or_a_newline_arrives_intact(broker, tmp_path):
+    """A TLS link sends through stomp.py's own writer, which escapes values, not names."""
+    tls = f'use_tls = true\nca_file = "{broker.ca.cert_file}"\n'
+    hosts = [f"127.0.0.1:{broker.stomps_port}"]
+    node_b = unique("b")
+    sender = write_node_config(tmp_path / "a", unique("a"), broker, hosts=hosts, broker_extra=tls)
+    receiver = write_node_config(tmp_path / "b", node_b, broker, hosts=hosts, broker_extra=tls)
+    names = {"a:b": "1", "c\nd": "2", "e\\f": "3"}
+    sent = Message.new("T", "over TLS", to=f"md@{node_b}").with_header(**names)
+    root_of(sender).spool("outgoing").put(sent)
+    md = root_of(receiver).spool("md")
+    with running(sender, "out"), running(receiver, "in"):
+        wait_until(lambda: md.count() == 1, timeout=60, what="the message over TLS")
+    assert [md.get(name) for name in md.names()] == [sent]
