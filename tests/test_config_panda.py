@@ -111,6 +111,11 @@ def minimal(**processor):
         ({"mb_servers": {"mb": {"hosts": []}}}, "mb_servers.mb.hosts", "unknown key"),
         ({"mb_servers": {"mb": {}}}, "mb_servers.mb.host_port_list", "is required"),
         (
+            {"mb_servers": {"mb": {"host_port_list": ["h:1"], "use_ssl": True}}},
+            "mb_servers.mb.use_ssl",
+            "needs ca_file or ca_path",
+        ),
+        (
             {"mb_servers": {"mb": {"host_port_list": ["h:1"]}}, "queues": {"q": {"server": "mb"}}},
             "queues.q.destination",
             "is required",

@@ -76,6 +76,12 @@ def broker_table(table: Table) -> dict[str, Any]:
         if table.data.get(panda_key) is not None:
             broker[key] = table.data[panda_key]
     table.boolean("verbose", False)
+    if table.boolean("use_ssl", False) and not (broker.get("ca_file") or broker.get("ca_path")):
+        raise table.error(
+            "use_ssl",
+            "needs ca_file or ca_path in this entry as well: spoolq always checks the broker's"
+            " certificate (PanDA does not)",
+        )
     return broker
 
 
