@@ -129,3 +129,22 @@ def test_an_inconsistent_spoolq_frame_is_refused_with_the_reason_and_parked_whol
 def test_text_that_is_not_utf8_is_refused():
     with pytest.raises(MalformedMessage, match="not UTF-8"):
         from_frame({ENVELOPE: "text"}, b"\xff")
+
+
+@pytest.mark.parametrize(
+    "header, whole",
+    [
+        ({"big": "x" * 40_000}, False),
+        ({"big": "x" * 50_000}, True),
+        ({"big": "é" * 20_000}, False),  # 40,000 bytes
+        ({"big": "é" * 25_000}, True),  # 50,000 bytes: counted in bytes, not characters
+        ({"n" * 50: "short"}, False),
+        ({"é" * 100: "200 bytes of name"}, False),
+        ({"é" * 101: "202 bytes of name"}, True),
+    ],
+)
+def test_the_frame_header_bounds_are_counted_in_utf8_bytes(header, whole):
+    message = Message("body", header)
+    _body, headers = to_frame(message)
+    assert (headers == {ENVELOPE: WHOLE}) is whole
+    assert through_the_wire(message) == message
