@@ -21,9 +21,10 @@ each field           a frame header of the same name, escaped as STOMP 1.2
 
 A header that a frame cannot carry (a NUL, an empty name, a name longer than
 :data:`MAX_FRAME_HEADER_NAME` UTF-8 bytes, more than :data:`MAX_FRAME_HEADER_BYTES`
-of header in all) sends the message ``whole``: the envelope as the body, as
-spoolq did before, still lossless.  A frame with ``spoolq-id`` and no
-``spoolq-envelope`` comes from such an older spoolq and is read ``whole`` too.
+of header in all) sends the message ``whole``: the envelope as the body, still
+lossless.  A frame with ``spoolq-id`` and no ``spoolq-envelope`` comes from a
+spoolq of an earlier release, which sent every message so, and is read
+``whole`` too.
 
 A frame with neither header comes from a foreign sender: its body is the
 message body, byte for byte (text when it is UTF-8), and its headers, less
