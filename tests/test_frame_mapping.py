@@ -116,6 +116,8 @@ def test_an_older_spoolq_frame_carries_the_envelope_as_its_body():
         ({ENVELOPE: "text", HEADER_NAMES: '["gone"]'}, "lacks the header 'gone'"),
         ({ENVELOPE: "text", HEADER_NAMES: "not json"}, "not a JSON array"),
         ({ENVELOPE: "zip"}, "not text, binary or whole"),
+        ({ENVELOPE: "text", HEADER_NAMES: json.dumps(["f"] * 300)}, "more than 256"),
+        ({ENVELOPE: "text", HEADER_NAMES: '["big"]', "big": "x" * 70_000}, "past the header limits"),
     ],
 )
 def test_an_inconsistent_spoolq_frame_is_refused_with_the_reason_and_parked_whole(headers, reason):

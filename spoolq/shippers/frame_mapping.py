@@ -147,12 +147,19 @@ def _header_of(headers: Mapping[str, str]) -> dict[str, str]:
         names = None
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         raise MalformedMessage(f"frame header {HEADER_NAMES} is not a JSON array of names")
+    if len(names) > MAX_HEADERS:
+        raise MalformedMessage(f"{HEADER_NAMES} lists {len(names)} fields, more than {MAX_HEADERS}")
     header = {}
     for name in names:
         value = headers.get(frame_name(name))
         if value is None:
             missing = frame_name(name)[:64]
             raise MalformedMessage(f"frame lacks the header {missing!r} that {HEADER_NAMES} lists")
+        if len(name) > MAX_HEADER_NAME or len(value) > MAX_HEADER_VALUE:
+            raise MalformedMessage(
+                f"frame header {name[:64]!r} is past the header limits ({MAX_HEADER_NAME} characters"
+                f" of name, {MAX_HEADER_VALUE} of value)"
+            )
         header[name] = value
     return header
 
