@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from spoolq import envelope
 from spoolq.errors import MalformedMessage
@@ -78,7 +79,6 @@ MAX_FRAME_HEADER_BYTES = 48 * 1024
 _NAMES_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
-@functools.lru_cache(maxsize=1024)  # a spool's messages share a handful of header names
 def frame_name(name: str) -> str:
     """The frame header that carries the message header ``name``."""
     lowered = name.lower()
@@ -90,31 +90,43 @@ def frame_name(name: str) -> str:
 def to_frame(message: Message) -> tuple[bytes, dict[str, str]]:
     """The frame body and the spoolq headers that carry ``message``."""
     header = message.header
-    if not _fits_a_frame(header):
+    plan = _plan_for(tuple(header))
+    values = "".join(header.values())
+    if plan is None or "\x00" in values or not _small_enough(plan.size, values):
         return envelope.encode(message), {ENVELOPE: WHOLE}
-    headers = {frame_name(name): value for name, value in header.items()}
+    headers = dict(zip(plan.frame_names, header.values(), strict=True))
     headers[ENVELOPE] = TEXT if isinstance(message.body, str) else BINARY
     if header:
-        headers[HEADER_NAMES] = _NAMES_ENCODER.encode(list(header))
+        headers[HEADER_NAMES] = plan.listed
     return message.body_bytes, headers
 
 
-def _fits_a_frame(header: Mapping[str, str]) -> bool:
-    """Whether every field can be a frame header; the common header is judged on its joins alone."""
-    names, values = "".join(header), "".join(header.values())
-    if "\x00" in names or "\x00" in values or not all(header):
-        return False
-    # A character is at most 4 UTF-8 bytes: short names and a small header need no encoding.
-    short_names = 4 * max(map(len, header), default=0) <= MAX_FRAME_HEADER_NAME
-    if short_names and 4 * (2 * len(names) + len(values)) + 16 * len(header) <= MAX_FRAME_HEADER_BYTES:
-        return True
+class _Plan(NamedTuple):
+    """What a header's names alone decide: their frame names, the spoolq-header value, their bytes."""
+
+    frame_names: tuple[str, ...]
+    listed: str
+    size: int
+
+
+@functools.lru_cache(maxsize=256)  # a spool's messages share a handful of header layouts
+def _plan_for(names: tuple[str, ...]) -> _Plan | None:
+    """How the header names ``names`` go on a frame; ``None`` when one of them cannot."""
     size = 0
-    for name, value in header.items():
+    for name in names:
         encoded = len(name.encode("utf-8"))
-        if not name or encoded > MAX_FRAME_HEADER_NAME or "\x00" in name or "\x00" in value:
-            return False
-        size += 2 * encoded + len(value.encode("utf-8")) + 16  # the name twice: its field and the list
-    return size <= MAX_FRAME_HEADER_BYTES
+        if not name or encoded > MAX_FRAME_HEADER_NAME or "\x00" in name:
+            return None
+        size += 2 * encoded + 16  # the name twice (its field and the list), its separators
+    listed = _NAMES_ENCODER.encode(list(names)) if names else ""
+    return _Plan(tuple(frame_name(name) for name in names), listed, size)
+
+
+def _small_enough(names_size: int, values: str) -> bool:
+    """Whether the header fits the frame bound (a character is at most 4 UTF-8 bytes: rarely encoded)."""
+    if names_size + 4 * len(values) <= MAX_FRAME_HEADER_BYTES:
+        return True
+    return names_size + len(values.encode("utf-8")) <= MAX_FRAME_HEADER_BYTES
 
 
 def is_from_spoolq(headers: Mapping[str, str]) -> bool:
