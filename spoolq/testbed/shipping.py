@@ -1,4 +1,5 @@
-"""Shipper set-up for tests and benchmarks: node configurations, shippers in threads, a plain publisher."""
+"""Shipper set-up for tests and benchmarks: node configurations, shippers in threads, a plain
+publisher and a plain consumer (as any STOMP program), and queues declared ahead of a peer."""
 
 from __future__ import annotations
 
