@@ -9,8 +9,9 @@ is unlocked.  A resent message may reach the far side twice: the receiver
 drops duplicates by the ``spoolq-id`` header.  A message goes out as
 :mod:`spoolq.shippers.frame_mapping` maps it: its header as frame headers,
 its body (signed or encrypted, when configured) as the frame body.  Each
-acknowledged send is recorded, bounded, in ``ROOT/.shippers/<name>.sent`` (:mod:`spoolq.shippers.sent_log`),
-so that ``spoolq find`` can say where a message went and when.
+acknowledged send is recorded, bounded, in ``ROOT/.shippers/<name>.sent``
+(:mod:`spoolq.shippers.sent_log`), so that ``spoolq find`` can say where a
+message went and when.
 
 A shipper that was killed (``kill -9``, a forced stop of ``spoolq run``) leaves
 the locks of its sends in flight behind.  Each shipper registers as an owner
