@@ -1,7 +1,7 @@
-"""spoolq and PanDA's own message-processor agent (panda-common 0.1.11) through RabbitMQ, both ways.
+"""spoolq and PanDA's own message processors (panda-common 0.1.11) through RabbitMQ, both ways.
 
-panda-common is installed from the package index once per test session into
-a virtual environment of its own (tests/panda_peer/agent.py runs
+panda-common is installed from the package index once per pytest run into
+a virtual environment of its own (tests/panda_peer/run_processors.py runs
 ``MsgProcAgentBase(config).start()`` there, with the plugins of
 tests/panda_peer/recorder.py).  Where the index cannot be reached the tests
 skip with that reason; CI reaches it, and there such a skip fails the run.
@@ -10,7 +10,7 @@ Two things on PanDA's side shape the set-up (docs/operations.md says so too):
 on RabbitMQ its listener subscribes to ``/amq/queue/NAME``, which fails until
 the queue exists, and its sender sends with neither ``persistent`` nor
 ``receipt``, so a reply sent before its queue exists is dropped.  Every queue
-is therefore declared before the agent starts.
+is therefore declared before PanDA's processors start.
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ def panda_python(tmp_path_factory) -> Path:
     return venv / "bin" / "python"
 
 
-class PandaAgent:
-    """One real PanDA agent process on a JSON configuration; stopped (SIGTERM, then SIGKILL) on exit."""
+class PandaProcessors:
+    """PanDA's real message processors in one process, on a JSON configuration; stopped on exit."""
 
     def __init__(self, python: Path, directory: Path, config: dict):
         self.directory = directory
@@ -88,21 +88,21 @@ class PandaAgent:
         self.config = directory / "msg_proc.json"
         self.config.write_text(json.dumps(config))
         self.ready = directory / "ready"
-        self.output = open(directory / "agent.out", "wb")  # noqa: SIM115  (closed in stop)
+        self.output = open(directory / "panda.out", "wb")  # noqa: SIM115  (closed in stop)
         env = {**os.environ, "PANDA_HOME": str(directory), "PYTHONPATH": str(PEER)}
         self.process = subprocess.Popen(
-            [str(python), str(PEER / "agent.py"), str(self.config), str(self.ready)],
+            [str(python), str(PEER / "run_processors.py"), str(self.config), str(self.ready)],
             cwd=directory,
             env=env,
             stdout=self.output,
             stderr=subprocess.STDOUT,
         )
         started = lambda: self.ready.exists() or self.process.poll() is not None  # noqa: E731
-        wait_until(started, 120, "PanDA's agent to start")
+        wait_until(started, 120, "PanDA's message processors to start")
         assert self.process.poll() is None, self.log()
 
     def log(self) -> str:
-        return (self.directory / "agent.out").read_text(errors="replace")
+        return (self.directory / "panda.out").read_text(errors="replace")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -116,7 +116,7 @@ class PandaAgent:
 
 
 def panda_config(broker, queues: dict[str, str], processors: dict) -> dict:
-    """A configuration in the shape of PanDA's documentation, on the session's RabbitMQ."""
+    """A configuration in the shape of PanDA's documentation, on the tests' RabbitMQ."""
     server = {
         "host_port_list": [f"127.0.0.1:{broker.stomp_port}"],
         "use_ssl": False,
@@ -172,7 +172,7 @@ def bodies(kind: str, count: int) -> list[str]:
     return texts + [f"{kind} big " + "x" * (256 * 1024), ""]
 
 
-def test_spoolq_ship_and_receive_against_pandas_agent(panda_python, broker, tmp_path):
+def test_spoolq_ship_and_receive_against_pandas_message_processor(panda_python, broker, tmp_path):
     """spoolq-put and raw messages reach PanDA's plugin as their body; its replies come back as they came."""
     to_panda, from_panda = unique("to-panda"), unique("from-panda")
     declare_queues(broker, f"spoolq-test.{to_panda}", f"spoolq-test.{from_panda}")
@@ -191,7 +191,7 @@ def test_spoolq_ship_and_receive_against_pandas_agent(panda_python, broker, tmp_
             }
         },
     )
-    agent = PandaAgent(panda_python, tmp_path / "panda", config)
+    panda = PandaProcessors(panda_python, tmp_path / "panda", config)
     try:
         node = write_node_config(tmp_path / "spoolq", from_panda, broker)
         outgoing = root_of(node).spool("outgoing")
@@ -210,17 +210,17 @@ def test_spoolq_ship_and_receive_against_pandas_agent(panda_python, broker, tmp_
             wait_until(lambda: incoming.count() >= len(sent), 120, f"{len(sent)} replies")
             time.sleep(1)  # anything doubled would arrive now
         seen = recorded(record)
-        assert lost_and_doubled(sent, [entry["data"] for entry in seen]) == (0, 0), agent.log()[-3000:]
+        assert lost_and_doubled(sent, [entry["data"] for entry in seen]) == (0, 0), panda.log()[-3000:]
         assert {entry["type"] for entry in seen} == {"str"}
         replies = [incoming.get(name).body_bytes for name in incoming.names()]
         assert lost_and_doubled([entry["reply"].encode() for entry in seen], replies) == (0, 0)
         assert root_of(node).parked_names() == []
     finally:
-        agent.stop()
+        panda.stop()
 
 
 def test_a_seed_style_config_under_spoolq_run_moves_messages_both_ways(panda_python, broker, tmp_path):
-    """PanDA's agent sends to a processor that spoolq runs, and receives that processor's returns."""
+    """PanDA's processors send to one that spoolq runs, and receive what it returns."""
     jedi_in, jedi_out = unique("jedi_in"), unique("jedi_out")
     declare_queues(broker, jedi_in, jedi_out)
     spoolq_config = panda_config(
@@ -255,12 +255,12 @@ def test_a_seed_style_config_under_spoolq_run_moves_messages_both_ways(panda_pyt
     with running_spoolq(tmp_path) as start:
         run = start(config=path)
         run.wait_for_log("all 1 component and 2 shippers ready")
-        agent = PandaAgent(panda_python, tmp_path / "panda", panda_side)
+        panda = PandaProcessors(panda_python, tmp_path / "panda", panda_side)
         try:
             wait_until(lambda: len(recorded(record)) >= count, 300, f"{count} answers at PanDA's plugin")
             time.sleep(1)
         finally:
-            agent.stop()
+            panda.stop()
         run.signal(signal.SIGTERM)
         assert run.wait() == 0
     answers = [json.loads(entry["data"]) for entry in recorded(record)]

@@ -1,6 +1,6 @@
 """A PanDA configuration's brokers and queues, as spoolq's shipping tables.
 
-PanDA's message-processor agent listens to each processor's ``in_queue`` and
+PanDA's message-processor daemon listens to each processor's ``in_queue`` and
 sends what the processor returns to its ``out_queue``, on the broker of the
 queue's ``server``.  Under spoolq the same work is split between shippers and
 a component, and these tables say which (the TOML file's ``[brokers]``,

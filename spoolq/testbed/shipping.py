@@ -172,7 +172,7 @@ def consuming(broker, destination: str):
 def declare_queues(broker, *names: str) -> None:
     """Make the RabbitMQ queues ``names`` exist (durable), as subscribing to ``/queue/NAME`` does.
 
-    A peer that subscribes to ``/amq/queue/NAME`` (PanDA's agent on RabbitMQ)
+    A peer that subscribes to ``/amq/queue/NAME`` (PanDA's message processors on RabbitMQ)
     fails until the queue exists, and a frame sent there before is dropped.
     """
     conn = stomp.Connection12([("127.0.0.1", broker.stomp_port)], vhost="/")

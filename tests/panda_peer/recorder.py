@@ -1,4 +1,4 @@
-"""PanDA message-processor plugins for the tests, run by PanDA's own agent (agent.py).
+"""PanDA message-processor plugins for the tests, run by PanDA's own message processors (run_processors.py).
 
 ``Recorder`` writes each message's ``data`` (what a PanDA plugin is given) to
 the JSON-lines file ``params["record"]`` and, with ``params["reply"]``,

@@ -1,7 +1,7 @@
-"""Runs PanDA's own message-processor agent (panda-common's MsgProcAgentBase) until SIGTERM.
+"""Runs PanDA's own message processors (panda-common's MsgProcAgentBase) until SIGTERM.
 
 Run with the Python of a virtual environment where panda-common is installed:
-``python agent.py CONFIG.json READY_FILE``.  The plugins it loads (recorder.py)
+``python run_processors.py CONFIG.json READY_FILE``.  The plugins it loads (recorder.py)
 sit beside this file.  ``PANDA_HOME`` must name a directory holding
 ``etc/panda/panda_common.cfg`` (PanDA's logger reads it at import).
 """
@@ -14,7 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
-MAX_RUN = 900.0  # seconds: a test that forgets to stop the agent does not leave it behind for long
+MAX_RUN = 900.0  # seconds: a test that forgets to stop them does not leave it behind for long
 
 
 def main() -> None:
@@ -23,12 +23,12 @@ def main() -> None:
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    agent = MsgProcAgentBase(config)
-    agent.start()
+    processors = MsgProcAgentBase(config)
+    processors.start()
     ready.write_text("started\n")
     stop.wait(MAX_RUN)
-    agent.stop(block=False)
-    agent.join(30)
+    processors.stop(block=False)
+    processors.join(30)
     os._exit(0)  # its proxies' threads are not daemons: leave without waiting for them
 
 
