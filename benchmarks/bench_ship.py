@@ -141,13 +141,14 @@ def spoolq_ship(broker: Broker, work: Path, count: int, size: int, window: int) 
 
 
 def spoolq_receive(broker: Broker, work: Path, count: int, size: int, window: int) -> float:
-    from spoolq import envelope
+    from spoolq.shippers.frame_mapping import to_frame
 
     node = f"bench-{uuid.uuid4().hex[:6]}"
     config = write_node_config(work / f"recv-{node}", node, broker)
     config.write_text(config.read_text().replace("prefetch = 200", f"prefetch = {window}"))
-    body = envelope.encode(Message.new("b", "x" * size, to=f"md@{node}"))
-    fill_queue(broker, f"/queue/spoolq-test.{node}", [body] * count, window)
+    body, headers = to_frame(Message.new("b", "x" * size, to=f"md@{node}"))  # as a spoolq sender sends it
+    frames = ((body, {**headers, "spoolq-id": str(n)}) for n in range(count))
+    publish(broker, f"/queue/spoolq-test.{node}", frames, window)
     md = root_of(config).spool("md")
     with running(config, "in") as (receiver,):
         start = clock_once_connected(receiver)

@@ -9,6 +9,7 @@ import pytest
 
 from spoolq.config import ComponentConfig, load_config
 from spoolq.errors import ConfigError
+from spoolq.shippers.config import shipping_of
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "panda_msg_proc.json"
@@ -32,7 +33,7 @@ def test_example_maps_processors_to_panda_components():
             "module": "pandajedi.jedimsgprocessor.jedi_contents_feeder_msg_processor",
             "name": "JediContentsFeederMsgProcPlugin",
             "params": {"batch": 10},
-            "out_queue": "jedi_job_generator",
+            "out_queue": "jedi_job_generator.out",  # shipped from there to the queue on the broker
         },
         workers=2,
     )
@@ -41,14 +42,54 @@ def test_example_maps_processors_to_panda_components():
     assert config.enabled_components() == (feeder,)
 
 
-def test_example_keeps_brokers_and_queues_raw():
+def test_example_maps_servers_and_queues_onto_brokers_destinations_and_shippers():
     config = load_config(str(EXAMPLE))
-    assert config.brokers["internal_mb"]["host_port_list"] == ["127.0.0.1:61613"]
-    assert config.destinations["jedi_job_generator"] == {
-        "server": "internal_mb",
-        "destination": "/queue/jedi_job_generator",
-        "spool": "jedi_job_generator",
+    assert config.brokers["internal_mb"] == {
+        "hosts": ["127.0.0.1:61613"],
+        "username": "guest",
+        "passcode": "guest",
+        "vhost": "/",
+        "heartbeat_send_ms": 15000,
+        "use_tls": False,
     }
+    assert config.destinations["jedi_job_generator"] == {
+        "broker": "internal_mb",
+        "address": "/queue/jedi_job_generator",
+    }
+    # The enabled processor's in_queue is received, its out_queue shipped; the disabled one has neither.
+    assert config.shippers == {
+        "jedi_contents_feeder": {
+            "kind": "receive",
+            "destination": "jedi_contents_feeder",
+            "spool": "jedi_contents_feeder",
+        },
+        "jedi_job_generator.out": {
+            "kind": "ship",
+            "destination": "jedi_job_generator",
+            "spool": "jedi_job_generator.out",
+        },
+    }
+    shipping = shipping_of(config)
+    assert shipping.brokers["internal_mb"].hosts == (("127.0.0.1", 61613),)
+    assert shipping.shipper("jedi_contents_feeder").kind == "receive"
+
+
+def test_a_passcode_from_the_environment_is_read_as_panda_reads_it(tmp_path, monkeypatch):
+    data = minimal()
+    data["mb_servers"]["mb"].update(username="${PANDA_TEST_USER}", passcode="${PANDA_TEST_PASSCODE}")
+    path = write(tmp_path, data)
+    monkeypatch.setenv("PANDA_TEST_USER", "jedi")
+    monkeypatch.setenv("PANDA_TEST_PASSCODE", "secret")
+    broker = shipping_of(load_config(path)).brokers["mb"]
+    assert (broker.username, broker.passcode) == ("jedi", "secret")
+
+
+def test_a_queue_without_a_server_stays_a_local_spool(tmp_path):
+    data = minimal(out_queue="local")
+    data["queues"]["local"] = {}
+    config = load_config(write(tmp_path, data))
+    assert config.components[0].options["out_queue"] == "local"
+    assert sorted(config.shippers) == ["q"]
 
 
 def minimal(**processor):
@@ -67,6 +108,18 @@ def minimal(**processor):
         ({"queues": []}, "queues", "must be a table"),
         ({"queues": {"q": {"server": "nowhere"}}}, "queues.q.server", "names no entry of mb_servers"),
         ({"queues": {"bad name": {}}}, "queues.bad name", "not a valid spool name"),
+        ({"mb_servers": {"mb": {"hosts": []}}}, "mb_servers.mb.hosts", "unknown key"),
+        ({"mb_servers": {"mb": {}}}, "mb_servers.mb.host_port_list", "is required"),
+        (
+            {"mb_servers": {"mb": {"host_port_list": ["h:1"], "use_ssl": True}}},
+            "mb_servers.mb.use_ssl",
+            "needs ca_file or ca_path",
+        ),
+        (
+            {"mb_servers": {"mb": {"host_port_list": ["h:1"]}}, "queues": {"q": {"server": "mb"}}},
+            "queues.q.destination",
+            "is required",
+        ),
         (minimal(in_queue=None), "processors.p.in_queue", "is required"),
         (minimal(in_queue="other"), "processors.p.in_queue", "names no entry of queues"),
         (minimal(out_queue="other"), "processors.p.out_queue", "names no entry of queues"),

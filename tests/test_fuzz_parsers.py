@@ -133,7 +133,18 @@ def admitting(tmp_path_factory):
 @FUZZ
 @given(ANY_BYTES)
 def test_the_receivers_frame_admission_raises_only_spoolq_errors(admitting, data):
-    parse_only_with(admitting._admit, ADMISSION_ERRORS, data)
+    for headers in ({"spoolq-id": "older"}, {"spoolq-envelope": "text"}, {"destination": "/queue/foreign"}):
+        parse_only_with(lambda body, headers=headers: admitting._admit(headers, body), ADMISSION_ERRORS, data)
+
+
+@FUZZ
+@given(st.dictionaries(st.text(max_size=20), st.text(max_size=40), max_size=8), ANY_BYTES)
+def test_a_spoolq_frame_with_any_headers_raises_only_spoolq_errors(admitting, headers, data):
+    """The header list and the body kind are read from the frame's headers: any of them, any bytes."""
+    headers = {**headers, "spoolq-envelope": headers.get("spoolq-envelope", "text")}
+    if "spoolq-header" not in headers:
+        headers["spoolq-header"] = json.dumps(list(headers)[:3])
+    parse_only_with(lambda body: admitting._admit(headers, body), ADMISSION_ERRORS, data)
 
 
 @FUZZ

@@ -2,13 +2,14 @@
 
 The mapping (documented in docs/operations.md):
 
-- each entry of ``queues`` names a spool of the same name; the queue's own
-  settings (``server``, ``destination``, ...) are kept raw under
-  ``Config.destinations[queue]`` with ``spool`` added, for the shippers;
-- each entry of ``mb_servers`` becomes a raw broker entry ``Config.brokers``;
+- each entry of ``queues`` names a spool of the same name;
 - each entry of ``processors`` becomes a component of the same name serving
   the spool ``in_queue``, with the built-in ``panda`` handler adapter and
-  options ``{module, name, params, out_queue}``; ``n_threads`` is ``workers``.
+  options ``{module, name, params, out_queue}``; ``n_threads`` is ``workers``;
+- ``mb_servers`` and the queues on them become brokers, destinations and
+  shippers (:mod:`spoolq.config.panda_shipping`): a receiver feeds each
+  processor's ``in_queue`` from the broker, a sender ships what it returns
+  to its ``out_queue``.
 
 The file has no spool root: give ``--root`` or ``SPOOLQ_ROOT``.
 """
@@ -19,6 +20,7 @@ import json
 from typing import Any
 
 from spoolq.config.model import ComponentConfig, Config
+from spoolq.config.panda_shipping import broker_table, on_a_broker, outgoing_spool, shipping_tables
 from spoolq.config.source import read_bytes
 from spoolq.config.table import Table
 from spoolq.config.toml_file import spool_name
@@ -45,12 +47,20 @@ def load_panda_config(path: str, text: bytes | None = None) -> Config:
     """Load and validate the PanDA-style JSON file at ``path`` (``text``: its bytes, as read before)."""
     top = Table(path, "", read_json(path, text))
     top.reject_unknown(TOP_KEYS)
-    brokers = {name: table.data for name, table in top.tables("mb_servers").items()}
+    brokers = {name: broker_table(table) for name, table in top.tables("mb_servers").items()}
     queues = {name: parse_queue(name, table, brokers) for name, table in top.tables("queues").items()}
-    components = tuple(
-        parse_processor(name, table, queues) for name, table in top.tables("processors").items()
+    processors = top.tables("processors")
+    components = tuple(parse_processor(name, table, queues) for name, table in processors.items())
+    enabled = [(c.spool, processors[c.name].data.get("out_queue")) for c in components if c.enable]
+    destinations, shippers = shipping_tables(queues, enabled)
+    return Config(
+        path=path,
+        root=None,
+        components=components,
+        brokers=brokers,
+        destinations=destinations,
+        shippers=shippers,
     )
-    return Config(path=path, root=None, components=components, brokers=brokers, destinations=queues)
 
 
 def parse_queue(name: str, table: Table, brokers: dict[str, Any]) -> dict[str, Any]:
@@ -59,6 +69,9 @@ def parse_queue(name: str, table: Table, brokers: dict[str, Any]) -> dict[str, A
     server = table.string("server", None)
     if server is not None and server not in brokers:
         raise table.error("server", f"names no entry of mb_servers: {server!r}")
+    if server is not None:
+        table.string("destination")  # required on a server: where the queue is on the broker
+    table.boolean("enable", True)
     return {**table.data, "spool": name}
 
 
@@ -71,11 +84,14 @@ def parse_processor(name: str, table: Table, queues: dict[str, Any]) -> Componen
     params = table.data.get("params") or {}
     if not isinstance(params, dict):
         raise table.error("params", f"must be an object, not {params!r}")
+    out_spool = out_queue
+    if out_queue is not None and on_a_broker(queues[out_queue]):
+        out_spool = outgoing_spool(out_queue)  # shipped from there to the queue's destination
     options = {
         "module": table.string("module"),
         "name": table.string("name"),
         "params": params,
-        "out_queue": out_queue,
+        "out_queue": out_spool,
     }
     table.boolean("verbose", False)
     return ComponentConfig(

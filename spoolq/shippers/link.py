@@ -254,7 +254,9 @@ class Link:
         return self.connected.is_set() and not self.lost.is_set()
 
     def send(self, destination: str, body: bytes, headers: dict[str, str]) -> None:
-        self._call("send", destination, body, headers=headers)
+        # stomp.py escapes header values but not names: a name holding ':' or a newline
+        # (a message header field, spoolq.shippers.frame_mapping) is escaped here.
+        self._call("send", destination, body, headers={_escape(k): v for k, v in headers.items()})
 
     def send_many(self, frames: list[tuple[str, bytes, dict[str, str]]]) -> None:
         """SEND each ``(destination, body, headers)``, written in one system call.

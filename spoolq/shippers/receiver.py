@@ -6,7 +6,10 @@ and a bounded prefetch (``prefetch-count`` for RabbitMQ and
 only queues frames; this loop takes them in batches and, per batch:
 
 1. drops (and acks) redelivered duplicates, by the ``spoolq-id`` header;
-2. opens signed/encrypted bodies (when ``verify`` is on) and routes each
+2. opens signed/encrypted bodies (when ``verify`` is on), rebuilds each
+   message from its frame by the frame's own headers, never by guessing
+   from its body (:mod:`spoolq.shippers.frame_mapping`: a spoolq sender's
+   message exactly as sent, a foreign frame's body as it came), routes each
    message by its ``to: COMPONENT@NODE`` header (see :mod:`spoolq.routing`),
    adding the signer's DN (``signer-dn``) and the sender's ``empa-id`` to its
    header (the latter only for verified messages and for frames from senders
@@ -54,13 +57,13 @@ from spoolq import envelope
 from spoolq.errors import BrokerUnavailable, ConfigError, MalformedMessage, SecurityError, SpoolqError
 from spoolq.routing import Router
 from spoolq.shippers.base import Shipper
+from spoolq.shippers.frame_mapping import EMPA_ID, SPOOLQ_ID, as_parked, from_frame, is_from_spoolq
 from spoolq.shippers.link import Link
 from spoolq.shippers.queue_types import queue_headers
 from spoolq.shippers.recent_ids import RecentIds
 from spoolq.shippers.security.seal import SIGNER_DN, Opener, SignerRefused
 from spoolq.shippers.ssm_store import SsmStore
 from spoolq.shippers.status import NOT_CONSUMING, STATE_DIR
-from spoolq.shippers.stomp import EMPA_ID, SPOOLQ_ID
 from spoolq.spool.output_sweep import OutputSweep
 from spoolq.spool.parking import park
 
@@ -233,11 +236,11 @@ class StompReceiver(Shipper):
                 # A spoolq sender's element name is of no use next to its message id: that
                 # header is only added where the message is rewritten anyway (a signer to
                 # record) or comes from another sender (SSM's empa-id is its only label).
-                foreign = SPOOLQ_ID not in frame.headers
+                foreign = not is_from_spoolq(frame.headers)
                 empa_id = _empa_id(frame.headers) if foreign or self.opener is not None else None
-                spool, data = self._admit(body, empa_id)
+                spool, data = self._admit(frame.headers, body, empa_id)
             except Exception as exc:  # noqa: BLE001  (the per-frame boundary: nothing escapes it)
-                if self._park(body, _reason(exc)):
+                if self._park(as_parked(frame.headers, body), _reason(exc)):
                     acks.append(ack_id)  # parked: safe on our disk, so the broker may forget it
                 continue
             to_write[spool].append(data)
@@ -330,11 +333,14 @@ class StompReceiver(Shipper):
                 continue  # not made yet: nothing to sweep
         return spools
 
-    def _admit(self, body: bytes, empa_id: str | None = None) -> tuple[str, bytes]:
-        """The spool a body goes to, and the bytes to write there (raises to park).
+    def _admit(self, headers: dict, body: bytes, empa_id: str | None = None) -> tuple[str, bytes]:
+        """The spool a frame goes to, and the element to write there (raises to park).
 
-        The signer's DN and the sender's ``empa-id`` (APEL SSM's message id)
-        are added to the message's header, for the handlers to see.
+        The message is rebuilt from the frame (:func:`~spoolq.shippers.frame_mapping.from_frame`):
+        a spoolq sender's exactly as it was sent, a foreign sender's body as it
+        came, with its headers.  The signer's DN and the sender's ``empa-id``
+        (APEL SSM's message id) are added to the message's header, for the
+        handlers to see.
         """
         signer = None
         if self.opener is not None:
@@ -342,15 +348,15 @@ class StompReceiver(Shipper):
         elif self.config.verify:
             raise SecurityError("verify is on but no security settings are configured")
         try:
-            message = envelope.decode(body)
+            message = from_frame(headers, body)
         except MalformedMessage as exc:
             raise MalformedMessage(f"received message is not a valid envelope: {exc.reason}") from None
         spool = self.router.deliver_here(message, self.config.spool)
         pairs = ((SIGNER_DN, signer), (EMPA_ID, empa_id))
         added = {name: value for name, value in pairs if value is not None}
         if added:
-            body = envelope.encode(message.with_header(**added))
-        return spool, body
+            message = message.with_header(**added)
+        return spool, envelope.encode(message)
 
     def _park(self, body: bytes, reason: str) -> bool:
         """Park ``body``; ``False`` (so: not acked, redelivered later) if even that fails."""

@@ -6,9 +6,12 @@ are in flight at once, so the cost is one round trip per window, not per
 message.  A send whose receipt does not come within ``receipt_timeout`` is
 unlocked and so sent again; when the connection is lost every send in flight
 is unlocked.  A resent message may reach the far side twice: the receiver
-drops duplicates by the ``spoolq-id`` header.  Each acknowledged send is
-recorded, bounded, in ``ROOT/.shippers/<name>.sent`` (:mod:`spoolq.shippers.sent_log`),
-so that ``spoolq find`` can say where a message went and when.
+drops duplicates by the ``spoolq-id`` header.  A message goes out as
+:mod:`spoolq.shippers.frame_mapping` maps it: its header as frame headers,
+its body (signed or encrypted, when configured) as the frame body.  Each
+acknowledged send is recorded, bounded, in ``ROOT/.shippers/<name>.sent``
+(:mod:`spoolq.shippers.sent_log`), so that ``spoolq find`` can say where a
+message went and when.
 
 A shipper that was killed (``kill -9``, a forced stop of ``spoolq run``) leaves
 the locks of its sends in flight behind.  Each shipper registers as an owner
@@ -54,11 +57,12 @@ from collections.abc import Callable
 
 from spoolq import envelope
 from spoolq.errors import MessageTooLarge, SpoolqError
-from spoolq.message import MESSAGE_ID
+from spoolq.message import MESSAGE_ID, Message
 from spoolq.routing import TO, Address
 from spoolq.shippers.base import Shipper
 from spoolq.shippers.claimer import Claimer
 from spoolq.shippers.destinations import destination_for
+from spoolq.shippers.frame_mapping import EMPA_ID, SPOOLQ_ID, to_frame
 from spoolq.shippers.link import Link
 from spoolq.shippers.queue_types import queue_headers
 from spoolq.shippers.refusals import Refusal, RefusalCount
@@ -74,9 +78,6 @@ from spoolq.spool.takeover import take_over
 
 log = logging.getLogger("spoolq.shippers")
 
-SPOOLQ_ID = "spoolq-id"
-#: The element's name in its spool, sent as APEL SSM's sender sends it (its receiver records it).
-EMPA_ID = "empa-id"
 PURGE_INTERVAL = 60.0  # seconds between looks for locks a killed shipper left
 
 
@@ -249,8 +250,11 @@ class StompShipper(Shipper):
         """
         try:
             data = claim.read()
-            destination, spoolq_id = self._address(data)
-            body = self.sealer.seal(data) if self.sealer is not None else data
+            message = envelope.decode(data)  # MalformedMessage: parked with that reason
+            destination, spoolq_id = self._address(message, data)
+            body, mapped = to_frame(message)  # the header on the frame, the body as the frame body
+            if self.sealer is not None:
+                body = self.sealer.seal(body)
             if len(body) > self.config.max_size:
                 raise MessageTooLarge(
                     f"message of {len(body)} bytes is larger than shippers.{self.config.name}.max_size"
@@ -264,28 +268,21 @@ class StompShipper(Shipper):
             return None
         self._serial += 1
         receipt = f"{self.status.pid}-{self._serial}"
-        headers = {"persistent": "true", "receipt": receipt, SPOOLQ_ID: spoolq_id, EMPA_ID: claim.name}
+        headers = {**mapped, "persistent": "true", "receipt": receipt, SPOOLQ_ID: spoolq_id}
+        headers[EMPA_ID] = claim.name
         if self._queue_headers:
             headers.update(self._queue_headers)  # on every SEND: RabbitMQ refuses one without them
         return destination, body, headers
 
-    def _address(self, data: bytes) -> tuple[str, str]:
-        """The broker destination and the id the receiver deduplicates by.
-
-        Only the header is read (:func:`spoolq.envelope.header_of`): the body
-        goes out as it is, and the receiver checks the whole envelope.
-        """
+    def _address(self, message: Message, data: bytes) -> tuple[str, str]:
+        """The broker destination and the id the receiver deduplicates by (else the element's digest)."""
         address = self.destination.address
-        header = envelope.header_of(data)
-        if header is None and "{node}" in address:
-            # No header to route by: say why when it is a malformed envelope (nested past
-            # the bound, say), not only that no node was found in it.
-            envelope.decode(data)  # MalformedMessage: parked with that reason
+        header = message.header
         if "{node}" in address:
-            to = header.get(TO) if header else None
+            to = header.get(TO)
             target = _address_of(to) if to else None
             address = _destination_of(address, target.node if target is not None else None)
-        spoolq_id = (header.get(MESSAGE_ID) if header else None) or hashlib.sha1(data).hexdigest()
+        spoolq_id = header.get(MESSAGE_ID) or hashlib.sha1(data).hexdigest()
         return address, spoolq_id
 
     def _park(self, claim: Claim, reason: str, attempts: int = 0) -> None:

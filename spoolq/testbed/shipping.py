@@ -1,4 +1,5 @@
-"""Shipper set-up for tests and benchmarks: node configurations, shippers in threads, a plain publisher."""
+"""Shipper set-up for tests and benchmarks: node configurations, shippers in threads, a plain
+publisher and a plain consumer (as any STOMP program), and queues declared ahead of a peer."""
 
 from __future__ import annotations
 
@@ -134,3 +135,52 @@ def publish(
         return sent
     finally:
         conn.disconnect()
+
+
+class Collector(stomp.ConnectionListener):
+    """Keeps each MESSAGE frame of one connection as ``(headers, body)``; acks nothing (auto mode)."""
+
+    def __init__(self):
+        self.frames: list[tuple[dict[str, str], bytes]] = []
+        self.changed = threading.Condition()
+
+    def on_message(self, frame) -> None:
+        with self.changed:
+            self.frames.append((dict(frame.headers), frame.body))
+            self.changed.notify_all()
+
+    def wait_for(self, n: int, timeout: float) -> list[tuple[dict[str, str], bytes]]:
+        with self.changed:
+            if not self.changed.wait_for(lambda: len(self.frames) >= n, timeout):
+                raise RuntimeError(f"only {len(self.frames)} of {n} frames came within {timeout} s")
+            return list(self.frames)
+
+
+@contextlib.contextmanager
+def consuming(broker, destination: str):
+    """A plain stomp.py consumer of ``destination`` (as any STOMP program would be): yields its Collector."""
+    conn = stomp.Connection12([("127.0.0.1", broker.stomp_port)], auto_decode=False, vhost="/")
+    collector = Collector()
+    conn.set_listener("collect", collector)
+    conn.connect(broker.user, broker.passcode, wait=True)
+    try:
+        conn.subscribe(destination, id="collect", ack="auto")
+        yield collector
+    finally:
+        conn.disconnect()
+
+
+def declare_queues(broker, *names: str) -> None:
+    """Make the RabbitMQ queues ``names`` exist (durable), as subscribing to ``/queue/NAME`` does.
+
+    A peer that subscribes to ``/amq/queue/NAME`` (PanDA's message processors on RabbitMQ)
+    fails until the queue exists, and a frame sent there before is dropped.
+    """
+    conn = stomp.Connection12([("127.0.0.1", broker.stomp_port)], vhost="/")
+    conn.connect(broker.user, broker.passcode, wait=True)
+    try:
+        for number, name in enumerate(names):
+            conn.subscribe(f"/queue/{name}", id=f"declare-{number}", ack="client-individual")
+            conn.unsubscribe(id=f"declare-{number}")
+    finally:
+        conn.disconnect(receipt="declared")
