@@ -55,6 +55,7 @@ from spoolq.shippers.base import Shipper
 from spoolq.shippers.claimer import Claimer
 from spoolq.shippers.destinations import destination_for
 from spoolq.shippers.link import Link
+from spoolq.shippers.outgoing_directory import OutgoingDirectory
 from spoolq.shippers.refusals import Refusal, RefusalCount
 from spoolq.shippers.security.seal import Sealer
 from spoolq.shippers.sent_log import SentLog
@@ -108,9 +109,15 @@ class StompShipper(Shipper):
         self._reaper = Reaper(f"shipper-{self.config.name}-reaper")
         self._ownership = register_owner(self.root.path, self.spool.name, 0, f"shipper {self.config.name}")
         self._sent_log = _open_sent_log(self.root.path, self.config.name)
+        directory = None
+        if self.config.dropbox is not None:  # SSM's path_type = directory: its files fed into the spool
+            directory = OutgoingDirectory(self.config.dropbox, self.spool, self.config.name)
+            directory.start()
         try:
             super().run(on_started)
         finally:
+            if directory is not None:
+                directory.stop()
             if self._sent_log is not None:
                 self._sent_log.close()
             reaper, self._reaper = self._reaper, None
