@@ -171,6 +171,31 @@ def header_of(data: bytes) -> dict[str, str] | None:
         return None
 
 
+def with_header(data: bytes, header: Mapping[str, str]) -> bytes:
+    """The envelope ``data`` with its header replaced by ``header``, its body as it was.
+
+    For a relay that adds a header field (a hop to the trail) to what it
+    forwards: an envelope that starts with its header, as spoolq and the
+    messaging tools write it, gets the new header spliced in and its body
+    copied, not parsed; anything else is decoded and encoded whole.
+    Raises :class:`MalformedMessage` when ``data`` is not an envelope.
+    """
+    start = _HEADER_FIRST.match(data)
+    if start is not None:
+        try:
+            text = data.decode("utf-8")
+            old, end = _scan_once(text, start.end())  # (the match is ASCII: its byte and char offsets agree)
+            if type(old) is dict:
+                after = len(text[:end].encode("utf-8"))
+                return b"".join(
+                    (data[: start.end()], _ENCODER.encode(dict(header)).encode("utf-8"), data[after:])
+                )
+        except (StopIteration, ValueError, UnicodeDecodeError):
+            pass
+    message = decode(data)
+    return encode(Message(message.body, header))
+
+
 def _parse(text: str) -> object:
     """``_DECODER.decode(text)``, through its C scanner alone when the text is one bare object.
 

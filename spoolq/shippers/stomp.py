@@ -47,7 +47,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from spoolq import envelope
+from spoolq import envelope, trail
 from spoolq.errors import MessageTooLarge, SpoolqError
 from spoolq.message import MESSAGE_ID
 from spoolq.routing import TO, Address
@@ -84,10 +84,12 @@ class StompShipper(Shipper):
         broker = shipping.brokers[destination.broker]
         sealer = Sealer(config.security, sign=config.sign, encrypt_to=config.encrypt_to)
         settings.pop("outgoing", None)  # a sender routes nothing
-        return cls(root, config, destination, broker, sealer=sealer if sealer.active else None, **settings)
+        sealer = sealer if sealer.active else None
+        return cls(root, config, destination, broker, sealer=sealer, node=shipping.node, **settings)
 
-    def __init__(self, *args, sealer=None, **kwargs):
+    def __init__(self, *args, sealer=None, node: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.node = trail.local_node(node)  # in the trail's "shipped" entries
         self.spool = self.root.spool(self.config.spool)
         self.sealer = sealer
         # receipt -> (claim, when sent, destination, spoolq-id)
@@ -233,7 +235,10 @@ class StompShipper(Shipper):
         """
         try:
             data = claim.read()
-            destination, spoolq_id = self._address(data)
+            destination, spoolq_id, header = self._address(data)
+            if header is not None:  # an envelope: one hop more on its trail (a raw body goes as it is)
+                where = f"shipper={self.config.name}"
+                data = envelope.with_header(data, trail.stamp(header, trail.SHIPPED, self.node, where))
             body = self.sealer.seal(data) if self.sealer is not None else data
             if len(body) > self.config.max_size:
                 raise MessageTooLarge(
@@ -251,8 +256,8 @@ class StompShipper(Shipper):
         headers = {"persistent": "true", "receipt": receipt, SPOOLQ_ID: spoolq_id, EMPA_ID: claim.name}
         return destination, body, headers
 
-    def _address(self, data: bytes) -> tuple[str, str]:
-        """The broker destination and the id the receiver deduplicates by.
+    def _address(self, data: bytes) -> tuple[str, str, dict[str, str] | None]:
+        """The broker destination, the id the receiver deduplicates by, and the header (if any).
 
         Only the header is read (:func:`spoolq.envelope.header_of`): the body
         goes out as it is, and the receiver checks the whole envelope.
@@ -268,7 +273,7 @@ class StompShipper(Shipper):
             target = _address_of(to) if to else None
             address = _destination_of(address, target.node if target is not None else None)
         spoolq_id = (header.get(MESSAGE_ID) if header else None) or hashlib.sha1(data).hexdigest()
-        return address, spoolq_id
+        return address, spoolq_id, header
 
     def _park(self, claim: Claim, reason: str, attempts: int = 0) -> None:
         """Set the element aside with ``reason``; if even that fails it is unlocked, tried again later."""
