@@ -182,18 +182,36 @@ def with_header(data: bytes, header: Mapping[str, str]) -> bytes:
     """
     start = _HEADER_FIRST.match(data)
     if start is not None:
-        try:
-            text = data.decode("utf-8")
-            old, end = _scan_once(text, start.end())  # (the match is ASCII: its byte and char offsets agree)
-            if type(old) is dict:
-                after = len(text[:end].encode("utf-8"))
-                return b"".join(
-                    (data[: start.end()], _ENCODER.encode(dict(header)).encode("utf-8"), data[after:])
-                )
-        except (StopIteration, ValueError, UnicodeDecodeError):
-            pass
+        for length in (_HEADER_PREFIX, len(data)):  # a header fits the prefix but for a rare one
+            spliced = _splice_header(data, start.end(), length, header)
+            if spliced is not None:
+                return spliced
     message = decode(data)
     return encode(Message(message.body, header))
+
+
+_HEADER_PREFIX = 16384  # bytes read to find where the header ends
+
+
+def _splice_header(data: bytes, at: int, length: int, header: Mapping[str, str]) -> bytes | None:
+    """``data`` with the header object at byte ``at`` replaced by ``header``.
+
+    ``None`` when that object does not end within the first ``length`` bytes,
+    or is no object.  The bytes before ``at`` are ASCII (``_HEADER_FIRST``),
+    so ``at`` is a character offset too.
+    """
+    cut = min(length, len(data))
+    while at < cut < len(data) and (data[cut] & 0xC0) == 0x80:
+        cut -= 1  # never inside a UTF-8 character
+    try:
+        text = data[:cut].decode("utf-8")
+        old, end = _scan_once(text, at)
+    except (StopIteration, ValueError, UnicodeDecodeError):
+        return None
+    if type(old) is not dict:
+        return None
+    after = len(text[:end].encode("utf-8"))
+    return b"".join((data[:at], _ENCODER.encode(dict(header)).encode("utf-8"), data[after:]))
 
 
 def _parse(text: str) -> object:

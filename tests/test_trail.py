@@ -174,6 +174,10 @@ def test_splicing_a_header_keeps_the_body_byte_for_byte():
         header = trail.stamp(message.header, "shipped", "n", "shipper=out")
         again = envelope.decode(envelope.with_header(data, header))
         assert again.body == message.body and dict(again.header) == header
+    long_header = Message.new("t", "body é", note="ü" * 30_000)  # ends past the first 16 KiB
+    data = envelope.encode(long_header)
+    header = trail.stamp(long_header.header, "shipped", "n", "shipper=out")
+    assert envelope.decode(envelope.with_header(data, header)) == Message("body é", header)
     other_order = b'{"body":"b","header":{"a":"1"}}'
     assert envelope.decode(envelope.with_header(other_order, {"a": "2"})).header == {"a": "2"}
 

@@ -49,7 +49,8 @@ class Entry:
     when: float
 
     def text(self) -> str:
-        stamp = datetime.fromtimestamp(self.when, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        seconds, micros = divmod(round(self.when * 1_000_000), 1_000_000)
+        stamp = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{micros:06d}Z"
         return " ".join((_field(self.event), _field(self.node), _field(self.where), stamp))
 
 
