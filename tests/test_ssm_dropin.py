@@ -21,6 +21,8 @@ from dirq.QueueSimple import QueueSimple
 from spoolq.config.ssm import RECEIVER, SENDER, load_ssm_config
 from spoolq.config.toml_file import load_toml_config
 from spoolq.shippers.config import shipping_of
+from spoolq.shippers.outgoing_directory import OutgoingDirectory
+from spoolq.spool import SpoolRoot
 from spoolq.testbed.daemons import Daemon
 from spoolq.testbed.pki import TestCA
 from spoolq.testbed.shipping import unique
@@ -44,7 +46,7 @@ ORDINARY = [
 ]
 BIG = b"".join(b"APEL record %051d\n" % n for n in range(16384))  # 1 MiB
 UTF8 = [f"Site: Zürich-{n}, Ελλάδα, 東京 ✓\n%%\n".encode() for n in range(5)]
-SLOW = b"".join(b"APEL slowly written record %037d\n" % n for n in range(64))  # 4 KiB, in 8 writes
+SLOW = b"".join(b"APEL slowly written record %036d\n" % n for n in range(64))  # 4 KiB, in 8 writes
 
 
 @pytest.fixture(scope="module")
@@ -124,22 +126,30 @@ def test_site_sender_cfg_delivers_to_real_ssmreceive(ssm, pki, broker, tmp_path,
         converted = run_cli("config", "from-ssm", str(sender_cfg), "-o", str(toml))
         assert converted.returncode == 0, converted.stderr.decode()
         args = ["-c", str(toml), "ship", "--shipper", SENDER]
-    pid = start_ssmreceive(ssm, receiver_cfg, dns, pidfile)
+    # The shipper first, ssmreceive once everything waits on the broker: an ssmreceive that
+    # hears nothing for 10 s loses its connection unseen (stomp.py's socket timeout) and
+    # only notices at its ping, 10 minutes on (docs/apel-ssm.md).
     shipper = spoolq_daemon(tmp_path, "ship", *args)
+    pid = None
     try:
-        incoming, reject = central / "incoming", central / "reject"
+        sending = outgoing.parent / f"{outgoing.name}.sending"
+        left = [outgoing] if path_type == "dirq" else [outgoing, sending]
         wait_until(
-            lambda: stored(incoming, reject) >= len(bodies) or shipper.exits() is not None,
+            lambda: not any(p.is_file() for d in left for p in d.rglob("*")) or shipper.exits() is not None,
             timeout=240,
-            what="everything in SSM's stores",
+            what="the store sent",
         )
         assert shipper.exits() is None, log_of(shipper)
+        pid = start_ssmreceive(ssm, receiver_cfg, dns, pidfile)
+        incoming, reject = central / "incoming", central / "reject"
+        wait_until(lambda: stored(incoming, reject) >= len(bodies), timeout=240, what="all in SSM's stores")
         time.sleep(1)  # anything doubled arrives now
     finally:
         if slow_writer is not None:
             slow_writer.join(30)
         code = shipper.stop()
-        stop(pid)
+        if pid is not None:
+            stop(pid)
     assert code == 0, log_of(shipper)
     accepted = read_store(incoming, QSCHEMA)
     assert read_store(reject, REJECT_SCHEMA) == []
@@ -150,6 +160,32 @@ def test_site_sender_cfg_delivers_to_real_ssmreceive(ssm, pki, broker, tmp_path,
     if names is not None:
         assert sorted(item["empaid"] for item in accepted) == sorted(names)  # the store's element names
     assert [p for p in outgoing.rglob("*") if p.is_file()] == []  # every file removed once sent
+
+
+def test_a_file_still_being_written_when_the_shipper_starts_is_taken_whole(tmp_path):
+    """Found by the first listing while its writer still writes: left until it is closed, then moved."""
+    spool = SpoolRoot(tmp_path / "root").spool("outgoing.sending")
+    directory = tmp_path / "outgoing"
+    directory.mkdir()
+    pieces = [b"APEL-summary-job-message: v0.3\n", *(b"Site: SITE-%d\n%%%%\n" % n for n in range(8))]
+    box = None
+    try:
+        with open(directory / "slow", "wb") as handle:
+            handle.write(pieces[0])
+            handle.flush()
+            box = OutgoingDirectory(str(directory), spool, "test")
+            box.start()
+            for piece in pieces[1:]:  # a write every 0.5 s: never quiet for the 2 s a listing asks
+                time.sleep(0.5)
+                handle.write(piece)
+                handle.flush()
+            assert spool.count() == 0 and (directory / "slow").exists()
+        wait_until(lambda: spool.count() == 1, timeout=30, what="the file, once closed")
+    finally:
+        if box is not None:
+            box.stop()
+    assert spool.get(next(iter(spool.names()))).body == b"".join(pieces).decode()
+    assert list(directory.iterdir()) == []
 
 
 def test_a_plain_directory_must_share_the_roots_filesystem(tmp_path, pki, broker):
@@ -322,6 +358,15 @@ def test_a_receiver_without_a_valid_dn_refuses_to_start(tmp_path, pki, broker):
     assert f"{dns}: no valid DNs" in done.stderr.decode()
     missing = run_cli("receive", "--ssm-config", str(cfg), "-d", str(tmp_path / "none"))
     assert missing.returncode == 4 and "cannot read the DN file" in missing.stderr.decode()
+
+
+def test_a_dirq_store_is_not_looked_for_under_another_root(tmp_path, pki, broker):
+    """SPOOLQ_ROOT left set would send that root's spool of the store's name: refused, naming both."""
+    cfg = site_files(tmp_path, pki, broker, "sender")
+    done = run_cli("ship", "--ssm-config", str(cfg), env=cli_env(SPOOLQ_ROOT=str(tmp_path / "other")))
+    stderr = done.stderr.decode()
+    assert done.returncode == 4, stderr
+    assert f"the spool 'outgoing' of the root {tmp_path / 'apel'}" in stderr and "other" in stderr
 
 
 def test_shipper_or_ssm_config_not_both(tmp_path, pki, broker):

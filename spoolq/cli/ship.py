@@ -85,8 +85,23 @@ def _shipper_name(settings: Settings, name: str | None, ssm_config: str | None, 
         if dns is not None:
             raise click.UsageError("--dn-file goes with --ssm-config (a TOML file names its allow_list)")
         return name
-    settings.use_config(load_ssm_config(ssm_config, role, dns))
+    config = load_ssm_config(ssm_config, role, dns)
+    _check_root(settings, config, ssm_config, role)
+    settings.use_config(config)
     return role
+
+
+def _check_root(settings: Settings, config, ssm_config: str, role: str) -> None:
+    """A dirq outgoing store *is* a spool of its parent: another root would send another spool."""
+    shipper = config.shippers[role]
+    chosen = settings.root_option
+    if role != SENDER or "dropbox" in shipper or not chosen:
+        return
+    if os.path.realpath(chosen) != os.path.realpath(config.root):
+        raise ConfigError(
+            f"{ssm_config}: [messaging] path is the spool {shipper['spool']!r} of the root {config.root},"
+            f" but --root (or SPOOLQ_ROOT) names {chosen}: leave it out"
+        )
 
 
 _SSM_CONFIG_HELP = "APEL SSM's {} to run instead of a [shippers.NAME] table (docs/apel-ssm.md)."
