@@ -1,7 +1,7 @@
 """The real APEL SSM 4.0.0, for the interop and drop-in tests: its virtual environment and its files.
 
 The SSM is the unmodified one of ``../shared/peers/apel-ssm`` (from the
-repository's root), installed once per test session into its own virtual
+repository's root), installed once per test run into its own virtual
 environment from the package index (``stomp.py==4.1.24`` and the rest, as
 its README asks).  Where that folder is absent the tests using it are skipped.
 The ``ssm`` fixture is registered in ``conftest.py``, so one build serves

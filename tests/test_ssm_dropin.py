@@ -80,7 +80,7 @@ def write_slowly(path: Path, started: threading.Event) -> None:
 # -- spoolq in the place of ssmsend ----------------------------------------------------------
 
 
-@pytest.mark.timeout(600)  # the first SSM test of a session builds SSM's virtual environment
+@pytest.mark.timeout(600)  # the first SSM test of a run builds SSM's virtual environment
 @pytest.mark.parametrize(
     "path_type, run_as",
     [("dirq", "ssm-config"), ("directory", "ssm-config"), ("directory", "from-ssm")],

@@ -2,7 +2,7 @@
 
 The round trip is run as an operator runs it: two spool roots with a node
 name each, ``spoolq run`` on both (a component on B, the shippers on both)
-through the session's RabbitMQ, ``spoolq put`` on A and ``spoolq show`` of
+through the tests' RabbitMQ, ``spoolq put`` on A and ``spoolq show`` of
 the reply that came back to A.
 """
 

@@ -30,6 +30,12 @@ shipper goes on with the next one.  A message the broker refuses (an ERROR
 frame naming it or its destination, see :mod:`spoolq.shippers.refusals`) is
 sent again at most ``MAX_REFUSALS`` times, then parked with the broker's words.
 
+An envelope goes out with one entry more on its trail (``shipped``, this
+node, this shipper: :mod:`spoolq.trail`), spliced into its header; a raw body
+goes out byte for byte.  With ``dropbox`` (APEL SSM's ``path_type =
+directory`` store), the complete files of that directory are moved into the
+spool first (:mod:`spoolq.shippers.outgoing_directory`).
+
 An idle shipper sleeps: the claimer on the spool's inotify watches, the
 sending loop on the shipper's doorbell, rung when claims are ready, when the
 receipts it waits for have come, at an ERROR frame, a lost connection or a
