@@ -13,6 +13,7 @@ import pytest
 from spoolq.component import Component
 from spoolq.spool import SpoolRoot
 from tests.ci_skips import pytest_runtest_makereport  # noqa: F401  (under CI, unexplained skips fail)
+from tests.ssm_peer import ssm  # noqa: F401  (the real APEL SSM, built once per test run)
 
 REPO = Path(__file__).resolve().parent.parent
 

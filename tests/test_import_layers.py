@@ -3,7 +3,7 @@
 The layers, lowest first (a module may import its own layer's modules and
 any lower layer's, never a higher one's):
 
-0. the core nouns: ``errors``, ``message``, ``envelope``, ``limits``
+0. the core nouns: ``errors``, ``message``, ``envelope``, ``limits``, ``trail``
 1. ``spool/``: the on-disk format
 2. ``routing`` (an address names a spool), ``watcher/``, ``metrics/``,
    ``config/`` (the configuration model, read by everything above it)
@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "spoolq.envelope": 0,
     "spoolq.limits": 0,
     "spoolq.schema": 0,
+    "spoolq.trail": 0,
     "spoolq.spool": 1,
     "spoolq.routing": 2,
     "spoolq.watcher": 2,

@@ -5,6 +5,7 @@ Importing this package registers every command on the group.
 
 from spoolq.cli import (  # noqa: F401  (commands register themselves)
     check,
+    config_convert,
     demo,
     find,
     parked,

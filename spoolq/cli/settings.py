@@ -30,6 +30,10 @@ class Settings:
             self._config = load_config(path, text)
         return self._config
 
+    def use_config(self, config: Config) -> None:
+        """Run with ``config``, read from elsewhere (APEL SSM's file), instead of ``--config``'s."""
+        self._config = config
+
     def apply_umask(self) -> None:
         """A daemon starting: take the configuration's ``umask`` (none set: keep the process's).
 

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from spoolq import envelope
+from spoolq import envelope, trail
 from spoolq.cli import exit_codes
 from spoolq.cli.group import main
 from spoolq.cli.listing import (
@@ -92,6 +92,7 @@ def put(
     extra.update(_parse_headers(headers))
     header = dict(message.header)
     header.update({key: value for key, value in extra.items() if value is not None})
+    header = trail.stamp(header, trail.PUT, trail.local_node(settings.config.node), f"spool={spool}")
     click.echo(target.put(Message(message.body, header)))
 
 
@@ -163,7 +164,12 @@ def show(settings: Settings, spool: str, element: str, raw: bool, parked: bool, 
     if parked:
         message = _original_of(message, where)
     for key, value in message.header.items():
-        click.echo(f"{key}: {value}")
+        if key == trail.TRAIL:
+            click.echo(f"{key}:")  # one hop a line, with the time each took
+            for line in trail.render(value):
+                click.echo(line)
+        else:
+            click.echo(f"{key}: {value}")
     click.echo("")
     _print_body(message.body)
 

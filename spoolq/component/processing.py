@@ -184,7 +184,7 @@ class Processor:
             self._park(claim, data, f"no handler for message type {message.type!r}", attempt)
             return None, False
         context = Context(self.config.name, self.config.spool, self.root, self.config.options, attempt, log)
-        started = time.perf_counter()
+        began, started = time.time(), time.perf_counter()
         try:
             replies = as_messages(handler.handle(message, context))
         except Retry as request:
@@ -197,7 +197,9 @@ class Processor:
             self._latency.observe(time.perf_counter() - started)
             try:
                 correlation = message.message_id or f"{self.config.spool}/{claim.name}"
-                output = address_replies(self._router, message, replies, self._reply_spool, correlation)
+                output = address_replies(
+                    self._router, message, replies, self._reply_spool, correlation, (self.config.name, began)
+                )
                 if context.outbox:
                     output += address_emitted(self._router, context.outbox)
                 for spool_name, _ in output:

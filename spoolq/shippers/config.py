@@ -59,6 +59,7 @@ DESTINATION_KEYS = ("broker", "address", "ack", "prefetch", "queue_type")
 SHIPPER_KEYS = (
     "kind", "destination", "spool", "window", "receipt_timeout", "send_timeout", "max_size",
     "sign", "encrypt_to", "verify", "dedup_window", "backoff_max", "security", "enable", "ssm_store",
+    "dropbox",
 )  # fmt: skip
 SECURITY_KEYS = ("cert", "key", "ca_file", "ca_path", "check_crls", "allow_list", "deny_list")
 
@@ -102,6 +103,7 @@ class ShipperConfig:
     security: SecurityConfig = SecurityConfig()
     enable: bool = True  # false: `spoolq run` does not start it
     ssm_store: str | None = None  # receive: write APEL SSM's incoming/reject stores under this path
+    dropbox: str | None = None  # ship: a plain directory (SSM's path_type = directory) moved into spool
 
 
 @dataclass(frozen=True)
@@ -204,7 +206,10 @@ def _shipper(name: str, t: Table, destinations: dict) -> ShipperConfig:
         security=_security(t.table("security", {})),
         enable=t.boolean("enable", True),
         ssm_store=t.file_path("ssm_store"),
+        dropbox=t.file_path("dropbox"),
     )
+    if shipper.dropbox is not None and shipper.kind == "receive":
+        raise t.error("dropbox", "is for senders (a directory of files to send), not receivers")
     if shipper.destination not in destinations:
         raise t.error("destination", f"names {shipper.destination!r}, which is not a [destinations.*] table")
     return shipper

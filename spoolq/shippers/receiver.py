@@ -53,7 +53,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 
-from spoolq import envelope
+from spoolq import envelope, trail
 from spoolq.errors import BrokerUnavailable, ConfigError, MalformedMessage, SecurityError, SpoolqError
 from spoolq.routing import Router
 from spoolq.shippers.base import Shipper
@@ -104,6 +104,7 @@ class StompReceiver(Shipper):
     def __init__(self, *args, router: Router, opener=None, ssm_store: SsmStore | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.router = router
+        self.node = trail.local_node(router.node)  # in the trail's "received" entries
         self.opener = opener
         self.ssm_store = ssm_store
         self.frames: deque = deque()  # (link, frame) queued by stomp.py's reader thread
@@ -354,6 +355,9 @@ class StompReceiver(Shipper):
         spool = self.router.deliver_here(message, self.config.spool)
         pairs = ((SIGNER_DN, signer), (EMPA_ID, empa_id))
         added = {name: value for name, value in pairs if value is not None}
+        if message.header:  # an envelope: one hop more on its trail (a raw body is stored as it came)
+            stamped = trail.stamp(message.header, trail.RECEIVED, self.node, f"spool={spool}")
+            added[trail.TRAIL] = stamped.get(trail.TRAIL)
         if added:
             message = message.with_header(**added)
         return spool, envelope.encode(message)

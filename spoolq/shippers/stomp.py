@@ -38,6 +38,12 @@ them and answers nothing) stay in the spool; after a few seconds of that
 ``spoolq stats`` shows the shipper ``waiting``, with the reason
 (:mod:`spoolq.shippers.silence`), until a receipt comes.
 
+An envelope goes out with one entry more on its trail (``shipped``, this
+node, this shipper: :mod:`spoolq.trail`) in its header; a raw body
+goes out byte for byte.  With ``dropbox`` (APEL SSM's ``path_type =
+directory`` store), the complete files of that directory are moved into the
+spool first (:mod:`spoolq.shippers.outgoing_directory`).
+
 An idle shipper sleeps: the claimer on the spool's inotify watches, the
 sending loop on the shipper's doorbell, rung when claims are ready, when the
 receipts it waits for have come, at an ERROR frame, a lost connection or a
@@ -55,7 +61,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from spoolq import envelope
+from spoolq import envelope, trail
 from spoolq.errors import MessageTooLarge, SpoolqError
 from spoolq.message import MESSAGE_ID, Message
 from spoolq.routing import TO, Address
@@ -64,6 +70,7 @@ from spoolq.shippers.claimer import Claimer
 from spoolq.shippers.destinations import destination_for
 from spoolq.shippers.frame_mapping import EMPA_ID, SPOOLQ_ID, to_frame
 from spoolq.shippers.link import Link
+from spoolq.shippers.outgoing_directory import OutgoingDirectory
 from spoolq.shippers.queue_types import queue_headers
 from spoolq.shippers.refusals import Refusal, RefusalCount
 from spoolq.shippers.security.seal import Sealer
@@ -91,10 +98,12 @@ class StompShipper(Shipper):
         broker = shipping.brokers[destination.broker]
         sealer = Sealer(config.security, sign=config.sign, encrypt_to=config.encrypt_to)
         settings.pop("outgoing", None)  # a sender routes nothing
-        return cls(root, config, destination, broker, sealer=sealer if sealer.active else None, **settings)
+        sealer = sealer if sealer.active else None
+        return cls(root, config, destination, broker, sealer=sealer, node=shipping.node, **settings)
 
-    def __init__(self, *args, sealer=None, **kwargs):
+    def __init__(self, *args, sealer=None, node: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.node = trail.local_node(node)  # in the trail's "shipped" entries
         self.spool = self.root.spool(self.config.spool)
         self.sealer = sealer
         self._queue_headers = queue_headers(self.destination.queue_type)
@@ -118,9 +127,15 @@ class StompShipper(Shipper):
         self._reaper = Reaper(f"shipper-{self.config.name}-reaper")
         self._ownership = register_owner(self.root.path, self.spool.name, 0, f"shipper {self.config.name}")
         self._sent_log = _open_sent_log(self.root.path, self.config.name)
+        directory = None
+        if self.config.dropbox is not None:  # SSM's path_type = directory: its files fed into the spool
+            directory = OutgoingDirectory(self.config.dropbox, self.spool, self.config.name)
+            directory.start()
         try:
             super().run(on_started)
         finally:
+            if directory is not None:
+                directory.stop()
             if self._sent_log is not None:
                 self._sent_log.close()
             reaper, self._reaper = self._reaper, None
@@ -252,6 +267,11 @@ class StompShipper(Shipper):
             data = claim.read()
             message = envelope.decode(data)  # MalformedMessage: parked with that reason
             destination, spoolq_id = self._address(message, data)
+            if message.header:  # an envelope: one hop more on its trail (a raw body goes as it is)
+                where = f"shipper={self.config.name}"
+                entry = trail.stamp(message.header, trail.SHIPPED, self.node, where).get(trail.TRAIL)
+                if entry is not None:
+                    message = message.with_header(**{trail.TRAIL: entry})
             body, mapped = to_frame(message)  # the header on the frame, the body as the frame body
             if self.sealer is not None:
                 body = self.sealer.seal(body)

@@ -15,6 +15,11 @@ there are adopted too: they were complete before we looked, or they are
 dropped again by their writer's close.  With polling (``poll``), a file is
 adopted once its size and modification time have not changed for one poll
 interval.  Subdirectories are left alone.
+
+With ``settle`` (seconds), a file found by a listing rather than by its close
+or rename is adopted only once it has not been written for that long: one
+still being written when the drop box starts is not taken half-written (the
+shipper of an APEL SSM ``path_type = directory`` store sets it).
 """
 
 from __future__ import annotations
@@ -47,13 +52,15 @@ class Dropbox:
         poll: bool = False,
         poll_interval: float = 1.0,
         rescan_interval: float = 30.0,
+        settle: float = 0.0,
     ):
         self.path = path
         self.spool = spool
         self.ready = threading.Event()
         os.makedirs(path, exist_ok=True)
-        self._source = _open_source(path, poll, poll_interval, rescan_interval)
+        self._source = _open_source(path, poll, poll_interval, rescan_interval, settle)
         self._running = True
+        self.log_level = logging.DEBUG  # of the line naming each file and the element it became
 
     def run(self) -> None:
         try:
@@ -86,15 +93,17 @@ class Dropbox:
                 return
             log.error("%s: cannot adopt: %s", path, exc)
             return
-        log.debug("%s: adopted as %s/%s", path, self.spool.path, element)
+        log.log(self.log_level, "%s: adopted as %s/%s", path, self.spool.path, element)
 
 
-def _open_source(path: str, poll: bool, poll_interval: float, rescan_interval: float) -> Emitter:
+def _open_source(
+    path: str, poll: bool, poll_interval: float, rescan_interval: float, settle: float
+) -> Emitter:
     if not poll:
         try:
             from spoolq.watcher.inotify import InotifyDropSource
 
-            return InotifyDropSource(path, rescan_interval)
+            return InotifyDropSource(path, rescan_interval, settle)
         except OSError as exc:
             log.warning("%s: inotify unavailable (%s); polling", path, exc)
     from spoolq.watcher.dropbox_sources import PollingDropSource

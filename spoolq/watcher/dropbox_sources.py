@@ -8,6 +8,7 @@ The inotify source lives with every other inotify use, in
 from __future__ import annotations
 
 import os
+import time
 
 from spoolq.watcher.events import Emitter
 
@@ -18,6 +19,22 @@ def files_in(path: str) -> list[str]:
         return sorted(e.name for e in os.scandir(path) if e.is_file(follow_symlinks=False))
     except FileNotFoundError:
         return []
+
+
+def settled_files(path: str, settle: float) -> tuple[list[str], bool]:
+    """The regular files of ``path`` not written for ``settle`` seconds, and whether any others were seen."""
+    limit = time.time() - settle
+    names, young = [], False
+    for name in files_in(path):
+        try:
+            written = os.stat(os.path.join(path, name)).st_mtime
+        except FileNotFoundError:
+            continue
+        if written <= limit:
+            names.append(name)
+        else:
+            young = True
+    return names, young
 
 
 class PollingDropSource(Emitter):

@@ -37,7 +37,7 @@ import time
 from inotify_simple import Event, INotify, flags
 
 from spoolq.spool import layout
-from spoolq.watcher.dropbox_sources import files_in
+from spoolq.watcher.dropbox_sources import files_in, settled_files
 from spoolq.watcher.events import RESCAN, Emitter, SpoolEvent
 
 log = logging.getLogger("spoolq.watcher")
@@ -150,10 +150,13 @@ class InotifyEmitter(Emitter):
 class InotifyDropSource(Emitter):
     """Names closed after writing or renamed in; every file present at start and at rescans."""
 
-    def __init__(self, path: str, rescan_interval: float = 30.0):
+    def __init__(self, path: str, rescan_interval: float = 30.0, settle: float = 0.0):
         super().__init__()
         self.path = path
         self.rescan_interval = rescan_interval
+        # A file found by a listing (not by its close or rename) is taken only once it has
+        # not been written for ``settle`` seconds: a writer may still hold it open.
+        self.settle = settle
         self._inotify = INotify()
         self._inotify.add_watch(path, _DROP_BOX_MASK)  # before the first listing: nothing slips between
         self._next_rescan = 0.0
@@ -162,7 +165,12 @@ class InotifyDropSource(Emitter):
         now = time.monotonic()
         if now >= self._next_rescan:
             self._next_rescan = now + self.rescan_interval
-            return files_in(self.path)
+            if self.settle <= 0:
+                return files_in(self.path)
+            names, young = settled_files(self.path, self.settle)
+            if young:  # look again once they may have settled
+                self._next_rescan = min(self._next_rescan, now + self.settle)
+            return names
         pause = self._next_rescan - now if timeout is None else min(timeout, self._next_rescan - now)
         fd = self._inotify.fileno()
         if fd not in self._block([fd], pause):
