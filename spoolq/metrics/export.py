@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
+from spoolq.errors import SpoolqError
 from spoolq.metrics.file import METRICS_DIR
 from spoolq.metrics.textfiles import merge, read_textfiles
 from spoolq.spool import SpoolRoot
@@ -37,7 +38,10 @@ def spool_families(root: SpoolRoot, names: Sequence[str] = ()) -> list[Metric]:
     )
     parked = GaugeMetricFamily("spoolq_parked_messages", "Messages parked from the spool.", labels=("spool",))
     for name in names or root.spool_names():
-        stats = root.spool(name, create=False).stats()
+        try:
+            stats = root.spool(name, create=False).stats()
+        except (SpoolqError, OSError):
+            continue  # removed since listed (a scrape must not fail for it)
         messages.add_metric((name, "ready"), stats.ready)
         messages.add_metric((name, "locked"), stats.locked)
         size.add_metric((name,), stats.bytes)
