@@ -14,6 +14,7 @@ from spoolq.cli import (  # noqa: F401  (commands register themselves)
     spools,
     stats,
     tail,
+    top,
     udp,
     watch,
 )
