@@ -10,11 +10,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from spoolq.message import Message
-from spoolq.metrics.component import ComponentMetrics
+from spoolq.metrics.component import QUEUE_DEPTH, ComponentMetrics
 from spoolq.metrics.export import prometheus_stats
 from spoolq.metrics.file import MetricsFile, metrics_path
 from spoolq.spool import SpoolRoot
 from spoolq.spool.parking import park
+from tests.prometheus_text import file_sample
 from tests.run_helpers import component_table, running
 from tests.waiting import wait_until
 
@@ -127,10 +128,14 @@ def test_components_write_metric_files_that_stats_prom_reports(tmp_path, cli):
         run.ask("archive")
         # A reply is visible a moment before its request is acknowledged: a file written in
         # between shows a depth of 1 until the next write.
-        wait_until(lambda: reports(run, "pe", 'spoolq_messages_handled_total{component="pe"} 2'))
+        files = run.root_path / ".metrics"
+        handled = "spoolq_messages_handled_total"
+        wait_until(lambda: file_sample(files / "pe.prom", handled, component="pe") == 2)
         for name in ("pe", "archive"):
-            emptied = f'spoolq_queue_depth{{component="{name}",spool="{name}"}} 0'
-            wait_until(lambda name=name, emptied=emptied: reports(run, name, emptied))
+            depth = {"component": name, "spool": name}
+            wait_until(
+                lambda name=name, depth=depth: file_sample(files / f"{name}.prom", QUEUE_DEPTH, **depth) == 0
+            )
         result = cli("-c", str(config), "--root", str(run.root_path), "stats", "--prom")
     assert result.returncode == 0, result.stderr
     text = result.stdout.decode()
@@ -142,18 +147,6 @@ def test_components_write_metric_files_that_stats_prom_reports(tmp_path, cli):
     assert depth == {"pe": 0, "archive": 0}
     assert families["spoolq_handle_seconds"].type == "histogram"
     assert {s.labels["spool"] for s in families["spoolq_spool_messages"].samples} >= {"pe", "pe_reply"}
-
-
-def reports(run, component: str, line: str) -> bool:
-    """Whether ``component``'s metrics file, as last written, holds ``line``."""
-    return line in read_or_empty(run.root_path / ".metrics" / f"{component}.prom")
-
-
-def read_or_empty(path) -> str:
-    try:
-        return path.read_text()
-    except FileNotFoundError:
-        return ""
 
 
 def test_metrics_file_is_replaced_atomically_and_failures_are_not_fatal(root, root_dir, caplog):
