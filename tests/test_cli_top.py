@@ -90,6 +90,9 @@ def test_a_stopped_or_killed_component_and_a_waiting_or_failing_shipper_say_so(r
     assert any(line.startswith(stale) for line in only), only
     assert 'ship out spool=outgoing state=waiting reason="connection refused"' in only
     assert 'receive in spool=pe state=failing reason="login refused by a:1"' in only
+    named = cli("-c", str(config), "--root", str(root_dir), "top", "--once", "outgoing")
+    (outgoing,) = frames(named.stdout)
+    assert [line.split(" ", 2)[:2] for line in outgoing] == [["spool", "outgoing"], ["ship", "out"]]
 
 
 def test_rates_in_and_out_are_counted_between_two_looks(root, root_dir):

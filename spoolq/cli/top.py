@@ -54,6 +54,8 @@ def top(
     refresh prints one line per spool and per component or shipper.  Ctrl-C
     ends it (exit 130).
     """
+    if once and count is not None:
+        raise click.UsageError("give --once or --count, not both")
     root = settings.root()
     for name in spools:
         open_spool(root, name)  # a typo: exit 3 now, not an empty view

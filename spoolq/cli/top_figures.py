@@ -87,6 +87,8 @@ def look(
     components, problems = _components(metrics_dir or os.path.join(root.path, METRICS_DIR), now, stale_after)
     daemons.extend(components)
     daemons.extend(_shippers(root.path))
+    if names:
+        daemons = [d for d in daemons if d.spool in names]
     frame = Frame(
         now, _spools(root, names), sorted(daemons, key=lambda d: (d.spool, d.kind, d.name)), problems
     )

@@ -36,10 +36,7 @@ def plain_lines(frame: Frame) -> list[str]:
     """The frame as plain lines: ``HH:MM:SS spool NAME depth=...`` and ``HH:MM:SS KIND NAME spool=...``."""
     clock = time.strftime("%H:%M:%S", time.localtime(frame.at))
     lines = [f"{clock} spool {s.spool} {_spool_fields(s)}" for s in frame.spools]
-    shown = {s.spool for s in frame.spools}
-    for daemon in frame.daemons:
-        if daemon.spool in shown or not frame.spools:
-            lines.append(f"{clock} {daemon.kind} {daemon.name} {_daemon_fields(daemon)}")
+    lines.extend(f"{clock} {d.kind} {d.name} {_daemon_fields(d)}" for d in frame.daemons)
     lines.extend(f"{clock} note {problem}" for problem in frame.problems)
     return lines
 
@@ -72,7 +69,7 @@ def table(frame: Frame, title: str) -> Table:
         figures = (str(spool.depth), rate(spool.rate_in), rate(spool.rate_out), human_age(spool.oldest_age))
         grid.add_row(spool.spool, *figures, str(spool.parked), *_daemon_cells(frame.serving(spool.spool)))
     for daemon in frame.daemons:
-        if daemon.spool not in shown and not frame.spools:
+        if daemon.spool not in shown:  # its spool not made yet, or gone
             grid.add_row(daemon.spool or "-", "", "", "", "", "", *_daemon_cells([daemon]))
     if frame.problems:
         grid.caption = "; ".join(frame.problems)
