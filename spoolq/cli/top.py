@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.live import Live
 
 from spoolq.cli import exit_codes
 from spoolq.cli.group import main
 from spoolq.cli.output import open_spool
 from spoolq.cli.settings import Settings
-from spoolq.cli.top_figures import Frame, look
-from spoolq.cli.top_view import plain_lines, table
+
+if TYPE_CHECKING:
+    from spoolq.cli.top_figures import Frame
 
 #: A component whose metrics file has not been written for this many intervals is taken for dead.
 STALE_INTERVALS = 3
@@ -59,6 +59,11 @@ def top(
     root = settings.root()
     for name in spools:
         open_spool(root, name)  # a typo: exit 3 now, not an empty view
+    # Imported here: every other command would pay for rich's import otherwise.
+    from rich.console import Console
+
+    from spoolq.cli.top_figures import look
+
     stale_after = STALE_INTERVALS * settings.config.metrics_interval
     frames = 1 if once else count
 
@@ -76,6 +81,8 @@ def top(
 
 
 def _lines(frame, frames: int | None, interval: float) -> None:
+    from spoolq.cli.top_view import plain_lines
+
     previous = None
     shown = 0
     while True:
@@ -88,7 +95,11 @@ def _lines(frame, frames: int | None, interval: float) -> None:
         time.sleep(interval)
 
 
-def _live(console: Console, frame, frames: int | None, interval: float, where: str) -> None:
+def _live(console, frame, frames: int | None, interval: float, where: str) -> None:
+    from rich.live import Live
+
+    from spoolq.cli.top_view import table
+
     previous = frame(None)
     shown = 1
 
