@@ -14,7 +14,7 @@ from spoolq.component.workers import GROUP_SIZE, STOP, serve_batch
 from spoolq.config import ComponentConfig
 from spoolq.handlers.registry import HandlerTable
 from spoolq.message import Message
-from spoolq.metrics.registry import Metrics
+from spoolq.metrics.component import ComponentMetrics
 from spoolq.spool import SpoolRoot
 from spoolq.watcher import PollingEmitter
 
@@ -66,7 +66,8 @@ def serve_all(root: SpoolRoot, handler: str, count: int, *, committed: bool = Tr
     emitter = PollingEmitter(spool.path, interval=60)  # never run: the queue is filled above
     dispatcher = Dispatcher(spool, emitter, work, purge_interval=60, lock_timeout=60)
     table = HandlerTable(config.handler, config.types, config.options)
-    processor = Processor(config, root, table, dispatcher, Metrics(), STOPPED)
+    metrics = ComponentMetrics(config.name, config.spool)
+    processor = Processor(config, root, table, dispatcher, metrics, STOPPED)
     try:
         while serve_batch(work, processor, dispatcher, DRAINING):
             pass

@@ -1,44 +1,65 @@
-"""The metrics registry and its Prometheus text rendering."""
+"""A component's metrics: prometheus_client families, read back with the client's own parser."""
 
 from __future__ import annotations
 
 import threading
 
-from spoolq.metrics.registry import Metrics
+from prometheus_client.parser import text_string_to_metric_families
+
+from spoolq.metrics.component import HANDLED, ComponentMetrics
 from spoolq.spool.atomic_file import write_atomically
 
 
-def test_counters_gauges_and_summaries_render_as_prometheus_text():
-    metrics = Metrics()
-    metrics.describe("spoolq_messages_handled_total", "counter", "Messages handled.")
-    metrics.inc("spoolq_messages_handled_total", component="pe")
-    metrics.inc("spoolq_messages_handled_total", 2, component="pe")
-    metrics.set("spoolq_queue_depth", 7, spool='we"ird')
-    for value in (0.1, 0.2, 0.3, 0.4):
-        metrics.observe("spoolq_handle_seconds", value, component="pe")
-    text = metrics.render()
-    assert "# HELP spoolq_messages_handled_total Messages handled.\n" in text
-    assert "# TYPE spoolq_messages_handled_total counter\n" in text
-    assert 'spoolq_messages_handled_total{component="pe"} 3\n' in text
-    assert 'spoolq_queue_depth{spool="we\\"ird"} 7\n' in text
-    assert 'spoolq_handle_seconds{component="pe",quantile="0.5"} 0.3\n' in text
-    assert 'spoolq_handle_seconds_count{component="pe"} 4\n' in text
-    assert text.endswith("\n")
+def families(text: str) -> dict:
+    return {family.name: family for family in text_string_to_metric_families(text)}
+
+
+def test_counters_gauges_and_the_latency_histogram_parse_as_prometheus_text():
+    metrics = ComponentMetrics("pe", 'we"ird')
+    metrics.handled.inc()
+    metrics.handled.inc(2)
+    metrics.queue_depth.set(7)
+    for seconds in (0.0002, 0.003, 0.2, 40.0):
+        metrics.latency.observe(seconds)
+    exported = families(metrics.render())
+    assert exported["spoolq_messages_handled"].type == "counter"
+    assert (
+        exported["spoolq_messages_handled"].documentation == "Messages handled and removed from their spool."
+    )
+    assert [
+        (s.name, s.labels, s.value)
+        for s in exported["spoolq_messages_handled"].samples
+        if s.name.endswith("_total")
+    ] == [("spoolq_messages_handled_total", {"component": "pe"}, 3)]
+    assert exported["spoolq_queue_depth"].samples[0].labels == {"component": "pe", "spool": 'we"ird'}
+    assert exported["spoolq_queue_depth"].samples[0].value == 7
+    latency = exported["spoolq_handle_seconds"]
+    assert latency.type == "histogram"
+    buckets = {s.labels["le"]: s.value for s in latency.samples if s.name.endswith("_bucket")}
+    assert buckets["0.00025"] == 1 and buckets["0.005"] == 2 and buckets["0.25"] == 3 and buckets["+Inf"] == 4
+    count = [s.value for s in latency.samples if s.name == "spoolq_handle_seconds_count"]
+    assert count == [4]
+
+
+def test_a_counter_that_never_moved_reads_zero_rather_than_missing():
+    exported = families(ComponentMetrics("pe", "pe").render())
+    retried = [s for s in exported["spoolq_messages_retried"].samples if s.name.endswith("_total")]
+    assert [(s.labels, s.value) for s in retried] == [({"component": "pe"}, 0)]
 
 
 def test_counting_from_many_threads_loses_nothing():
-    metrics = Metrics()
+    metrics = ComponentMetrics("pe", "pe")
 
     def bump():
         for _ in range(1000):
-            metrics.inc("c")
+            metrics.handled.inc()
 
     threads = [threading.Thread(target=bump) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert metrics.value("c") == 4000
+    assert metrics.value(HANDLED, component="pe") == 4000
 
 
 def test_write_atomically_replaces_the_file_and_leaves_no_temporary(tmp_path):

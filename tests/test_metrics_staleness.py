@@ -1,9 +1,9 @@
 """A component's metrics file tells live from stale: an up gauge, and the time it was written."""
 
-import re
 import signal
 import time
 
+from prometheus_client.parser import text_string_to_metric_families
 from watch_helpers import Watcher
 
 from spoolq import Spool
@@ -11,8 +11,12 @@ from tests.waiting import wait_until
 
 
 def _value(text: str, name: str) -> float | None:
-    found = re.search(rf'^{name}{{component="pe",spool="pe"}} (\S+)$', text, re.M)
-    return float(found.group(1)) if found else None
+    """The value of ``name`` for component pe, read with the Prometheus client's own parser."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == {"component": "pe", "spool": "pe"}:
+                return sample.value
+    return None
 
 
 def test_a_running_component_says_up_and_when_and_a_stopped_one_says_down(root_dir, tmp_path):

@@ -10,11 +10,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from spoolq.message import Message
-from spoolq.metrics.export import parse_text, prometheus_stats
+from spoolq.metrics.component import QUEUE_DEPTH, ComponentMetrics
+from spoolq.metrics.export import prometheus_stats
 from spoolq.metrics.file import MetricsFile, metrics_path
-from spoolq.metrics.registry import Metrics
 from spoolq.spool import SpoolRoot
 from spoolq.spool.parking import park
+from tests.prometheus_text import file_sample
 from tests.run_helpers import component_table, running
 from tests.waiting import wait_until
 
@@ -89,7 +90,7 @@ def test_families_reported_by_several_components_are_merged(root):
 def test_broken_metric_file_is_skipped_with_a_comment(root, root_dir):
     (root_dir / ".metrics" / "broken.prom").write_text("this is not { prometheus\n")
     text = prometheus_stats(root)
-    assert "# skipped broken.prom: line 1 is not a sample" in text
+    assert "# skipped broken.prom: not Prometheus text format" in text
     check_line_format(text)
     list(text_string_to_metric_families(text))
 
@@ -102,9 +103,13 @@ def test_metrics_dir_from_configuration(root, tmp_path):
     assert "spoolq_up 1" in text and "spoolq_handled_total" not in text
 
 
-def test_parse_rejects_a_line_that_is_not_a_sample():
-    with pytest.raises(ValueError, match="line 2"):
-        parse_text("a 1\nb{ 2\n")
+def test_a_family_typed_otherwise_in_another_file_is_skipped_not_merged(root, root_dir):
+    odd = "# TYPE spoolq_handled_total gauge\nspoolq_handled_total 9\n"
+    (root_dir / ".metrics" / "odd.prom").write_text(odd)
+    text = prometheus_stats(root)
+    assert "# skipped spoolq_handled_total as a gauge: already read as a counter" in text
+    handled = {f.name: f for f in text_string_to_metric_families(text)}["spoolq_handled"]
+    assert sorted(s.labels.get("component", "") for s in handled.samples) == ["archive", "pe"]
 
 
 def test_named_spools_only(root):
@@ -123,10 +128,14 @@ def test_components_write_metric_files_that_stats_prom_reports(tmp_path, cli):
         run.ask("archive")
         # A reply is visible a moment before its request is acknowledged: a file written in
         # between shows a depth of 1 until the next write.
-        wait_until(lambda: reports(run, "pe", 'spoolq_messages_handled_total{component="pe"} 2'))
+        files = run.root_path / ".metrics"
+        handled = "spoolq_messages_handled_total"
+        wait_until(lambda: file_sample(files / "pe.prom", handled, component="pe") == 2)
         for name in ("pe", "archive"):
-            emptied = f'spoolq_queue_depth{{component="{name}",spool="{name}"}} 0'
-            wait_until(lambda name=name, emptied=emptied: reports(run, name, emptied))
+            depth = {"component": name, "spool": name}
+            wait_until(
+                lambda name=name, depth=depth: file_sample(files / f"{name}.prom", QUEUE_DEPTH, **depth) == 0
+            )
         result = cli("-c", str(config), "--root", str(run.root_path), "stats", "--prom")
     assert result.returncode == 0, result.stderr
     text = result.stdout.decode()
@@ -136,34 +145,39 @@ def test_components_write_metric_files_that_stats_prom_reports(tmp_path, cli):
     assert handled["pe"] == 2
     depth = {s.labels["spool"]: s.value for s in families["spoolq_queue_depth"].samples}
     assert depth == {"pe": 0, "archive": 0}
-    assert families["spoolq_handle_seconds"].type == "summary"
+    assert families["spoolq_handle_seconds"].type == "histogram"
     assert {s.labels["spool"] for s in families["spoolq_spool_messages"].samples} >= {"pe", "pe_reply"}
 
 
-def reports(run, component: str, line: str) -> bool:
-    """Whether ``component``'s metrics file, as last written, holds ``line``."""
-    return line in read_or_empty(run.root_path / ".metrics" / f"{component}.prom")
-
-
-def read_or_empty(path) -> str:
-    try:
-        return path.read_text()
-    except FileNotFoundError:
-        return ""
-
-
 def test_metrics_file_is_replaced_atomically_and_failures_are_not_fatal(root, root_dir, caplog):
-    metrics = Metrics()
-    metrics.inc("spoolq_messages_handled_total", component="pe")
+    metrics = ComponentMetrics("pe", "pe")
+    metrics.handled.inc()
     path = metrics_path(str(root_dir), None, "pe")
-    writer = MetricsFile(metrics, path, root.spool("pe"), "pe", interval=0.05)
+    writer = MetricsFile(metrics, path, root.spool("pe"), interval=0.05)
     writer.start()
     writer.stop()
-    text = Path(path).read_text()
-    assert 'spoolq_queue_depth{component="pe",spool="pe"} 2' in text
-    assert 'spoolq_messages_handled_total{component="pe"} 1' in text
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in text_string_to_metric_families(Path(path).read_text())
+        for s in f.samples
+    }
+    assert samples[("spoolq_queue_depth", (("component", "pe"), ("spool", "pe")))] == 2
+    assert samples[("spoolq_messages_handled_total", (("component", "pe"),))] == 1
     assert [n for n in os.listdir(os.path.dirname(path)) if not n.endswith(".prom")] == []
-    blocked = MetricsFile(metrics, str(root_dir / "pe" / "not-a-dir" / "x.prom"), root.spool("pe"), "pe")
+    blocked = MetricsFile(metrics, str(root_dir / "pe" / "not-a-dir" / "x.prom"), root.spool("pe"))
     (root_dir / "pe" / "not-a-dir").write_text("a file")
     assert not blocked.write()
     assert "cannot write metrics" in caplog.text
+
+
+def test_a_temporary_left_by_a_killed_writer_is_removed_when_the_next_one_starts(root, root_dir):
+    path = metrics_path(str(root_dir), None, "pe")
+    dead_writers = Path(f"{path}.999999999.140000")  # no such process
+    live_writers = Path(f"{path}.{os.getpid()}.140000")  # this process: perhaps still writing
+    for temporary in (dead_writers, live_writers):
+        temporary.write_text("half a fi")
+    writer = MetricsFile(ComponentMetrics("pe", "pe"), path, root.spool("pe"), interval=60)
+    writer.start()
+    writer.stop()
+    assert not dead_writers.exists()
+    assert live_writers.exists()

@@ -16,6 +16,7 @@ from spoolq.message import Message
 from spoolq.testbed.broker import free_port
 from spoolq.testbed.shipping import root_of, unique, write_node_config
 from spoolq.testbed.shipping import running as shippers_running
+from tests.prometheus_text import sample_value
 from tests.run_helpers import component_table, running
 from tests.waiting import wait_until
 
@@ -71,14 +72,14 @@ def test_run_supervises_a_component_and_both_shippers_across_two_nodes(start_run
 
     # Each shipper writes its own file when its interval is due: wait for all three lines at once.
     expected = (
-        'spoolq_shipper_sent_total{kind="ship",shipper="out"} 1',
-        'spoolq_shipper_received_total{kind="receive",shipper="in"} 1',
-        'spoolq_shipper_connected{kind="ship",shipper="out"} 1',
+        ("spoolq_shipper_sent_total", {"kind": "ship", "shipper": "out"}),
+        ("spoolq_shipper_received_total", {"kind": "receive", "shipper": "in"}),
+        ("spoolq_shipper_connected", {"kind": "ship", "shipper": "out"}),
     )
 
     def all_reported() -> bool:
         text = prom()
-        return all(line in text for line in expected)
+        return all(sample_value(text, name, **labels) == 1 for name, labels in expected)
 
     wait_until(all_reported, what="the shippers' metrics")
     run.signal(signal.SIGTERM)

@@ -12,6 +12,7 @@ from conftest import cli_env
 
 from spoolq.message import Message
 from spoolq.spool import SpoolRoot
+from tests.prometheus_text import file_sample
 from tests.waiting import wait_until
 
 CONFIG = """
@@ -44,10 +45,8 @@ def test_run_starts_watch_components_that_answer_and_export_metrics(root_dir: Pa
         wait_until(lambda: replies.count() == 1, what="the reply")
         assert replies.get(next(replies.names())).correlation_id == request.message_id
         prom = root_dir / ".metrics" / "pe.prom"
-        wait_until(
-            lambda: prom.exists() and 'spoolq_messages_handled_total{component="pe"} 1' in prom.read_text(),
-            what="the metrics file",
-        )
+        handled = "spoolq_messages_handled_total"
+        wait_until(lambda: file_sample(prom, handled, component="pe") == 1, what="the metrics file")
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0
     finally:

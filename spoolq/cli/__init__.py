@@ -15,6 +15,7 @@ from spoolq.cli import (  # noqa: F401  (commands register themselves)
     spools,
     stats,
     tail,
+    top,
     udp,
     watch,
 )

@@ -19,6 +19,8 @@ from spoolq.daemon.run_plan import SHIPPER, ChildSpec
 from spoolq.daemon.self_command import SPOOLQ_COMMAND
 from spoolq.daemon.supervisor import Supervisor
 from spoolq.errors import ConfigError
+from spoolq.metrics.endpoint import MetricsEndpoint
+from spoolq.metrics.export import root_registry
 
 
 def child_command(config_path: str, root: str) -> Callable[[ChildSpec], list[str]]:
@@ -52,7 +54,8 @@ def run(settings: Settings, restart_cap: float, log_json: bool, log_level: str) 
 
     The configuration is checked first as by `spoolq check`, and again on
     each reload.  SIGTERM or SIGINT drains (a second one stops at once), SIGHUP reloads the
-    configuration, a crashed child is restarted with backoff.
+    configuration, a crashed child is restarted with backoff.  With
+    `metrics_listen` set, every figure of the root is served on /metrics there.
     """
     configure_logging(json=log_json, level=log_level)
     path = find_config(settings.config_option)
@@ -61,7 +64,8 @@ def run(settings: Settings, restart_cap: float, log_json: bool, log_level: str) 
     path = os.path.abspath(path)
     config: Config = settings.config
     settings.apply_umask()
-    root = os.path.abspath(settings.root(existing=False).path)
+    spool_root = settings.root(existing=False)
+    root = os.path.abspath(spool_root.path)
     check_in_child(config, root)  # a bad shipper table or handler: one clear error, before anything starts
 
     def reload() -> Config:
@@ -76,4 +80,9 @@ def run(settings: Settings, restart_cap: float, log_json: bool, log_level: str) 
         env={**os.environ, **environment_for_children(log_json, log_level)},
         restart_cap=restart_cap,
     )
-    sys.exit(supervisor.run())
+    if config.metrics_listen is None:
+        sys.exit(supervisor.run())
+    host, port = config.metrics_listen
+    with MetricsEndpoint(root_registry(spool_root, config.metrics_dir), host, port):
+        code = supervisor.run()
+    sys.exit(code)

@@ -104,9 +104,7 @@ def watch(
         on_change=wakeup.poke,
     )
     path = metrics_path(root.path, settings.config.metrics_dir, config.name)
-    metrics_file = MetricsFile(
-        component.metrics, path, component.spool, config.name, settings.config.metrics_interval
-    )
+    metrics_file = MetricsFile(component.metrics, path, component.spool, settings.config.metrics_interval)
     code = _serve(component, metrics_file, wakeup)
     if code:
         sys.exit(code)

@@ -1,4 +1,4 @@
-"""What a handled message leaves behind: its answer record, and the counters it moves."""
+"""What a handled message leaves behind: its answer record."""
 
 from __future__ import annotations
 
@@ -6,20 +6,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from spoolq.message import Message
-from spoolq.metrics.registry import Metrics
 from spoolq.spool import Claim
-
-HANDLED = "spoolq_messages_handled_total"
-RETRIED = "spoolq_messages_retried_total"
-PARKED = "spoolq_messages_parked_total"
-LATENCY = "spoolq_handle_seconds"
-
-
-def describe_metrics(metrics: Metrics) -> None:
-    metrics.describe(HANDLED, "counter", "Messages handled and removed from their spool.")
-    metrics.describe(RETRIED, "counter", "Messages written back for a later attempt.")
-    metrics.describe(PARKED, "counter", "Messages parked (rejected, malformed, oversize, no handler).")
-    metrics.describe(LATENCY, "summary", "Seconds spent in the handler per message.")
 
 
 class Answered(NamedTuple):

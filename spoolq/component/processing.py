@@ -35,13 +35,13 @@ import traceback
 from spoolq import envelope
 from spoolq.component import intake, retry
 from spoolq.component.addressing import address_emitted, address_replies
-from spoolq.component.answers import HANDLED, LATENCY, PARKED, RETRIED, Answered, as_messages
+from spoolq.component.answers import Answered, as_messages
 from spoolq.component.dispatcher import Dispatcher
 from spoolq.config import ComponentConfig
 from spoolq.errors import MalformedMessage, Reject, Retry, SpoolError, SpoolqError
 from spoolq.handlers.base import Context
 from spoolq.handlers.registry import HandlerTable
-from spoolq.metrics.registry import Metrics
+from spoolq.metrics.component import ComponentMetrics
 from spoolq.routing import Router, RoutingError
 from spoolq.spool import Claim, Spool, SpoolRoot, parking
 from spoolq.spool.directories import DirectoryHandles
@@ -59,7 +59,7 @@ class Processor:
         root: SpoolRoot,
         table: HandlerTable,
         dispatcher: Dispatcher,
-        metrics: Metrics,
+        metrics: ComponentMetrics,
         stopped: threading.Event,
         node: str | None = None,
     ):
@@ -72,10 +72,10 @@ class Processor:
         self.stopped = stopped
         self.in_flight: set[str] = set()  # names whose locks the refresher keeps fresh
         # Each series bound once: labelling a metric per message was a measurable cost.
-        self._handled = metrics.counter(HANDLED, component=config.name)
-        self._retried = metrics.counter(RETRIED, component=config.name)
-        self._parked = metrics.counter(PARKED, component=config.name)
-        self._latency = metrics.summary(LATENCY, component=config.name)
+        self._handled = metrics.handled
+        self._retried = metrics.retried
+        self._parked = metrics.parked
+        self._latency = metrics.latency
         self._router = Router(node)  # COMPONENT@<another node> goes to the outgoing spool
         self._reply_spool = config.reply_spool or f"{config.name}_reply"
         self._skipped: set[str] = set()  # names ignored (not regular files), logged once

@@ -12,7 +12,7 @@ API (small and stable; ``spoolq watch`` and ``spoolq run`` use only this)::
     component.drain()                     # finish in-flight messages, claim nothing new
     component.stop()                      # at once: claims in flight stay locked
     component.join(timeout) -> bool       # True once every thread has ended
-    component.metrics                     # its Metrics: handled, retried, parked, latency
+    component.metrics                     # its ComponentMetrics: handled, retried, parked, latency
 
 The dispatcher's periodic purge of the input spool (once at start, then
 every ``min(rescan_interval, lock_timeout / 2)``) also sweeps the spools the
@@ -47,7 +47,6 @@ import threading
 import time
 from collections.abc import Callable
 
-from spoolq.component.answers import describe_metrics
 from spoolq.component.dispatcher import Dispatcher
 from spoolq.component.processing import Processor
 from spoolq.component.ticker import Ticker
@@ -56,7 +55,7 @@ from spoolq.config import ComponentConfig
 from spoolq.errors import HandlerError, SpoolqError
 from spoolq.handlers.base import Context
 from spoolq.handlers.registry import component_handlers
-from spoolq.metrics.registry import Metrics
+from spoolq.metrics.component import ComponentMetrics
 from spoolq.spool import SpoolRoot
 from spoolq.spool.directories import DirectoryHandles
 from spoolq.spool.output_sweep import OutputSweep
@@ -75,7 +74,7 @@ class Component:
         config: ComponentConfig,
         root: SpoolRoot,
         *,
-        metrics: Metrics | None = None,
+        metrics: ComponentMetrics | None = None,
         rescan_interval: float = 30.0,
         poll_interval: float = 1.0,
         node: str | None = None,
@@ -85,8 +84,7 @@ class Component:
         self.config = config
         self.root = root
         self.spool = root.spool(config.spool)
-        self.metrics = metrics or Metrics()
-        describe_metrics(self.metrics)
+        self.metrics = metrics or ComponentMetrics(config.name, config.spool)
         self.rescan_interval = rescan_interval
         self.poll_interval = poll_interval
         self.node = node  # this node's name in COMPONENT@NODE addresses (None: all are remote)

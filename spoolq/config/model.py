@@ -58,6 +58,7 @@ class Config:
     components: tuple[ComponentConfig, ...] = ()
     metrics_dir: str | None = None  # default: ROOT/.metrics
     metrics_interval: float = 10.0  # seconds between rewrites of a component's metrics file
+    metrics_listen: tuple[str, int] | None = None  # (host, port) of `spoolq run`'s /metrics; None: off
     umask: int | None = None  # applied by the daemons at start (None: keep the process's)
     security: dict[str, Any] = field(default_factory=dict)  # [security], raw (shippers)
     brokers: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -8,6 +8,7 @@
     granularity = 60
     metrics_dir = "/var/lib/spoolq"  # default ROOT/.metrics
     metrics_interval = 10            # seconds between metrics file writes
+    metrics_listen = "127.0.0.1:9464"  # `spoolq run` serves /metrics there (default: off)
     umask = "0027"                   # daemons' file creation mask (default: the process's)
 
     [components.pe]                  # one table per component
@@ -41,7 +42,8 @@ from spoolq.spool.root import check_spool_name
 
 RAW_SECTIONS = ("brokers", "destinations", "shippers")
 TOP_KEYS = (
-    *("root", "durable", "granularity", "metrics_dir", "metrics_interval", "umask", "components"),
+    *("root", "durable", "granularity", "metrics_dir", "metrics_interval", "metrics_listen", "umask"),
+    "components",
     *("node", "security", *RAW_SECTIONS),  # read by spoolq.shippers.config
 )
 COMPONENT_KEYS = (
@@ -90,11 +92,34 @@ def load_toml_config(path: str, text: bytes | None = None) -> Config:
         granularity=top.integer("granularity", DEFAULT_GRANULARITY, minimum=1),
         metrics_dir=relative_path(path, top.string("metrics_dir", None)),
         metrics_interval=top.number("metrics_interval", 10.0, minimum=0.1),
+        metrics_listen=parse_listen(top, "metrics_listen"),
         umask=parse_umask(top),
         components=components,
         security=dict(top.table("security", {}).data),
         **raw,
     )
+
+
+def parse_listen(table: Table, key: str) -> tuple[str, int] | None:
+    """``"HOST:PORT"``, or a port alone (a TOML integer or digits) on 127.0.0.1; ``None`` when absent.
+
+    Only loopback unless the operator names another address: metrics tell
+    anyone who can read them what this node holds.  Port 0: any free port (logged).
+    """
+    if key not in table.data:
+        return None
+    value = table.data[key]
+    expected = f'must be "HOST:PORT" (e.g. "127.0.0.1:9464") or a port number, not {value!r}'
+    if isinstance(value, int) and not isinstance(value, bool):
+        host, port = "127.0.0.1", str(value)
+    elif isinstance(value, str):
+        host, sep, port = value.rpartition(":")
+        host = host.strip("[]") if sep else "127.0.0.1"  # [::1]:9464 names an IPv6 address
+    else:
+        raise table.error(key, expected)
+    if not port.isdigit() or int(port) > 65535 or not host or any(c.isspace() for c in host):
+        raise table.error(key, expected)
+    return host, int(port)
 
 
 def parse_umask(table: Table) -> int | None:

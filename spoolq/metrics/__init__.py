@@ -1,1 +1,1 @@
-"""Metrics: a registry of counters, gauges and summaries, rendered as Prometheus text files."""
+"""Metrics: prometheus_client registries, their textfiles, and a whole root's figures as one exposition."""

@@ -1,10 +1,13 @@
-"""A component's metrics as a Prometheus text file, rewritten atomically every few seconds.
+"""A component's metrics as a Prometheus textfile, rewritten every few seconds.
 
 The file is ``METRICS_DIR/<component>.prom`` (``ROOT/.metrics`` unless the
-configuration sets ``metrics_dir``), for node_exporter's textfile collector and
-for ``spoolq stats --prom``.  Besides the component's own counters (handled,
-retried, parked, latency) each write adds two gauges read from the spool at
-that moment::
+configuration sets ``metrics_dir``), for node_exporter's textfile collector,
+for ``spoolq stats --prom``, ``spoolq top`` and the ``/metrics`` endpoint of
+``spoolq run``.  It is written by prometheus_client's ``write_to_textfile``: a
+temporary beside it, renamed over it, so a scraper never reads half a file.
+Besides the component's own counters and latency histogram
+(:mod:`spoolq.metrics.component`) each write refreshes two gauges read from
+the spool at that moment::
 
     spoolq_queue_depth{component,spool}                messages in the input spool
     spoolq_queue_oldest_age_seconds{component,spool}   age of the oldest one (0 when empty)
@@ -24,22 +27,20 @@ the next interval: metrics never stop a component.
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import threading
 import time
 
-from spoolq.metrics.registry import Metrics
+from prometheus_client import write_to_textfile
+
+from spoolq.metrics.component import ComponentMetrics
 from spoolq.spool import Spool
-from spoolq.spool.atomic_file import write_atomically
 
 log = logging.getLogger("spoolq.metrics_file")
 
 METRICS_DIR = ".metrics"
-QUEUE_DEPTH = "spoolq_queue_depth"
-OLDEST_AGE = "spoolq_queue_oldest_age_seconds"
-UP = "spoolq_component_up"
-WRITTEN_AT = "spoolq_metrics_written_timestamp_seconds"
 
 
 def metrics_path(root_path: str, metrics_dir: str | None, component: str) -> str:
@@ -47,40 +48,70 @@ def metrics_path(root_path: str, metrics_dir: str | None, component: str) -> str
     return os.path.join(metrics_dir or os.path.join(root_path, METRICS_DIR), f"{component}.prom")
 
 
+def write_textfile(path: str, registry) -> None:
+    """Replace ``path`` with ``registry``'s text, making its directory if missing (``OSError`` if not)."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    write_to_textfile(path, registry)
+
+
+def remove_orphan_temporaries(path: str) -> int:
+    """Remove what a writer of ``path`` killed mid-write left: ``PATH.PID.THREAD`` of a dead PID.
+
+    ``write_to_textfile`` names its temporary so; a process killed between
+    writing and renaming leaves it behind, and nobody else would remove it.
+    """
+    removed = 0
+    for leftover in glob.glob(glob.escape(path) + ".*.*"):
+        pid = leftover[len(path) + 1 :].split(".", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        try:
+            os.unlink(leftover)
+            removed += 1
+        except OSError:
+            continue  # removed by another, or not ours to remove
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class MetricsFile:
     """Writes ``metrics`` to ``path`` at start, every ``interval`` seconds, and at stop."""
 
-    def __init__(self, metrics: Metrics, path: str, spool: Spool, component: str, interval: float = 10.0):
+    def __init__(self, metrics: ComponentMetrics, path: str, spool: Spool, interval: float = 10.0):
         self.metrics = metrics
         self.path = path
         self.spool = spool
-        self.labels = {"component": component, "spool": spool.name}
         self.interval = interval
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
-        metrics.describe(QUEUE_DEPTH, "gauge", "Messages in the component's input spool.")
-        metrics.describe(OLDEST_AGE, "gauge", "Age in seconds of the oldest message in the input spool.")
-        metrics.describe(UP, "gauge", "1 while the component runs, 0 once it stopped.")
-        metrics.describe(WRITTEN_AT, "gauge", "Unix time this file was written: old means stale.")
-        metrics.set(UP, 1, **self.labels)
+        metrics.up.set(1)
 
     def write(self) -> bool:
         """Refresh the spool gauges and replace the file; ``False`` (logged) when it failed."""
         try:
             stats = self.spool.stats()
-            self.metrics.set(QUEUE_DEPTH, stats.ready + stats.locked, **self.labels)
-            self.metrics.set(OLDEST_AGE, stats.oldest_age or 0.0, **self.labels)
-            self.metrics.set(WRITTEN_AT, round(time.time(), 3), **self.labels)
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            write_atomically(self.path, self.metrics.render())
+            self.metrics.queue_depth.set(stats.ready + stats.locked)
+            self.metrics.oldest_age.set(stats.oldest_age or 0.0)
+            self.metrics.written_at.set(round(time.time(), 3))
+            write_textfile(self.path, self.metrics.registry)
         except OSError as exc:
             log.warning("cannot write metrics to %s: %s", self.path, exc)
             return False
         return True
 
     def start(self) -> None:
+        remove_orphan_temporaries(self.path)
         self.write()
-        self._thread = threading.Thread(target=self._run, name=f"metrics-{self.labels['component']}")
+        self._thread = threading.Thread(target=self._run, name=f"metrics-{os.path.basename(self.path)}")
         self._thread.start()
 
     def stop(self) -> None:
@@ -89,7 +120,7 @@ class MetricsFile:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        self.metrics.set(UP, 0, **self.labels)
+        self.metrics.up.set(0)
         self.write()
 
     def _run(self) -> None:

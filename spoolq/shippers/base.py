@@ -107,7 +107,7 @@ class Shipper:
         self.destination = destination
         self.broker = broker
         self.stopping = threading.Event()
-        self.status = ShipperStatus(config.name, self.kind)
+        self.status = ShipperStatus(config.name, self.kind, config.spool)
         self.status_file = StatusFile(root.path, self.status)
         self.metrics_file = StatusMetrics(
             self.status, shipper_metrics_path(root.path, metrics_dir, config.name), metrics_interval

@@ -33,6 +33,7 @@ class ShipperStatus:
 
     name: str
     kind: str  # "ship" or "receive"
+    spool: str = ""  # ship: the outgoing spool it empties; receive: where unaddressed messages go
     state: str = "disconnected"  # connected, disconnected, login refused, not consuming, waiting, stopped
     broker: str = ""  # host:port of the current connection
     backlog: int = 0  # ship: elements waiting in the outgoing spool

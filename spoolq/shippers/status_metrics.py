@@ -2,9 +2,9 @@
 
 The file is ``METRICS_DIR/shipper-<name>.prom`` (``ROOT/.metrics`` unless the
 configuration sets ``metrics_dir``), so node_exporter's textfile collector and
-``spoolq stats --prom`` pick it up as they pick up the components' files.  It
-is rendered by the one registry (:class:`spoolq.metrics.registry.Metrics`) and written
-by the one writer (:func:`spoolq.spool.atomic_file.write_atomically`).  Every series is
+``spoolq stats --prom`` pick it up as they pick up the components' files.  A
+prometheus_client collector reads the status at each write, and the client's
+``write_to_textfile`` writes it (:func:`spoolq.metrics.file.write_textfile`).  Every series is
 labelled ``shipper`` and ``kind``:
 
 ====================================  =======  =====================================================
@@ -29,14 +29,15 @@ stop a shipper.
 from __future__ import annotations
 
 import logging
-import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from spoolq.metrics.file import metrics_path
-from spoolq.metrics.registry import Metrics
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from spoolq.metrics.file import metrics_path, remove_orphan_temporaries, write_textfile
 from spoolq.shippers.status import ShipperStatus
-from spoolq.spool.atomic_file import write_atomically
 
 log = logging.getLogger("spoolq.shippers")
 
@@ -81,13 +82,12 @@ class StatusMetrics:
         self.status = status
         self.path = path
         self.interval = interval
-        self.labels = {"shipper": status.name, "kind": status.kind}
-        self.metrics = Metrics()
         self.figures = [f for f in FIGURES if status.kind in f.kinds]
-        for figure in self.figures:
-            self.metrics.describe(figure.name, figure.type, figure.help)
+        self.registry = CollectorRegistry()
+        self.registry.register(_StatusCollector(status, self.figures))
         self._last_write = 0.0
         self._written: list[float] | None = None  # the values the file holds
+        remove_orphan_temporaries(path)
 
     def due_in(self) -> float | None:
         """Seconds until :meth:`maybe_write` would write; ``None`` when no figure changed."""
@@ -104,13 +104,10 @@ class StatusMetrics:
         return self.write()
 
     def write(self) -> bool:
-        """Copy the status into the registry and replace the file; ``False`` (logged) on failure."""
+        """Replace the file with the status as it is now; ``False`` (logged) on failure."""
         values = self._values()
-        for figure, value in zip(self.figures, values, strict=True):
-            self.metrics.set(figure.name, value, **self.labels)
         try:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            write_atomically(self.path, self.metrics.render())
+            write_textfile(self.path, self.registry)
         except OSError as exc:
             log.warning("shipper %s: cannot write metrics to %s: %s", self.status.name, self.path, exc)
             self._written = None  # tried again when next due
@@ -119,10 +116,37 @@ class StatusMetrics:
         return True
 
     def _values(self) -> list[float]:
-        values = []
-        for figure in self.figures:
-            if figure.field == "connected":
-                values.append(1.0 if self.status.state == "connected" else 0.0)
-            else:
-                values.append(float(getattr(self.status, figure.field)))
-        return values
+        return figure_values(self.status, self.figures)
+
+
+def figure_values(status: ShipperStatus, figures: list[Figure]) -> list[float]:
+    """What each of ``figures`` says of ``status`` now."""
+    values = []
+    for figure in figures:
+        if figure.field == "connected":
+            values.append(1.0 if status.state == "connected" else 0.0)
+        else:
+            values.append(float(getattr(status, figure.field)))
+    return values
+
+
+class _StatusCollector:
+    """A prometheus_client collector: the figures of one :class:`ShipperStatus`, read when collected.
+
+    A shipper's counters are kept by its status (they are also its status
+    file's); the collector shows them as they are rather than copying them
+    into client counters, which could only be incremented.
+    """
+
+    def __init__(self, status: ShipperStatus, figures: list[Figure]):
+        self.status = status
+        self.figures = figures
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        labels = ("shipper", "kind")
+        values = figure_values(self.status, self.figures)
+        for figure, value in zip(self.figures, values, strict=True):
+            kind = CounterMetricFamily if figure.type == "counter" else GaugeMetricFamily
+            family = kind(figure.name, figure.help, labels=labels)
+            family.add_metric((self.status.name, self.status.kind), value)
+            yield family
