@@ -43,14 +43,18 @@ class CacheFile:
 
 
 class DiskMover(Writer[CacheFile]):
-    """Writes into ``cache`` and reads back; ``archive`` holds the file records."""
+    """Writes into ``cache`` and reads back; ``archive`` holds the file records.
+
+    ``node`` is the node it runs on: it names the cache in the tickets, and
+    ``pe_spool`` may be ``pe@NODE`` when the Policy Engine runs on another node.
+    """
 
     name = "disk_mover"
 
     def __init__(
         self, root: SpoolRoot, cache: str, archive: str, *, pe_spool: str = "pe", node: str = "localhost"
     ):
-        super().__init__(root)
+        super().__init__(root, node=node)
         self.cache = os.path.abspath(cache)
         self.archive = os.path.abspath(archive)
         self.pe_spool = pe_spool
