@@ -261,8 +261,9 @@ class Link:
             self.mark_lost()
             raise BrokerUnavailable(f"{self.where}: {what} failed: {exc or type(exc).__name__}") from None
 
-    def subscribe(self, destination: str, ack: str, prefetch: int) -> None:
-        headers = {"prefetch-count": str(prefetch), "activemq.prefetchSize": str(prefetch)}
+    def subscribe(self, destination: str, ack: str, prefetch: int, extra: dict[str, str] | None = None):
+        """SUBSCRIBE with a bounded prefetch; ``extra``: more headers (a queue type's, say)."""
+        headers = {"prefetch-count": str(prefetch), "activemq.prefetchSize": str(prefetch), **(extra or {})}
         self._call("subscribe", destination, id="spoolq-1", ack=ack, headers=headers)
 
     def ack(self, ack_id: str) -> None:
