@@ -1,0 +1,78 @@
+"""``spoolq demo --nodes 3``: the Enstore workflow on three nodes and a RabbitMQ cluster, run by the CLI."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import cli_env
+
+
+def rows(out: str) -> dict[str, str]:
+    """The demo's closing table: ``name  value`` lines."""
+    found = {}
+    for line in out.splitlines():
+        name, gap, value = line.partition("  ")
+        if gap and value.strip():
+            found[name.strip()] = value.strip()
+    return found
+
+
+def namespaces_of(pid: int) -> list[str]:
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
+    return [line.split()[0] for line in listed.splitlines() if line.startswith(f"spoolq-{pid}-")]
+
+
+@pytest.mark.timeout(600)
+def test_the_demo_across_three_nodes_loses_nothing_and_ships_through_the_cluster(tmp_path):
+    command = [sys.executable, "-m", "spoolq", "demo", "--nodes", "3", "--files", "60", "--workers", "1"]
+    demo = subprocess.Popen(
+        [*command, "--root", str(tmp_path / "demo")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
+    )
+    try:
+        out, err = demo.communicate(timeout=540)
+    finally:
+        if demo.poll() is None:
+            demo.kill()  # pragma: no cover (the timeout above has failed the test)
+            demo.wait()
+    out, err = out.decode(), err.decode()
+    assert demo.returncode == 0, f"{out}\n{err}"
+    table = rows(out)
+    assert (table["files"], table["lost"], table["corrupted"]) == ("60", "0", "0")
+    assert table["broker nodes"] == "broker1, broker2, broker3"
+    for node in ("node1", "node2", "node3"):
+        sent, received = (int(n) for n in table[f"{node} shipped / received"].split(" / "))
+        assert sent > 0 and received > 0, node
+        assert re.fullmatch(r"broker\d(, broker\d)*", table[f"{node} broker nodes used"]), table
+    # node3 (the Disk Mover) sent a CACHE_WRITTEN for every file to node1 (the Policy Engine)
+    assert int(table["node3 shipped / received"].split(" / ")[0]) >= 60
+    assert int(table["node1 shipped / received"].split(" / ")[1]) >= 60
+    assert "archived 60/60 files" in out
+    if table["hosts"] == "network namespaces":
+        assert namespaces_of(demo.pid) == []
+
+
+def test_without_rabbitmq_the_demo_across_nodes_says_how_to_install_it_and_starts_nothing(
+    tmp_path, monkeypatch
+):
+    from spoolq.enstore.demo.across_nodes import run_demo_across_nodes
+    from spoolq.errors import SpoolqError
+    from spoolq.testbed import cluster
+
+    monkeypatch.setattr(cluster, "RABBIT_BIN", tmp_path / "no-rabbitmq" / "bin")
+    with pytest.raises(SpoolqError, match=r"apt-get install rabbitmq-server$"):
+        run_demo_across_nodes(str(tmp_path / "demo"), files=10)
+    assert not (tmp_path / "demo").exists()
+
+
+def test_a_number_of_nodes_the_demo_does_not_lay_out_is_refused(cli, tmp_path):
+    result = cli("demo", "--nodes", "2", "--root", str(tmp_path / "demo"))
+    assert result.returncode == 2
+    assert "'2' is not one of '1', '3'" in result.stderr.decode()
+    assert not (tmp_path / "demo").exists()
