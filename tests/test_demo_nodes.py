@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -76,3 +79,45 @@ def test_a_number_of_nodes_the_demo_does_not_lay_out_is_refused(cli, tmp_path):
     assert result.returncode == 2
     assert "'2' is not one of '1', '3'" in result.stderr.decode()
     assert not (tmp_path / "demo").exists()
+
+
+def processes_under(directory) -> list[str]:
+    """Command lines of the processes that name ``directory`` (the demo's brokers and nodes)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                line = handle.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(directory) in line:
+            found.append(line)
+    return found
+
+
+@pytest.mark.timeout(400)
+def test_an_interrupted_demo_across_nodes_stops_and_removes_everything_it_started(tmp_path):
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "spoolq", "demo", "--nodes", "3", "--root", str(tmp_path / "demo")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
+    )
+    try:
+        # Interrupted once everything runs: the cluster, and spoolq run on every node.
+        last_run_log = tmp_path / "demo" / "nodes" / "node3" / "run.log"
+        deadline = time.monotonic() + 240
+        while not last_run_log.exists() and demo.poll() is None:
+            assert time.monotonic() < deadline, "the nodes did not start within 240 s"
+            time.sleep(0.5)
+        assert len(processes_under(tmp_path / "demo" / "nodes")) >= 3
+        demo.send_signal(signal.SIGINT)
+        _, err = demo.communicate(timeout=180)
+    finally:
+        if demo.poll() is None:
+            demo.kill()  # pragma: no cover (the timeout above has failed the test)
+            demo.wait()
+    assert demo.returncode == 130, err.decode()
+    assert "demo interrupted" in err.decode()
+    assert namespaces_of(demo.pid) == []
+    assert processes_under(tmp_path / "demo") == []
