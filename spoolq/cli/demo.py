@@ -55,9 +55,7 @@ def demo(directory: str, files: int, workers: int, durable: bool, nodes: str, ho
         sys.exit(exit_codes.INTERRUPTED)
     finally:
         progress.close()
-    _print_table(report)
-    if nodes != "1":
-        _print_nodes(report)
+    _print_table(report, _node_rows(report) if nodes != "1" else [])
     for problem in (report.lost + report.corrupted)[:10]:
         click.echo(f"problem: {problem}", err=True)
     sys.exit(exit_codes.OK if report.ok else exit_codes.FAILURE)
@@ -77,18 +75,17 @@ def _run_across_nodes(directory: str, files: int, workers: int, say, durable: bo
         signal.signal(signal.SIGTERM, previous)
 
 
-def _print_nodes(report) -> None:
+def _node_rows(report) -> list[tuple[str, object]]:
     """What each node shipped, and the broker nodes it used."""
-    rows = [("hosts", report.hosts), ("broker nodes", ", ".join(report.broker_nodes))]
+    rows: list[tuple[str, object]] = [("hosts", report.hosts)]
+    rows.append(("broker nodes", ", ".join(report.broker_nodes)))
     for node, figures in report.traffic.items():
         rows.append((f"{node} shipped / received", f"{figures.sent} / {figures.received}"))
         rows.append((f"{node} broker nodes used", ", ".join(sorted(figures.brokers)) or "-"))
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        click.echo(f"{name:<{width}}  {value}")
+    return rows
 
 
-def _print_table(report) -> None:
+def _print_table(report, more: list[tuple[str, object]]) -> None:
     total = report.seconds.get("total", 0.0)
     rows = [
         ("files", report.files),
@@ -102,6 +99,7 @@ def _print_table(report) -> None:
         ("time packing (s)", f"{report.packing_seconds:.2f}"),
         ("files archived per second", f"{report.files / report.seconds['archive']:.0f}" if total else "-"),
         *((f"messages {k}", v) for k, v in sorted(report.messages.items())),
+        *more,
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
