@@ -21,6 +21,7 @@ destination into spools (``kind = "receive"``)::
     address = "/queue/spoolq.{node}"     # {node}: the addressed node
     ack = "client-individual"
     prefetch = 100
+    queue_type = "quorum"                # replicated over a broker cluster; default "classic"
 
     [shippers.out]
     kind = "ship"
@@ -49,11 +50,12 @@ from spoolq.config import Config, read_toml
 from spoolq.config.table import Table
 from spoolq.errors import ConfigError
 from spoolq.shippers.broker_config import BrokerConfig, parse_broker
+from spoolq.shippers.queue_types import QUEUE_TYPES, REFUSED_QUEUE_TYPES
 
 ACK_MODES = ("client-individual", "client", "auto")
 SHIPPER_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 
-DESTINATION_KEYS = ("broker", "address", "ack", "prefetch")
+DESTINATION_KEYS = ("broker", "address", "ack", "prefetch", "queue_type")
 SHIPPER_KEYS = (
     "kind", "destination", "spool", "window", "receipt_timeout", "send_timeout", "max_size",
     "sign", "encrypt_to", "verify", "dedup_window", "backoff_max", "security", "enable", "ssm_store",
@@ -68,6 +70,7 @@ class DestinationConfig:
     address: str  # may hold "{node}"
     ack: str = "client-individual"
     prefetch: int = 100
+    queue_type: str = "classic"  # spoolq.shippers.queue_types: the headers each SEND and SUBSCRIBE carry
 
 
 @dataclass(frozen=True)
@@ -166,10 +169,18 @@ def _destination(name: str, t: Table, brokers: dict) -> DestinationConfig:
         address=t.string("address"),
         ack=t.choice("ack", ACK_MODES, "client-individual"),
         prefetch=t.integer("prefetch", 100, minimum=1),
+        queue_type=_queue_type(t),
     )
     if destination.broker not in brokers:
         raise t.error("broker", f"names {destination.broker!r}, which is not a [brokers.*] table")
     return destination
+
+
+def _queue_type(t: Table) -> str:
+    value = t.string("queue_type", "classic")
+    if value in REFUSED_QUEUE_TYPES:
+        raise t.error("queue_type", f"{value!r}: {REFUSED_QUEUE_TYPES[value]}")
+    return t.choice("queue_type", QUEUE_TYPES, "classic")
 
 
 def _shipper(name: str, t: Table, destinations: dict) -> ShipperConfig:

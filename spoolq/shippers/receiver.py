@@ -42,6 +42,7 @@ from spoolq.errors import ConfigError, MalformedMessage, SecurityError, SpoolqEr
 from spoolq.routing import Router
 from spoolq.shippers.base import Shipper
 from spoolq.shippers.link import Link
+from spoolq.shippers.queue_types import queue_headers
 from spoolq.shippers.recent_ids import RecentIds
 from spoolq.shippers.security.seal import SIGNER_DN, Opener, SignerRefused
 from spoolq.shippers.ssm_store import SsmStore
@@ -116,7 +117,8 @@ class StompReceiver(Shipper):
 
     def on_connect(self, link: Link) -> None:
         self._link = link
-        link.subscribe(self.address(), self.destination.ack, self.destination.prefetch)
+        d = self.destination
+        link.subscribe(self.address(), d.ack, d.prefetch, queue_headers(d.queue_type))
 
     def pump(self, link: Link) -> bool:
         self._sweep.maybe()

@@ -55,6 +55,7 @@ from spoolq.shippers.base import Shipper
 from spoolq.shippers.claimer import Claimer
 from spoolq.shippers.destinations import destination_for
 from spoolq.shippers.link import Link
+from spoolq.shippers.queue_types import queue_headers
 from spoolq.shippers.refusals import Refusal, RefusalCount
 from spoolq.shippers.security.seal import Sealer
 from spoolq.shippers.sent_log import SentLog
@@ -89,6 +90,7 @@ class StompShipper(Shipper):
         super().__init__(*args, **kwargs)
         self.spool = self.root.spool(self.config.spool)
         self.sealer = sealer
+        self._queue_headers = queue_headers(self.destination.queue_type)
         # receipt -> (claim, when sent, destination, spoolq-id)
         self.in_flight: OrderedDict[str, tuple[Claim, float, str, str]] = OrderedDict()
         self.refused = RefusalCount()
@@ -242,6 +244,8 @@ class StompShipper(Shipper):
         self._serial += 1
         receipt = f"{self.status.pid}-{self._serial}"
         headers = {"persistent": "true", "receipt": receipt, SPOOLQ_ID: spoolq_id, EMPA_ID: claim.name}
+        if self._queue_headers:
+            headers.update(self._queue_headers)  # on every SEND: RabbitMQ refuses one without them
         return destination, body, headers
 
     def _address(self, data: bytes) -> tuple[str, str]:
@@ -341,10 +345,11 @@ class StompShipper(Shipper):
                         attempts=self.refused.limit,
                     )
                 else:
-                    log.warning(
-                        "shipper %s: the broker refused %s (destination %r): %s; sending again",
-                        self.config.name, claim.where, destination, refusal.words,
-                    )  # fmt: skip
+                    self.warnings.warning(
+                        f"refused {destination} {refusal.words}",
+                        f"shipper {self.config.name}: the broker refused a send to {destination!r}:"
+                        f" {refusal.words}; sending it again",
+                    )  # one line while the same refusal repeats, then a count
                     self._unlock(claim)
 
     def _expire(self) -> None:

@@ -26,6 +26,7 @@ def write_node_config(
     *,
     hosts=None,
     broker_extra="",
+    destination_extra="",
     ship_extra="",
     receive_extra="",
     top_extra="",
@@ -50,7 +51,7 @@ connect_timeout = 5
 broker = "main"
 address = "/queue/spoolq-test.{{node}}"
 prefetch = 200
-
+{destination_extra}
 [shippers.out]
 kind = "ship"
 destination = "nodes"
