@@ -19,7 +19,17 @@ more than the base constructor's arguments overrides it.
 The loop runs in the caller's thread (the supervisor), never in a stomp.py
 callback: it opens a :class:`~spoolq.shippers.link.Link`, pumps while the
 link is alive, and after a loss waits a jittered, exponentially growing delay
-before it connects again.  Messages wait on disk meanwhile.  :meth:`stop` (a
+before it connects again.  Messages wait on disk meanwhile.
+
+The first loss after the link moved messages is answered at once, by trying
+the other hosts of the failover list (the lost one last): a broker node that
+died must not cost seconds.  Every loss after that, before progress, waits the
+backoff, which grows to ``backoff_max``.  A successful connect alone does not
+reset it: a broker that takes the connection and then refuses every SEND (or
+drops the link) would otherwise be hit several times a second.  Only
+progress resets it: a receipt, a delivered message (:meth:`Shipper.progress`),
+or a connection that held for ``backoff_max``.  The broker's repeated words are
+said once, then counted (:mod:`spoolq.shippers.log_repeats`).  :meth:`stop` (a
 signal handler may call it: it only sets a flag and rings the doorbell) makes
 the loop drain and return.  :meth:`Shipper.publish` writes what the loop
 counts: the status file for ``spoolq stats`` and the metrics file for
@@ -52,6 +62,7 @@ from spoolq.errors import BrokerUnavailable, ConfigError, ShipError
 from spoolq.shippers.config import BrokerConfig, DestinationConfig, ShipperConfig, ShippingConfig
 from spoolq.shippers.doorbell import Doorbell
 from spoolq.shippers.link import Link, LoginRefused
+from spoolq.shippers.log_repeats import RepeatedWarnings
 from spoolq.shippers.status import STATE_DIR, ShipperStatus, StatusFile
 from spoolq.shippers.status_metrics import StatusMetrics, shipper_metrics_path
 from spoolq.spool import SpoolRoot
@@ -107,6 +118,7 @@ class Shipper:
         self.exit_on_login_refused = False  # True: a login refused by every host ends run()
         self._refusal_said = ""  # the refused login last logged, so it is said once
         self._retry_delay = 0.0  # set by a failed _connect: how long to wait before the next
+        self.warnings = RepeatedWarnings(log)  # the same refusal over and over: said once, then counted
 
     @classmethod
     def from_config(
@@ -149,11 +161,22 @@ class Shipper:
         """A new, unopened link; its CA bundle (for ``ca_path``) is private to this shipper."""
         bundle = os.path.join(self.root.path, STATE_DIR, f"{self.config.name}.ca-bundle.pem")
         return Link(
-            self.broker, send_timeout=self.config.send_timeout, ca_bundle=bundle, doorbell=self.doorbell
+            self.broker,
+            send_timeout=self.config.send_timeout,
+            ca_bundle=bundle,
+            doorbell=self.doorbell,
+            warnings=self.warnings,
         )
 
     def refresh_status(self) -> None:
         """Update counters that are computed, not counted (e.g. the backlog)."""
+
+    def progress(self) -> int:
+        """A count that grows with every message moved: receipts, deliveries, dropped resends.
+
+        The backoff resets only when it grew, not at a mere connect.
+        """
+        return self.status.done + self.status.duplicates
 
     # -- the supervising loop ---------------------------------------------------------
 
@@ -169,15 +192,17 @@ class Shipper:
         either connected or failed (so after at most ``connect_timeout`` per host),
         before any wait to try again: ``spoolq run`` counts the shipper as ready then.
         """
+        lost = None  # host:port of the connection just lost: tried last
         try:
             while not self.stopping.is_set():
-                link = self._connect()
+                link = self._connect(lost)
                 if on_started is not None:
                     on_started()
                     on_started = None
                 if link is None:
                     self._sleep(self._retry_delay)
                     continue
+                opened = time.monotonic()
                 try:
                     self._serve(link)
                 finally:
@@ -186,17 +211,22 @@ class Shipper:
                     self.status.state = "disconnected"
                     self.status.in_flight = 0
                 if not self.stopping.is_set():
-                    self._sleep(self._pause(f"connection to {link.where} lost"))
+                    lost = link.where
+                    self._sleep(self._after_loss(link.where, time.monotonic() - opened))
         finally:
+            self.warnings.flush()
             self.status.state = "stopped"
             self.refresh_status()
             self.publish(force=True)
 
-    def _connect(self) -> Link | None:
-        """A connected link, or ``None`` with :attr:`_retry_delay` set to the wait before the next try."""
+    def _connect(self, lost: str | None = None) -> Link | None:
+        """A connected link, or ``None`` with :attr:`_retry_delay` set to the wait before the next try.
+
+        ``lost``: the host whose connection was just lost, tried last.
+        """
         link = self.make_link()
         try:
-            link.open()
+            link.open(lost)
         except LoginRefused as exc:
             self._retry_delay = self._login_refused(exc)
             return None
@@ -213,14 +243,14 @@ class Shipper:
             self.status.last_error = str(exc)
             self._retry_delay = self._pause(f"setting up {link.where}: {exc}")
             return None
-        self.backoff.reset()
-        self._refusal_said = ""
+        self._refusal_said = ""  # (the backoff is not reset here: only progress resets it)
         self._connections += 1
         self.status.reconnects = self._connections - 1
         self.publish(force=True)  # "connected" shows at once, not at the next interval
         return link
 
     def _serve(self, link: Link) -> None:
+        moved = self.progress()
         while link.alive and not self.stopping.is_set():
             try:
                 self.pump(link)
@@ -228,6 +258,10 @@ class Shipper:
                 self.status.last_error = str(exc)
                 link.mark_lost()
                 break
+            if moved != self.progress():
+                moved = self.progress()
+                self.backoff.reset()  # real progress: the next loss is answered at once
+                self.warnings.flush()  # and said in full
             self.refresh_status()
             self.publish()
         if link.alive:
@@ -247,10 +281,27 @@ class Shipper:
         self.publish(force=True)
         return delay
 
+    def _after_loss(self, where: str, lifetime: float) -> float:
+        """How long to wait after the connection to ``where`` was lost, having lasted ``lifetime`` s.
+
+        At once after progress (or a connection that held for ``backoff_max``)
+        when the list has other hosts; else the backoff's next delay.
+        """
+        if lifetime >= self.backoff.maximum:
+            self.backoff.reset()  # not a storm: it held as long as the longest wait
+        if self.backoff.failures == 0 and len(self.broker.hosts) > 1:
+            self.backoff.failures = 1  # the next loss without progress waits
+            text = f"shipper {self.config.name}: connection to {where} lost; trying the next host now"
+            self.warnings.warning(f"lost {where}", text)
+            self.refresh_status()
+            self.publish(force=True)
+            return 0.0
+        return self._pause(f"connection to {where} lost")
+
     def _pause(self, why: str) -> float:
         """Log a failure and publish it; the backoff's next delay, for the caller to sleep."""
         delay = self.backoff.next_delay()
-        log.warning("shipper %s: %s; retrying in %.1f s", self.config.name, why, delay)
+        self.warnings.warning(why, f"shipper {self.config.name}: {why}; retrying in {delay:.1f} s")
         self.refresh_status()
         self.publish(force=True)
         return delay

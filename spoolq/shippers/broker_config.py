@@ -13,12 +13,13 @@ import os
 from dataclasses import dataclass, field
 
 from spoolq.config.table import Table
+from spoolq.shippers.failover import ORDERS
 from spoolq.shippers.security.ca_directory import NoCACertificates, ca_certificates
 
 BROKER_KEYS = (
     "hosts", "username", "passcode", "passcode_file", "passcode_env", "vhost",
     "heartbeat_send_ms", "heartbeat_recv_ms", "use_tls", "ca_file", "ca_path", "cert_file",
-    "key_file", "connect_timeout",
+    "key_file", "connect_timeout", "order",
 )  # fmt: skip
 
 
@@ -38,6 +39,7 @@ class BrokerConfig:
     cert_file: str | None = None
     key_file: str | None = None
     connect_timeout: float = 10.0
+    order: str = "random"  # or "in-order": spoolq.shippers.failover
 
 
 def _host_port(table: Table, text: str) -> tuple[str, int]:
@@ -84,6 +86,7 @@ def parse_broker(name: str, t: Table) -> BrokerConfig:
         cert_file=t.file_path("cert_file"),
         key_file=t.file_path("key_file"),
         connect_timeout=t.number("connect_timeout", 10.0, minimum=0.1),
+        order=t.choice("order", ORDERS, "random"),
     )
     _check_tls_trust(t, broker)
     if bool(broker.cert_file) != bool(broker.key_file):

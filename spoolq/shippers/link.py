@@ -22,7 +22,6 @@ into the private file ``ca_bundle`` first (spoolq.shippers.security.ca_directory
 from __future__ import annotations
 
 import logging
-import random
 import socket
 import struct
 import threading
@@ -35,6 +34,8 @@ import stomp
 from spoolq.errors import BrokerUnavailable
 from spoolq.shippers.config import BrokerConfig
 from spoolq.shippers.doorbell import Doorbell
+from spoolq.shippers.failover import hosts_to_try
+from spoolq.shippers.log_repeats import RepeatedWarnings
 from spoolq.shippers.refusals import Refusal
 from spoolq.shippers.security.ca_directory import NoCACertificates, write_bundle
 from spoolq.shippers.security.tls_probe import handshake_problem
@@ -86,7 +87,7 @@ class _Listener(stomp.ConnectionListener):
             link.login_refused = True  # the answer to CONNECT: the shipper says it, once
         else:
             link.refusals.append(refusal)  # before the disconnect a closing broker sends next
-            log.warning("broker %s: error frame: %s", link.where, link.error)
+            link.warnings.warning(link.error, f"broker {link.where}: error frame: {link.error}")
         link.doorbell.ring()
 
     def on_message(self, frame) -> None:
@@ -101,7 +102,7 @@ class _Listener(stomp.ConnectionListener):
 
 
 class Link:
-    """A connected STOMP session; :meth:`open` tries the hosts from a random one."""
+    """A connected STOMP session; :meth:`open` tries the hosts in the broker's ``order``."""
 
     def __init__(
         self,
@@ -111,9 +112,11 @@ class Link:
         send_timeout: float = 30.0,
         ca_bundle: str | None = None,
         doorbell: Doorbell | None = None,
+        warnings: RepeatedWarnings | None = None,
     ):
         self.broker = broker
         self.doorbell = doorbell if doorbell is not None else Doorbell()  # the owner's loop sleeps on it
+        self.warnings = warnings if warnings is not None else RepeatedWarnings(log)  # the owner's, if given
         self.ca_bundle = ca_bundle  # where the CAs of broker.ca_path are bundled
         self.on_message = on_message
         self.send_timeout = send_timeout
@@ -128,13 +131,15 @@ class Link:
         self._conn: stomp.Connection12 | None = None
         self._ca_file = broker.ca_file
 
-    def open(self) -> None:
-        """Connect to one host of the list (random start, then in order) or raise."""
+    def open(self, lost: str | None = None) -> None:
+        """Connect to one host of the list, in the broker's ``order``, or raise.
+
+        ``lost`` (``host:port``), the host whose connection was just lost, is tried last.
+        """
         self._prepare_ca_file()
-        hosts = list(self.broker.hosts)
-        start = random.randrange(len(hosts))
+        hosts = hosts_to_try(self.broker.hosts, self.broker.order, lost)
         failures, refused = [], 0
-        for host, port in hosts[start:] + hosts[:start]:
+        for host, port in hosts:
             try:
                 self._connect(host, port)
                 return

@@ -345,10 +345,11 @@ class StompShipper(Shipper):
                         attempts=self.refused.limit,
                     )
                 else:
-                    log.warning(
-                        "shipper %s: the broker refused %s (destination %r): %s; sending again",
-                        self.config.name, claim.where, destination, refusal.words,
-                    )  # fmt: skip
+                    self.warnings.warning(
+                        f"refused {destination} {refusal.words}",
+                        f"shipper {self.config.name}: the broker refused a send to {destination!r}:"
+                        f" {refusal.words}; sending it again",
+                    )  # one line while the same refusal repeats, then a count
                     self._unlock(claim)
 
     def _expire(self) -> None:

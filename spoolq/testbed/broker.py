@@ -80,6 +80,7 @@ class Broker:
         self.listen = "127.0.0.1" if runs_on.namespace is None else "0.0.0.0"
         self.nodename = nodename or f"spoolq-test-{os.getpid()}@localhost"
         self.amqp_port, self.stomp_port, self.stomps_port = free_port(), free_port(), free_port()
+        self.second_stomp_port = free_port()  # the same node under a second address: a failover list of two
         self.dist_port, self.epmd_port = free_port(), epmd_port or free_port()
         self.starts_epmd = starts_epmd
         self.ca = ca or TestCA(self.directory / "pki")
@@ -98,6 +99,7 @@ class Broker:
         return [
             f"listeners.tcp.1 = {self.listen}:{self.amqp_port}",
             f"stomp.listeners.tcp.1 = {self.listen}:{self.stomp_port}",
+            f"stomp.listeners.tcp.2 = {self.listen}:{self.second_stomp_port}",
             f"stomp.listeners.ssl.1 = {self.listen}:{self.stomps_port}",
             f"ssl_options.cacertfile = {self.ca.cert_file}",
             f"ssl_options.certfile = {self.server_cert.cert}",

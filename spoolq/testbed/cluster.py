@@ -20,6 +20,7 @@ import json
 import os
 import secrets
 import signal
+import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,7 +49,6 @@ class ClusterNode(Broker):
             f"cluster_name = {self.cluster_name}",
             "cluster_formation.peer_discovery_backend = classic_config",
             *(f"cluster_formation.classic_config.nodes.{i} = {peer}" for i, peer in enumerate(self.peers, 1)),
-            "cluster_partition_handling = pause_minority",
         ]
 
     def write_cookie(self, cookie: str) -> None:
@@ -79,7 +79,7 @@ class ClusterNode(Broker):
         if node.poll() is None and pid_file.exists():
             try:
                 self.ctl("stop", str(pid_file), timeout=STOP_TIMEOUT)
-            except (RuntimeError, OSError, TimeoutError, Exception):  # noqa: BLE001  (the kill below ends it)
+            except (RuntimeError, OSError, subprocess.TimeoutExpired):  # the group kill below ends it
                 pass
         self.stop()  # reaps the wrapper, and sweeps its group if anything is left
 
