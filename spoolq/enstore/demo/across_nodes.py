@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from spoolq.enstore.demo import placement, scenario, site
 from spoolq.enstore.demo.traffic import NodeTraffic, Traffic
 from spoolq.enstore.disk_mover import DiskMover
 from spoolq.errors import SpoolqError
+from spoolq.shippers.status import shipper_rows
 from spoolq.spool import SpoolRoot
 from spoolq.testbed.cluster import BrokerCluster, rabbitmq_installed
 from spoolq.testbed.hosts import Hosts, open_hosts
@@ -34,6 +36,7 @@ BROKERS = ("broker1", "broker2", "broker3")
 INSTALL_HINT = "rabbitmq-server is not installed; install it with: apt-get install rabbitmq-server"
 ARCHIVE_TIMEOUT = 300.0  # every file crosses three nodes and the broker twice on a busy machine
 ANSWER_TIMEOUT = 120.0
+NODES_TIMEOUT = 180.0  # three spoolq run, each starting its components and shippers as processes
 
 
 @dataclass
@@ -67,7 +70,8 @@ def run_demo_across_nodes(
         roots = _write_node_configs(paths, cluster.stomp_hosts(), workers, durable)
         report.broker_nodes = list(BROKERS)
         traffic = Traffic(roots, dict(zip(cluster.stomp_hosts(), BROKERS, strict=True)))
-        _run_nodes(paths, hosts, roots, cleanup)
+        processes = _run_nodes(paths, hosts, cleanup)
+        _wait_for_nodes(paths, roots, processes, report, say)
         mover, expected, cached = _run_workflow(paths, roots, files, report, traffic, say, durable)
     # Every node drained and stopped: what is on disk now is final.
     traffic.look()
@@ -103,13 +107,47 @@ def _write_node_configs(paths: dict, stomp_hosts: list[str], workers: int, durab
     return roots
 
 
-def _run_nodes(paths: dict, hosts: Hosts, roots: dict[str, str], cleanup) -> None:
+def _run_nodes(paths: dict, hosts: Hosts, cleanup) -> dict[str, subprocess.Popen]:
     """``spoolq run`` on each node's host; each is drained (SIGTERM) when the demo ends."""
+    processes = {}
     for node in placement.NODES:
         folder = os.path.join(paths["nodes"], node)
         node_paths = {"config": os.path.join(folder, "spoolq.toml"), "log": os.path.join(folder, "run.log")}
-        process = site.start_run(node_paths, popen=hosts[node].popen)
-        cleanup.callback(site.stop_run, process)
+        processes[node] = site.start_run(node_paths, popen=hosts[node].popen)
+        cleanup.callback(site.stop_run, processes[node])
+    return processes
+
+
+def _wait_for_nodes(
+    paths: dict, roots: dict[str, str], processes: dict[str, subprocess.Popen], report: NodesReport, say
+) -> None:
+    """Until every node's sender and receiver are connected, so that the timings measure the workflow.
+
+    A ``spoolq run`` that exits meanwhile (a bad configuration, say) ends the demo at once, naming its log.
+    """
+    started = time.monotonic()
+    shown = [""]
+
+    def ready() -> bool:
+        for node, process in processes.items():
+            if process.poll() is not None:
+                log = os.path.join(paths["nodes"], node, "run.log")
+                raise SpoolqError(f"demo: spoolq run on {node} exited with {process.returncode} (see {log})")
+        connected = [node for node, root in roots.items() if _shippers_connected(root)]
+        line = f"\rnodes connected to the cluster: {len(connected)}/{len(roots)}"
+        if line != shown[0]:
+            say(line)
+            shown[0] = line
+        return len(connected) == len(roots)
+
+    scenario.wait_until(ready, NODES_TIMEOUT, "the nodes to connect to the cluster")
+    say("\n")
+    report.seconds["nodes start"] = time.monotonic() - started
+
+
+def _shippers_connected(root: str) -> bool:
+    states = {row.get("name"): row.get("state") for row in shipper_rows(root)}
+    return states.get("out") == "connected" and states.get("in") == "connected"
 
 
 def _run_workflow(
