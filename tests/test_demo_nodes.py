@@ -121,3 +121,29 @@ def test_an_interrupted_demo_across_nodes_stops_and_removes_everything_it_starte
     assert "demo interrupted" in err.decode()
     assert namespaces_of(demo.pid) == []
     assert processes_under(tmp_path / "demo") == []
+
+
+NOT_ROOT = """
+import os, sys
+from spoolq.cli.group import main
+import spoolq.cli.demo, spoolq.enstore.demo.across_nodes
+if os.geteuid() == 0:
+    os.seteuid(65534)  # nobody: no network namespaces for this process
+main(sys.argv[1:])
+"""
+
+
+def test_hosts_as_namespaces_asked_for_without_root_is_one_clear_line_and_nothing_made(tmp_path):
+    demo = subprocess.run(
+        [sys.executable, "-c", NOT_ROOT, "demo", "--nodes", "3", "--hosts", "namespaces"]
+        + ["--root", str(tmp_path / "demo")],
+        capture_output=True,
+        env=cli_env(),
+        timeout=120,
+    )
+    assert demo.returncode == 1
+    assert demo.stderr.decode().strip().splitlines() == [
+        "spoolq: error: demo: cannot make the hosts: network namespaces need root (euid is not 0); "
+        "try --hosts loopback"
+    ]
+    assert not (tmp_path / "demo").exists()

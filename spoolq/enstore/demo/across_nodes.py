@@ -30,7 +30,7 @@ from spoolq.errors import SpoolqError
 from spoolq.shippers.status import shipper_rows
 from spoolq.spool import SpoolRoot
 from spoolq.testbed.cluster import BrokerCluster, rabbitmq_installed
-from spoolq.testbed.hosts import Hosts, open_hosts
+from spoolq.testbed.hosts import Hosts, HostsError, open_hosts
 
 BROKERS = ("broker1", "broker2", "broker3")
 INSTALL_HINT = "rabbitmq-server is not installed; install it with: apt-get install rabbitmq-server"
@@ -60,11 +60,11 @@ def run_demo_across_nodes(
     missing = rabbitmq_installed()
     if missing is not None:
         raise SpoolqError(INSTALL_HINT)
-    paths = site.prepare(directory)
     report = NodesReport()
     with contextlib.ExitStack() as cleanup:
-        hosts = open_hosts([*placement.NODES, *BROKERS], loopback=loopback)
+        hosts = _open_hosts(loopback)
         cleanup.callback(hosts.close)
+        paths = site.prepare(directory)
         report.hosts = "network namespaces" if hosts.isolated else "loopback"
         cluster = _start_cluster(paths, hosts, report, say, cleanup)
         roots = _write_node_configs(paths, cluster.stomp_hosts(), workers, durable)
@@ -81,12 +81,22 @@ def run_demo_across_nodes(
     return report
 
 
+def _open_hosts(loopback: bool | None) -> Hosts:
+    try:
+        return open_hosts([*placement.NODES, *BROKERS], loopback=loopback)
+    except HostsError as exc:  # asked for namespaces (--hosts namespaces) where none can be made
+        raise SpoolqError(f"demo: cannot make the hosts: {exc}; try --hosts loopback") from None
+
+
 def _start_cluster(paths: dict, hosts: Hosts, report: NodesReport, say, cleanup) -> BrokerCluster:
     say(f"starting a 3-node RabbitMQ cluster ({report.hosts}) ...\n")
     started = time.monotonic()
     cluster = BrokerCluster(paths["brokers"], [hosts[name] for name in BROKERS])
     cleanup.callback(cluster.close)
-    cluster.start()
+    try:
+        cluster.start()
+    except RuntimeError as exc:  # its message names the node's logs
+        raise SpoolqError(f"demo: the broker cluster did not start: {exc}") from None
     report.seconds["broker cluster start"] = time.monotonic() - started
     say(f"cluster of {', '.join(BROKERS)} formed in {report.seconds['broker cluster start']:.1f} s\n")
     return cluster
