@@ -57,7 +57,8 @@ def wait_until(done: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not done():
         if time.monotonic() > deadline:
-            raise SpoolqError(f"demo: timed out waiting for {what} (see the demo's run.log)")
+            logs = "run.log, or nodes/NODE/run.log across nodes"
+            raise SpoolqError(f"demo: timed out waiting for {what} (see the demo's {logs})")
         time.sleep(0.05)
 
 
