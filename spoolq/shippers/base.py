@@ -212,7 +212,7 @@ class Shipper:
                     self.status.in_flight = 0
                 if not self.stopping.is_set():
                     lost = link.where
-                    self._sleep(self._after_loss(link.where, time.monotonic() - opened))
+                    self._sleep(self._after_loss(link, time.monotonic() - opened))
         finally:
             self.warnings.flush()
             self.status.state = "stopped"
@@ -235,7 +235,7 @@ class Shipper:
             self.status.last_error = str(exc)
             self._retry_delay = self._pause(str(exc))
             return None
-        self.status.state, self.status.broker = "connected", link.where
+        self.status.broker = link.where
         try:
             self.on_connect(link)
         except (ShipError, OSError) as exc:
@@ -243,6 +243,7 @@ class Shipper:
             self.status.last_error = str(exc)
             self._retry_delay = self._pause(f"setting up {link.where}: {exc}")
             return None
+        self.status.state, self.status.reason = "connected", ""  # after on_connect: a receiver subscribed
         self._refusal_said = ""  # (the backoff is not reset here: only progress resets it)
         self._connections += 1
         self.status.reconnects = self._connections - 1
@@ -272,7 +273,7 @@ class Shipper:
         self.status.last_error = str(exc)
         if self.exit_on_login_refused:
             raise ConfigError(f"shipper {self.config.name}: {exc}; check the username and passcode") from None
-        self.status.state = "login refused"
+        self.status.state, self.status.reason = "login refused", str(exc)
         delay = self.backoff.maximum  # a password does not mend itself in a tenth of a second
         if str(exc) != self._refusal_said:
             self._refusal_said = str(exc)
@@ -281,26 +282,29 @@ class Shipper:
         self.publish(force=True)
         return delay
 
-    def _after_loss(self, where: str, lifetime: float) -> float:
-        """How long to wait after the connection to ``where`` was lost, having lasted ``lifetime`` s.
+    def _after_loss(self, link: Link, lifetime: float) -> float:
+        """How long to wait after ``link`` was lost, having lasted ``lifetime`` s.
 
         At once after progress (or a connection that held for ``backoff_max``)
         when the list has other hosts; else the backoff's next delay.
         """
+        where = link.where
+        why = f"connection to {where} lost" + (f" after the broker said: {link.error}" if link.error else "")
         if lifetime >= self.backoff.maximum:
             self.backoff.reset()  # not a storm: it held as long as the longest wait
         if self.backoff.failures == 0 and len(self.broker.hosts) > 1:
             self.backoff.failures = 1  # the next loss without progress waits
-            text = f"shipper {self.config.name}: connection to {where} lost; trying the next host now"
-            self.warnings.warning(f"lost {where}", text)
+            self.status.reason = why
+            self.warnings.warning(why, f"shipper {self.config.name}: {why}; trying the next host now")
             self.refresh_status()
             self.publish(force=True)
             return 0.0
-        return self._pause(f"connection to {where} lost")
+        return self._pause(why)
 
     def _pause(self, why: str) -> float:
         """Log a failure and publish it; the backoff's next delay, for the caller to sleep."""
         delay = self.backoff.next_delay()
+        self.status.reason = why
         self.warnings.warning(why, f"shipper {self.config.name}: {why}; retrying in {delay:.1f} s")
         self.refresh_status()
         self.publish(force=True)

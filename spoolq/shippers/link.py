@@ -85,6 +85,11 @@ class _Listener(stomp.ConnectionListener):
         link.error = refusal.words[:300]
         if not link.connected.is_set():
             link.login_refused = True  # the answer to CONNECT: the shipper says it, once
+        elif frame.headers.get("subscription") or "cancelled subscription" in refusal.words.lower():
+            # RabbitMQ: "Server cancelled subscription" (its queue deleted, or its node gone).
+            # The connection stays open, delivering nothing: the receiver subscribes again.
+            link.cancelled = refusal.words[:300]
+            link.warnings.warning(link.error, f"broker {link.where}: subscription cancelled: {link.error}")
         else:
             link.refusals.append(refusal)  # before the disconnect a closing broker sends next
             link.warnings.warning(link.error, f"broker {link.where}: error frame: {link.error}")
@@ -126,6 +131,7 @@ class Link:
         self.receipts_wanted = _NOBODY_WAITS  # how many the waiter of take_receipts wants
         self.error: str | None = None
         self.login_refused = False  # the last host tried answered CONNECT with an ERROR frame
+        self.cancelled: str | None = None  # the broker's words when it ended our subscription
         self.refusals: deque[Refusal] = deque(maxlen=1000)  # ERROR frames not yet taken
         self.where = "?"
         self._conn: stomp.Connection12 | None = None
@@ -266,10 +272,16 @@ class Link:
             self.mark_lost()
             raise BrokerUnavailable(f"{self.where}: {what} failed: {exc or type(exc).__name__}") from None
 
-    def subscribe(self, destination: str, ack: str, prefetch: int, extra: dict[str, str] | None = None):
-        """SUBSCRIBE with a bounded prefetch; ``extra``: more headers (a queue type's, say)."""
+    def subscribe(
+        self, destination: str, ack: str, prefetch: int, extra: dict[str, str] | None = None, number: int = 1
+    ) -> None:
+        """SUBSCRIBE with a bounded prefetch; ``extra``: more headers (a queue type's, a receipt).
+
+        ``number`` tells a subscription made again on this connection from the one it replaces.
+        """
         headers = {"prefetch-count": str(prefetch), "activemq.prefetchSize": str(prefetch), **(extra or {})}
-        self._call("subscribe", destination, id="spoolq-1", ack=ack, headers=headers)
+        self.cancelled = None
+        self._call("subscribe", destination, id=f"spoolq-{number}", ack=ack, headers=headers)
 
     def ack(self, ack_id: str) -> None:
         self._call("ack", ack_id)

@@ -24,6 +24,16 @@ left (:mod:`spoolq.spool.output_sweep`): a ``to`` header may have sent its
 predecessor's writes to any of them.  Then every ``SWEEP_INTERVAL`` the spools
 this run has written to are swept again.
 
+A receiver is ``connected`` in ``spoolq stats`` only once the broker answered
+its SUBSCRIBE with a receipt: consuming.  When the broker cancels the
+subscription (RabbitMQ's ``Server cancelled subscription``, when the queue is
+deleted or its node is lost) the connection stays open but delivers nothing:
+the receiver shows ``not consuming`` with the reason, and reconnects to
+subscribe again.  A new connection it must be: RabbitMQ remembers that the
+old one declared the queue, so a second SUBSCRIBE there would not declare it
+again (``NOT_FOUND - no queue``).  A SUBSCRIBE the broker refuses closes the
+connection; either way the backoff paces the attempts.
+
 An idle receiver sleeps on the shipper's doorbell, which the reader thread
 rings when a frame arrives for a loop that waits (once per wait, not per
 frame), and the link when the connection is lost; its only timeout is the
@@ -34,11 +44,12 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 
 from spoolq import envelope
-from spoolq.errors import ConfigError, MalformedMessage, SecurityError, SpoolqError
+from spoolq.errors import BrokerUnavailable, ConfigError, MalformedMessage, SecurityError, SpoolqError
 from spoolq.routing import Router
 from spoolq.shippers.base import Shipper
 from spoolq.shippers.link import Link
@@ -46,7 +57,7 @@ from spoolq.shippers.queue_types import queue_headers
 from spoolq.shippers.recent_ids import RecentIds
 from spoolq.shippers.security.seal import SIGNER_DN, Opener, SignerRefused
 from spoolq.shippers.ssm_store import SsmStore
-from spoolq.shippers.status import STATE_DIR
+from spoolq.shippers.status import NOT_CONSUMING, STATE_DIR
 from spoolq.shippers.stomp import EMPA_ID, SPOOLQ_ID
 from spoolq.spool.output_sweep import OutputSweep
 from spoolq.spool.parking import park
@@ -97,6 +108,7 @@ class StompReceiver(Shipper):
             os.path.join(self.root.path, STATE_DIR, f"{self.config.name}.ids"), self.config.dedup_window
         )
         self._link: Link | None = None
+        self._subscriptions = 0  # SUBSCRIBE frames sent: each one's id and receipt
         self._written: set[str] = {self.config.spool}  # the spools this receiver writes to
         self._sweep = OutputSweep(self._output_spools, SWEEP_INTERVAL, f"receiver {self.config.name}")
 
@@ -118,10 +130,12 @@ class StompReceiver(Shipper):
 
     def on_connect(self, link: Link) -> None:
         self._link = link
-        d = self.destination
-        link.subscribe(self.address(), d.ack, d.prefetch, queue_headers(d.queue_type))
+        self._subscribe(link)
 
     def pump(self, link: Link) -> bool:
+        if link.cancelled is not None:
+            self._not_consuming(link)
+            return False
         self._sweep.maybe()
         batch = self._take_batch(link)
         if batch:
@@ -142,6 +156,44 @@ class StompReceiver(Shipper):
             super().run(on_started)
         finally:
             self.recent.close()
+
+    # -- the subscription -----------------------------------------------------------
+
+    def _subscribe(self, link: Link) -> None:
+        """SUBSCRIBE and wait for the broker's receipt: only then is this receiver consuming.
+
+        Raises :class:`BrokerUnavailable` when no receipt comes within
+        ``connect_timeout`` (a refusing broker closes the connection instead).
+        """
+        self._subscriptions += 1
+        receipt = f"subscribe-{self.status.pid}-{self._subscriptions}"
+        d = self.destination
+        headers = {**queue_headers(d.queue_type), "receipt": receipt}
+        link.subscribe(self.address(), d.ack, d.prefetch, headers, number=self._subscriptions)
+        deadline = time.monotonic() + self.broker.connect_timeout
+        receipts: list[str] = []
+        while receipt not in receipts and link.alive and not self.stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            receipts += link.take_receipts(left, at_least=1)
+        if receipt not in receipts:
+            if self.stopping.is_set():
+                return
+            why = link.error or f"no receipt within {self.broker.connect_timeout:g} s"
+            raise BrokerUnavailable(f"{link.where}: SUBSCRIBE to {self.address()} not confirmed: {why}")
+
+    def _not_consuming(self, link: Link) -> None:
+        """The broker ended the subscription: say so, and drop the connection to subscribe on a new one."""
+        self.status.state = NOT_CONSUMING
+        why = link.cancelled
+        self.status.last_error = f"the broker cancelled the subscription to {self.address()}: {why}"
+        self.status.reason = self.status.last_error
+        self.refresh_status()
+        self.publish(force=True)
+        text = f"receiver {self.config.name}: not consuming; reconnecting to subscribe again"
+        self.warnings.warning("subscription cancelled", text)
+        link.mark_lost()
 
     # -- receiving ------------------------------------------------------------------
 

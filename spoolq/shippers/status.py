@@ -19,8 +19,12 @@ from dataclasses import asdict, dataclass, field
 from spoolq.spool.atomic_file import write_atomically
 
 STATE_DIR = ".shippers"
+#: A receiver connected to its broker but subscribed to nothing: it receives no message.
+NOT_CONSUMING = "not consuming"
 #: What ``spoolq stats`` shows of each shipper.
-SHIPPER_COLUMNS = ("shipper", "kind", "state", "broker", "backlog", "in_flight", "done", "parked", "rate")
+SHIPPER_COLUMNS = (
+    "shipper", "kind", "state", "broker", "backlog", "in_flight", "done", "parked", "rate", "reason",
+)  # fmt: skip
 
 
 @dataclass
@@ -29,7 +33,7 @@ class ShipperStatus:
 
     name: str
     kind: str  # "ship" or "receive"
-    state: str = "disconnected"  # connected, disconnected, login refused, stopped
+    state: str = "disconnected"  # connected, disconnected, login refused, not consuming, waiting, stopped
     broker: str = ""  # host:port of the current connection
     backlog: int = 0  # ship: elements waiting in the outgoing spool
     in_flight: int = 0
@@ -39,6 +43,7 @@ class ShipperStatus:
     reconnects: int = 0  # connections made after the first
     rate: float = 0.0  # messages per second over the last interval
     last_error: str = ""
+    reason: str = ""  # why it moves no message now (not connected, waiting, not consuming); "" when it does
     pid: int = field(default_factory=os.getpid)
     updated: float = 0.0
 

@@ -30,6 +30,11 @@ shipper goes on with the next one.  A message the broker refuses (an ERROR
 frame naming it or its destination, see :mod:`spoolq.shippers.refusals`) is
 sent again at most ``MAX_REFUSALS`` times, then parked with the broker's words.
 
+Sends that stay without a receipt (a quorum queue without its majority takes
+them and answers nothing) stay in the spool; after a few seconds of that
+``spoolq stats`` shows the shipper ``waiting``, with the reason
+(:mod:`spoolq.shippers.silence`), until a receipt comes.
+
 An idle shipper sleeps: the claimer on the spool's inotify watches, the
 sending loop on the shipper's doorbell, rung when claims are ready, when the
 receipts it waits for have come, at an ERROR frame, a lost connection or a
@@ -59,6 +64,7 @@ from spoolq.shippers.queue_types import queue_headers
 from spoolq.shippers.refusals import Refusal, RefusalCount
 from spoolq.shippers.security.seal import Sealer
 from spoolq.shippers.sent_log import SentLog
+from spoolq.shippers.silence import WAITING_AFTER, ReceiptSilence
 from spoolq.shippers.status import STATE_DIR
 from spoolq.spool import Claim
 from spoolq.spool.owners import Ownership, register_owner
@@ -94,6 +100,7 @@ class StompShipper(Shipper):
         # receipt -> (claim, when sent, destination, spoolq-id)
         self.in_flight: OrderedDict[str, tuple[Claim, float, str, str]] = OrderedDict()
         self.refused = RefusalCount()
+        self.silence = ReceiptSilence(min(WAITING_AFTER, self.config.receipt_timeout))
         self._claimer: Claimer | None = None
         self._serial = 0
         self.stale_lock_age = 2 * (self.config.send_timeout + self.config.receipt_timeout)
@@ -125,6 +132,7 @@ class StompShipper(Shipper):
     def on_connect(self, link: Link) -> None:
         self._link = link
         self.in_flight.clear()
+        self.silence.reset()
         self._next_purge = 0.0  # look for leftover locks now, before the claimer's first pass
         self._purge_stale_locks()  # (taken back later, they would wait for its next pass)
         self._claimer = Claimer(
@@ -155,9 +163,9 @@ class StompShipper(Shipper):
         if self.in_flight:
             _claim, sent_at, *_sent = next(iter(self.in_flight.values()))
             limit = min(limit, sent_at + self.config.receipt_timeout - now)
-        publish = self.publish_due_in()
-        if publish is not None:
-            limit = min(limit, publish)
+        for due in (self.publish_due_in(), self.silence.due_in(now) if self.in_flight else None):
+            if due is not None:
+                limit = min(limit, due)
         return max(0.0, limit)
 
     def on_disconnect(self) -> None:
@@ -171,6 +179,7 @@ class StompShipper(Shipper):
         for claim, *_sent in self.in_flight.values():
             _release(claim)
         self.in_flight.clear()
+        self.silence.reset()
 
     def drain(self, link: Link) -> None:
         deadline = time.monotonic() + self.config.receipt_timeout
@@ -179,6 +188,7 @@ class StompShipper(Shipper):
 
     def refresh_status(self) -> None:
         self.status.in_flight = len(self.in_flight)
+        self._say_if_waiting()
         moved = self.status.state != "connected" or self._counted_at != self._activity()  # (retries count)
         if moved and self.status_file.due():
             self._counted_at = self._activity()
@@ -187,6 +197,16 @@ class StompShipper(Shipper):
     def _activity(self) -> tuple[int, int, int, int]:
         """What moves when the spool's content may have: sends, receipts, parkings, connections."""
         return self._serial, self.status.done, self.status.parked, self._connections
+
+    def _say_if_waiting(self) -> None:
+        """``waiting`` with the reason while the broker leaves the sends unanswered; ``connected`` after."""
+        now, state = time.monotonic(), self.status.state
+        if self.in_flight and self.silence.waiting(now) and state in ("connected", "waiting"):
+            where = self._link.where if self._link is not None else "the broker"
+            self.status.state = "waiting"
+            self.status.reason = f"no receipt for {self.silence.seconds(now):.0f} s from {where}"
+        elif state == "waiting":
+            self.status.state, self.status.reason = "connected", ""
 
     # -- sending --------------------------------------------------------------------
 
@@ -217,6 +237,7 @@ class StompShipper(Shipper):
         now = time.monotonic()
         for claim, frame in batch:
             self.in_flight[frame[2]["receipt"]] = (claim, now, frame[0], frame[2][SPOOLQ_ID])
+        self.silence.sent(now)
         return len(taken)
 
     def _frame(self, claim: Claim) -> tuple[str, bytes, dict[str, str]] | None:
@@ -324,6 +345,8 @@ class StompShipper(Shipper):
                 log.warning("shipper %s: %s already gone: %s", self.config.name, claim.where, exc)
             done += 1
         self.status.done += done
+        if done:
+            self.silence.answered(time.monotonic(), bool(in_flight))
         if sent and self._sent_log is not None:
             self._sent_log.add_many(sent)  # for `spoolq find`: where each message went, and when
 
