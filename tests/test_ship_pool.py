@@ -32,8 +32,8 @@ def test_receivers_of_one_pool_share_its_messages_and_park_none(broker, tmp_path
     ("extra", "kind", "words"),
     [
         ('pool = "pool"\n', "ship", 'only a receiver (kind = "receive")'),
-        ('pool = "a/b"\n', "receive", "pool"),
-        ('pool = "../x"\n', "receive", "pool"),
+        ('pool = "a/b"\n', "receive", "'a/b' is not a valid node name"),
+        ('pool = "../x"\n', "receive", "'../x' is not a valid node name"),
     ],
 )
 def test_a_bad_pool_is_refused_naming_file_and_key(tmp_path, broker, extra, kind, words):

@@ -221,8 +221,8 @@ class BrokerCluster:
         return self.running()[0].queue_depth(queue)
 
     def queue_leader(self, queue: str) -> str | None:
-        """The node that leads (quorum) or holds (classic) ``queue``, or ``None`` when it is unknown."""
-        listed = self.running()[0].ctl("list_queues", "-q", "--no-table-headers", "name", "leader", "node")
+        """The node that leads quorum queue ``queue``, or ``None`` when it is unknown."""
+        listed = self.running()[0].ctl("list_queues", "-q", "--no-table-headers", "name", "leader")
         for line in listed.splitlines():
             parts = line.split()
             if parts and parts[0] == queue and len(parts) > 1:
