@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from spoolq.enstore.cachefs import cached_path
 from spoolq.enstore.catalogue import worker
 from spoolq.enstore.disk_mover import CacheFile, DiskMover
 from spoolq.enstore.handlers.migration_worker import MigrationWorker
 from spoolq.handlers.base import Context
+from spoolq.message import Message
+from spoolq.routing import RoutingError
 from spoolq.spool import SpoolRoot
 from tests.enstore.tickets import written_ticket
 
@@ -85,3 +89,25 @@ def test_the_disk_mover_addressing_its_own_node_writes_the_local_spool(tmp_path)
     )
     name = mover.write(CacheFile("F00001", "/pnfs/t/1", b"payload"))
     assert root.spool("pe").get(name).type == "CACHE_WRITTEN"
+
+
+def test_a_disk_mover_given_an_address_that_names_no_node_is_refused_before_it_caches_anything(tmp_path):
+    root = SpoolRoot(tmp_path / "root", durable=False)
+    with pytest.raises(RoutingError, match=r"node 'a/b' is not a valid node name"):
+        DiskMover(root, str(tmp_path / "cache"), str(tmp_path / "archive"), pe_spool="pe@a/b")
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_worker_whose_pe_spool_names_no_node_fails_at_setup(tmp_path):
+    options = {"worker_id": "w1", "archive": str(tmp_path / "archive"), "pe_spool": "pe@../x"}
+    handler = MigrationWorker(options)
+    with pytest.raises(RoutingError, match=r"node '\.\./x' is not a valid node name"):
+        handler.setup(Context("mw1", "mw", SpoolRoot(tmp_path / "root", durable=False), node="node3"))
+
+
+def test_a_writer_emitting_to_an_address_that_names_no_node_writes_nothing(tmp_path):
+    root = SpoolRoot(tmp_path / "root", durable=False)
+    mover = DiskMover(root, str(tmp_path / "cache"), str(tmp_path / "archive"), node="node3")
+    with pytest.raises(RoutingError, match=r"node 'a/b' is not a valid node name"):
+        mover.emit("md@a/b", Message.new("MDC_PURGE", b"{}"))
+    assert list(root.spool("outgoing").names()) == [] and list(root.spool("md").names()) == []

@@ -17,6 +17,7 @@ from spoolq.enstore import filedb
 from spoolq.enstore.cachefs import cached_path, conventional_entry
 from spoolq.enstore.catalogue import events
 from spoolq.errors import SpoolqError
+from spoolq.routing import Address
 from spoolq.spool import SpoolRoot
 from spoolq.spool.atomic_file import write_atomically
 from spoolq.writers.base import Writer
@@ -57,7 +58,7 @@ class DiskMover(Writer[CacheFile]):
         super().__init__(root, node=node)
         self.cache = os.path.abspath(cache)
         self.archive = os.path.abspath(archive)
-        self.pe_spool = pe_spool
+        self.pe_spool = str(Address.parse(pe_spool))  # a bad address is refused before any file is cached
         self.node = node
 
     def ticket(self, file_id: str, name: str, size: int, family: Family) -> dict:

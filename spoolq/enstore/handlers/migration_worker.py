@@ -30,7 +30,7 @@ from spoolq.enstore.state import StateFile
 from spoolq.errors import Reject
 from spoolq.handlers.base import Context, Handler
 from spoolq.message import Message
-from spoolq.routing import Router
+from spoolq.routing import Address, Router
 from spoolq.spool.atomic_file import write_atomically
 
 
@@ -46,7 +46,7 @@ class MigrationWorker(Handler):
             context.root.path, ".scratch", self.worker_id
         )
         os.makedirs(self.scratch, exist_ok=True)
-        self.pe_spool = str(self.options.get("pe_spool", "pe"))
+        self.pe_spool = str(Address.parse(str(self.options.get("pe_spool", "pe"))))  # refused at start if bad
         self.router = Router(context.node)
         self.progress = StateFile(context.root.path, f"mw_{self.worker_id}", durable=False)
         self.packing_seconds = 0.0  # time inside pack/store/fetch/unpack, for the benchmark
