@@ -81,6 +81,13 @@ def test_a_number_of_nodes_the_demo_does_not_lay_out_is_refused(cli, tmp_path):
     assert not (tmp_path / "demo").exists()
 
 
+def test_hosts_given_for_the_one_node_demo_are_refused_not_ignored(cli, tmp_path):
+    result = cli("demo", "--hosts", "namespaces", "--root", str(tmp_path / "demo"))
+    assert result.returncode == 2
+    assert "--hosts chooses the hosts of --nodes 3" in result.stderr.decode()
+    assert not (tmp_path / "demo").exists()
+
+
 def processes_under(directory) -> list[str]:
     """Command lines of the processes that name ``directory`` (the demo's brokers and nodes)."""
     found = []

@@ -36,11 +36,13 @@ def demo(directory: str, files: int, workers: int, durable: bool, nodes: str, ho
     """Write small files, aggregate and archive them, purge, stage back, verify every byte.
 
     Everything lives under the demo directory; a previous demo tree there is
-    wiped, anything else is refused.  With ``--nodes 3`` the Policy Engine,
+    wiped, anything else is refused.  With --nodes 3 the Policy Engine,
     the Migration Dispatcher and the workers run on three nodes of their own,
-    each its own ``spoolq run``, shipping through a 3-node RabbitMQ cluster
-    that the demo starts and stops (Debian's ``rabbitmq-server`` must be installed).
+    each its own spoolq run, shipping through a 3-node RabbitMQ cluster
+    that the demo starts and stops (Debian's rabbitmq-server must be installed).
     """
+    if nodes == "1" and hosts_kind != "auto":
+        raise click.UsageError("--hosts chooses the hosts of --nodes 3; one node runs on this machine")
     progress = ProgressLines(click.get_text_stream("stdout"))
     try:
         if nodes == "1":
