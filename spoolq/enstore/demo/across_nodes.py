@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,17 +90,41 @@ def _open_hosts(loopback: bool | None) -> Hosts:
 
 
 def _start_cluster(paths: dict, hosts: Hosts, report: NodesReport, say, cleanup) -> BrokerCluster:
-    say(f"starting a 3-node RabbitMQ cluster ({report.hosts}) ...\n")
     started = time.monotonic()
     cluster = BrokerCluster(paths["brokers"], [hosts[name] for name in BROKERS])
     cleanup.callback(cluster.close)
     try:
-        cluster.start()
+        with _elapsed(say, f"starting a 3-node RabbitMQ cluster ({report.hosts})"):
+            cluster.start()
     except RuntimeError as exc:  # its message names the node's logs
         raise SpoolqError(f"demo: the broker cluster did not start: {exc}") from None
     report.seconds["broker cluster start"] = time.monotonic() - started
     say(f"cluster of {', '.join(BROKERS)} formed in {report.seconds['broker cluster start']:.1f} s\n")
     return cluster
+
+
+@contextlib.contextmanager
+def _elapsed(say, text: str):
+    """A progress line ``TEXT: N s`` counting the seconds while the block runs (a cluster forms in minutes).
+
+    The counting thread is the only one saying anything meanwhile; it is stopped and joined on the way out.
+    """
+    done = threading.Event()
+
+    def count() -> None:
+        started = time.monotonic()
+        while not done.wait(1.0):
+            say(f"\r{text}: {time.monotonic() - started:.0f} s")
+
+    say(f"\r{text}: 0 s")
+    counter = threading.Thread(target=count, name="demo-elapsed", daemon=True)
+    counter.start()
+    try:
+        yield
+    finally:
+        done.set()
+        counter.join()
+        say("\n")
 
 
 def _write_node_configs(paths: dict, stomp_hosts: list[str], workers: int, durable: bool) -> dict[str, str]:
