@@ -47,6 +47,7 @@ def test_reconnects_back_off_while_the_broker_refuses_every_send(broker, tmp_pat
     said = [r.getMessage() for r in caplog.records if "(again" not in r.getMessage()]
     assert len([line for line in said if "error frame: precondition_failed" in line]) == 1
     assert len([line for line in said if "refused a send" in line]) <= 1  # (when it came before the close)
-    assert len([line for line in said if "lost; retrying in" in line]) == 1
+    lost = [line for line in said if "lost after the broker said: precondition_failed" in line]
+    assert len(lost) == 1 and "retrying in" in lost[0], lost
     counts = [r.getMessage() for r in caplog.records if "(again" in r.getMessage()]
     assert [line for line in counts if "error frame" in line]  # the repeats counted, said at the stop

@@ -272,16 +272,10 @@ class Link:
             self.mark_lost()
             raise BrokerUnavailable(f"{self.where}: {what} failed: {exc or type(exc).__name__}") from None
 
-    def subscribe(
-        self, destination: str, ack: str, prefetch: int, extra: dict[str, str] | None = None, number: int = 1
-    ) -> None:
-        """SUBSCRIBE with a bounded prefetch; ``extra``: more headers (a queue type's, a receipt).
-
-        ``number`` tells a subscription made again on this connection from the one it replaces.
-        """
+    def subscribe(self, destination: str, ack: str, prefetch: int, extra: dict[str, str] | None = None):
+        """SUBSCRIBE with a bounded prefetch; ``extra``: more headers (a queue type's, a receipt)."""
         headers = {"prefetch-count": str(prefetch), "activemq.prefetchSize": str(prefetch), **(extra or {})}
-        self.cancelled = None
-        self._call("subscribe", destination, id=f"spoolq-{number}", ack=ack, headers=headers)
+        self._call("subscribe", destination, id="spoolq-1", ack=ack, headers=headers)
 
     def ack(self, ack_id: str) -> None:
         self._call("ack", ack_id)

@@ -108,7 +108,7 @@ class StompReceiver(Shipper):
             os.path.join(self.root.path, STATE_DIR, f"{self.config.name}.ids"), self.config.dedup_window
         )
         self._link: Link | None = None
-        self._subscriptions = 0  # SUBSCRIBE frames sent: each one's id and receipt
+        self._subscriptions = 0  # SUBSCRIBE frames sent: each one's receipt
         self._written: set[str] = {self.config.spool}  # the spools this receiver writes to
         self._sweep = OutputSweep(self._output_spools, SWEEP_INTERVAL, f"receiver {self.config.name}")
 
@@ -169,7 +169,7 @@ class StompReceiver(Shipper):
         receipt = f"subscribe-{self.status.pid}-{self._subscriptions}"
         d = self.destination
         headers = {**queue_headers(d.queue_type), "receipt": receipt}
-        link.subscribe(self.address(), d.ack, d.prefetch, headers, number=self._subscriptions)
+        link.subscribe(self.address(), d.ack, d.prefetch, headers)
         deadline = time.monotonic() + self.broker.connect_timeout
         receipts: list[str] = []
         while receipt not in receipts and link.alive and not self.stopping.is_set():
