@@ -183,7 +183,15 @@ class Processor:
         if handler is None:
             self._park(claim, data, f"no handler for message type {message.type!r}", attempt)
             return None, False
-        context = Context(self.config.name, self.config.spool, self.root, self.config.options, attempt, log)
+        context = Context(
+            self.config.name,
+            self.config.spool,
+            self.root,
+            self.config.options,
+            attempt,
+            log,
+            node=self._router.node,
+        )
         began, started = time.time(), time.perf_counter()
         try:
             replies = as_messages(handler.handle(message, context))

@@ -124,7 +124,9 @@ class Component:
 
     def _start(self) -> None:
         try:
-            self.table.setup(Context(self.config.name, self.config.spool, self.root, self.config.options))
+            self.table.setup(
+                Context(self.config.name, self.config.spool, self.root, self.config.options, node=self.node)
+            )
         except SpoolqError:
             raise
         except Exception as exc:  # a plugin's own failure: one clear line for the operator

@@ -17,6 +17,7 @@ from spoolq.enstore import filedb
 from spoolq.enstore.cachefs import cached_path, conventional_entry
 from spoolq.enstore.catalogue import events
 from spoolq.errors import SpoolqError
+from spoolq.routing import Address
 from spoolq.spool import SpoolRoot
 from spoolq.spool.atomic_file import write_atomically
 from spoolq.writers.base import Writer
@@ -43,17 +44,21 @@ class CacheFile:
 
 
 class DiskMover(Writer[CacheFile]):
-    """Writes into ``cache`` and reads back; ``archive`` holds the file records."""
+    """Writes into ``cache`` and reads back; ``archive`` holds the file records.
+
+    ``node`` is the node it runs on: it names the cache in the tickets, and
+    ``pe_spool`` may be ``pe@NODE`` when the Policy Engine runs on another node.
+    """
 
     name = "disk_mover"
 
     def __init__(
         self, root: SpoolRoot, cache: str, archive: str, *, pe_spool: str = "pe", node: str = "localhost"
     ):
-        super().__init__(root)
+        super().__init__(root, node=node)
         self.cache = os.path.abspath(cache)
         self.archive = os.path.abspath(archive)
-        self.pe_spool = pe_spool
+        self.pe_spool = str(Address.parse(pe_spool))  # a bad address is refused before any file is cached
         self.node = node
 
     def ticket(self, file_id: str, name: str, size: int, family: Family) -> dict:

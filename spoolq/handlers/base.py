@@ -39,6 +39,9 @@ class Context:
     ``options`` is the handler's own section of the configuration; ``attempt``
     counts from 1 for the message being handled.  ``emit`` queues a message
     for another spool; queued messages are written only if ``handle`` succeeds.
+    ``node`` is this node's name (the configuration's ``node``), so that a
+    handler can give other nodes an address that reaches it
+    (``SPOOL@NODE``); ``None`` when no node is configured.
     """
 
     component: str
@@ -48,6 +51,7 @@ class Context:
     attempt: int = 1
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("spoolq.handler"))
     outbox: list[tuple[str, Message]] = field(default_factory=list)
+    node: str | None = None
 
     def emit(self, spool: str, message: Message) -> None:
         """Send ``message`` to ``spool`` once the current message is handled."""

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from spoolq.config import Config, read_toml
 from spoolq.config.table import Table
 from spoolq.errors import ConfigError
+from spoolq.routing import RoutingError, check_node_name
 from spoolq.shippers.broker_config import BrokerConfig, parse_broker
 from spoolq.shippers.queue_types import QUEUE_TYPES, REFUSED_QUEUE_TYPES
 
@@ -60,6 +61,7 @@ SHIPPER_KEYS = (
     "kind", "destination", "spool", "window", "receipt_timeout", "send_timeout", "max_size",
     "sign", "encrypt_to", "verify", "dedup_window", "backoff_max", "security", "enable", "ssm_store",
     "dropbox",
+    "pool",
 )  # fmt: skip
 SECURITY_KEYS = ("cert", "key", "ca_file", "ca_path", "check_crls", "allow_list", "deny_list")
 
@@ -104,6 +106,7 @@ class ShipperConfig:
     enable: bool = True  # false: `spoolq run` does not start it
     ssm_store: str | None = None  # receive: write APEL SSM's incoming/reject stores under this path
     dropbox: str | None = None  # ship: a plain directory (SSM's path_type = directory) moved into spool
+    pool: str | None = None  # receive: consume COMPONENT@POOL, shared with the pool's other nodes
 
 
 @dataclass(frozen=True)
@@ -207,12 +210,28 @@ def _shipper(name: str, t: Table, destinations: dict) -> ShipperConfig:
         enable=t.boolean("enable", True),
         ssm_store=t.file_path("ssm_store"),
         dropbox=t.file_path("dropbox"),
+        pool=_pool(t),
     )
     if shipper.dropbox is not None and shipper.kind == "receive":
         raise t.error("dropbox", "is for senders (a directory of files to send), not receivers")
     if shipper.destination not in destinations:
         raise t.error("destination", f"names {shipper.destination!r}, which is not a [destinations.*] table")
+    if shipper.pool and "{node}" not in destinations[shipper.destination].address:
+        raise t.error("pool", "needs a destination whose address holds {node} (the pool's name goes there)")
     return shipper
+
+
+def _pool(t: Table) -> str | None:
+    """``pool``: a receiver consumes the pool's destination instead of its node's; a node-like name."""
+    pool = t.string("pool", None)
+    if pool is None:
+        return None
+    if t.string("kind", "ship") != "receive":
+        raise t.error("pool", 'only a receiver (kind = "receive") consumes a pool\'s destination')
+    try:
+        return check_node_name(pool)
+    except RoutingError as exc:
+        raise t.error("pool", str(exc)) from None
 
 
 def _security(t: Table) -> SecurityConfig:

@@ -88,7 +88,8 @@ class StompReceiver(Shipper):
             )
         broker = shipping.brokers[destination.broker]
         opener = Opener(config.security) if config.verify else None
-        router = Router(shipping.node, outgoing)
+        # A pool's receivers take COMPONENT@POOL from the pool's shared queue, as if they were POOL.
+        router = Router(config.pool or shipping.node, outgoing)
         ssm_store = None
         if config.ssm_store:
             if not config.verify:

@@ -1,6 +1,8 @@
 """Private test hosts: brokers, certificates and nodes that exist only while a test or demo runs.
 
-* :mod:`spoolq.testbed.broker`: a private RabbitMQ node with STOMP, on 127.0.0.1 only;
+* :mod:`spoolq.testbed.broker`: a private RabbitMQ node with STOMP, on 127.0.0.1 or a host below;
+* :mod:`spoolq.testbed.hosts`: several hosts on one machine, as network namespaces or loopback;
+* :mod:`spoolq.testbed.cluster`: three RabbitMQ nodes, one per host, as one cluster;
 * :mod:`spoolq.testbed.activemq`: a private ActiveMQ broker with STOMP, the same interface;
 * :mod:`spoolq.testbed.pki`: a throw-away CA and the certificates it signs;
 * :mod:`spoolq.testbed.shipping`: node configurations, shippers in threads, a plain publisher;

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from spoolq.testbed.hosts import LOOPBACK, Host
+
 STOP_GRACE = 30.0  # seconds a daemon may take to drain after SIGTERM
 
 
@@ -22,16 +24,20 @@ def spoolq_command() -> list[str]:
 
 
 class Daemon:
-    """One ``spoolq`` daemon process that can be killed with SIGKILL and started again."""
+    """One ``spoolq`` daemon process that can be killed with SIGKILL and started again.
 
-    def __init__(self, name: str, args: list[str], log: Path, env: dict[str, str]):
-        self.name, self.args, self.log, self.env = name, args, log, env
+    ``runs_on`` is the host it runs on (:mod:`spoolq.testbed.hosts`); there
+    too its pid is the daemon's own, so :meth:`kill` kills the daemon.
+    """
+
+    def __init__(self, name: str, args: list[str], log: Path, env: dict[str, str], runs_on: Host = LOOPBACK):
+        self.name, self.args, self.log, self.env, self.runs_on = name, args, log, env, runs_on
         self.process: subprocess.Popen | None = None
         self.starts = 0
 
     def start(self) -> None:
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
+            self.process = self.runs_on.popen(
                 [*spoolq_command(), *self.args],
                 stdin=subprocess.DEVNULL,
                 stdout=log,

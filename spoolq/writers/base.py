@@ -14,7 +14,10 @@ cannot become a message (malformed, too large) raises
 :class:`~spoolq.errors.WriteRefused` with the reason, before anything is
 written; the caller counts or reports it and carries on.  ``emit`` puts a
 message into a named spool at once (a writer has no handler's outbox: the
-item arrived from outside, there is nothing to answer first).
+item arrived from outside, there is nothing to answer first).  It takes the
+addresses a handler's ``context.emit`` takes: ``SPOOL``, or ``SPOOL@NODE``,
+which on another node than the writer's ``node`` goes to the ``outgoing``
+spool for ``spoolq ship`` to relay (:mod:`spoolq.routing`).
 
 Writers are found by name like handlers (:mod:`spoolq.writers.registry`).
 """
@@ -24,23 +27,31 @@ from __future__ import annotations
 from typing import Generic, TypeVar
 
 from spoolq.message import Message
+from spoolq.routing import TO, Router
 from spoolq.spool import SpoolRoot
 
 ItemT = TypeVar("ItemT")
 
 
 class Writer(Generic[ItemT]):
-    """Base class of writers, bound to one spool root; ``name`` is the short name, if any."""
+    """Base class of writers, bound to one spool root on ``node``; ``name`` is the short name, if any."""
 
     name: str = ""
 
-    def __init__(self, root: SpoolRoot):
+    def __init__(self, root: SpoolRoot, *, node: str | None = None):
         self.root = root
+        self.router = Router(node)
 
     def write(self, item: ItemT) -> str:
         """Turn ``item`` into a message in a spool; its element name.  Raise ``WriteRefused`` to refuse."""
         raise NotImplementedError(f"{type(self).__name__} must define write(item)")
 
     def emit(self, spool: str, message: Message) -> str:
-        """Put ``message`` into ``spool`` now; return its element name."""
+        """Put ``message`` into ``spool`` (or towards ``SPOOL@NODE``) now; return its element name.
+
+        A bad address raises :class:`~spoolq.routing.RoutingError` before anything is written.
+        """
+        if "@" in spool:
+            message = message.with_header(**{TO: spool})
+            spool = self.router.route(message)
         return self.root.spool(spool).put(message)

@@ -2,7 +2,9 @@
 
 The components run as child processes of ``spoolq run`` (see
 :mod:`spoolq.enstore.demo.site`, where ``pe`` and ``md`` are configured to tick
-themselves); this process plays the Disk Mover and its users.
+themselves); this process plays the Disk Mover and its users.  The steps are
+public so that the demo across nodes (:mod:`spoolq.enstore.demo.across_nodes`)
+runs the same workflow, with addresses that cross the broker.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ def wait_until(done: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not done():
         if time.monotonic() > deadline:
-            raise SpoolqError(f"demo: timed out waiting for {what} (see the demo's run.log)")
+            logs = "run.log, or nodes/NODE/run.log across nodes"
+            raise SpoolqError(f"demo: timed out waiting for {what} (see the demo's {logs})")
         time.sleep(0.05)
 
 
@@ -75,21 +78,21 @@ def run_demo(
     process = site.start_run(paths)
     started = time.monotonic()
     try:
-        expected = _write_files(mover, files, report, say)
+        expected = write_files(mover, files, report, say)
         report.seconds["write"] = time.monotonic() - started
-        _wait_with_progress(paths["archive"], len(expected), say)
+        wait_for_archive(paths["archive"], len(expected), say)
         report.seconds["archive"] = time.monotonic() - started
-        purged = _purge(root, mover, expected, report)
-        staged = _stage_back(root, mover, purged, report)
+        purged = purge_half(root, mover, expected, report)
+        staged = stage_back(root, mover, purged, report)
         report.seconds["total"] = time.monotonic() - started
     finally:
         site.stop_run(process)
-    _verify(paths, expected, (set(expected) - set(purged)) | set(staged), report)
-    _collect_counts(paths["root"], report)
+    verify(paths["archive"], mover, expected, (set(expected) - set(purged)) | set(staged), report)
+    collect_counts([paths["root"]], report)
     return report
 
 
-def _write_files(mover: DiskMover, count: int, report: DemoReport, say) -> dict[str, bytes]:
+def write_files(mover: DiskMover, count: int, report: DemoReport, say) -> dict[str, bytes]:
     rng = random.Random(5)
     expected = {}
     for n in range(count):
@@ -103,29 +106,46 @@ def _write_files(mover: DiskMover, count: int, report: DemoReport, say) -> dict[
     return expected
 
 
-def _wait_with_progress(archive: str, total: int, say) -> None:
-    """Until every file has its archive record (records are written after the container)."""
+def wait_for_archive(
+    archive: str, total: int, say, timeout: float = 100, more: Callable[[], str] = lambda: ""
+) -> None:
+    """Until every file has its archive record (records are written after the container).
+
+    ``more()`` adds to the progress line (the demo across nodes: what each node shipped).
+    """
     records = os.path.join(archive, filedb.FILES_DIR)
-    shown = [-1]
+    shown = [""]
 
     def progress() -> bool:
         count = len(os.listdir(records)) if os.path.isdir(records) else 0
-        if count != shown[0]:
-            say(f"\rarchived {count}/{total} files")
-            shown[0] = count
+        line = f"\rarchived {count}/{total} files{more()}"
+        if line != shown[0]:
+            say(line)
+            shown[0] = line
         return count >= total
 
-    wait_until(progress, 100, "the files to be archived")
+    wait_until(progress, timeout, "the files to be archived")
     say("\n")
 
 
-def _purge(root: SpoolRoot, mover: DiskMover, expected: dict, report: DemoReport) -> list[str]:
-    """Ask the dispatcher to purge half of the cache; wait for its MDR_PURGED."""
+def purge_half(
+    root: SpoolRoot,
+    mover: DiskMover,
+    expected: dict,
+    report: DemoReport,
+    md: str = "md",
+    node: str | None = None,
+    timeout: float = 60,
+) -> list[str]:
+    """Ask the dispatcher (at address ``md``) to purge half of the cache; wait for its MDR_PURGED.
+
+    The answer comes to the spool ``demo_reply`` of ``root``, which is on ``node``.
+    """
     ids = list(expected)[: len(expected) // 2]
     tickets = [mover.ticket(i, f"/pnfs/demo/{i}", len(expected[i]), Family()) for i in ids]
-    root.spool("md").put(dispatcher.purge(tickets, reply_to="demo_reply"))
+    mover.emit(md, dispatcher.purge(tickets, reply_to=address("demo_reply", node)))
     replies = root.spool("demo_reply")
-    wait_until(lambda: replies.count() > 0, 60, "the purge")
+    wait_until(lambda: replies.count() > 0, timeout, "the purge")
     answer = replies.get(next(iter(replies.names())))
     if dispatcher.read_reply(answer)["status"][0] != "ok":
         raise SpoolqError(f"demo: purge failed: {answer.payload()['status']}")
@@ -133,14 +153,24 @@ def _purge(root: SpoolRoot, mover: DiskMover, expected: dict, report: DemoReport
     return ids
 
 
-def _stage_back(root: SpoolRoot, mover: DiskMover, purged: list[str], report: DemoReport) -> list[str]:
-    """Read every tenth purged file: each miss is staged back from its container."""
+def stage_back(
+    root: SpoolRoot,
+    mover: DiskMover,
+    purged: list[str],
+    report: DemoReport,
+    node: str | None = None,
+    timeout: float = 60,
+) -> list[str]:
+    """Read every tenth purged file: each miss is staged back from its container.
+
+    The answers come to the spool ``demo_reads`` of ``root``, which is on ``node``.
+    """
     wanted = purged[::10]
     for file_id in wanted:
-        if mover.read(file_id, "", reply_spool="demo_reads") is not None:
+        if mover.read(file_id, "", reply_spool=address("demo_reads", node)) is not None:
             report.corrupted.append(f"{file_id}: still cached after the purge")
     reads = root.spool("demo_reads")
-    wait_until(lambda: reads.count() >= len(wanted), 60, "the staged files")
+    wait_until(lambda: reads.count() >= len(wanted), timeout, "the staged files")
     for name in reads.names():
         status = reads.get(name).payload().get("status")
         if status != ["ok", ""]:
@@ -149,20 +179,24 @@ def _stage_back(root: SpoolRoot, mover: DiskMover, purged: list[str], report: De
     return wanted
 
 
-def _verify(paths: dict, expected: dict, cached_ids: set[str], report: DemoReport) -> None:
+def address(spool: str, node: str | None) -> str:
+    """``spool`` on ``node`` as another node must write it (plain on a node without a name)."""
+    return f"{spool}@{node}" if node else spool
+
+
+def verify(archive: str, mover: DiskMover, expected: dict, cached_ids: set[str], report: DemoReport) -> None:
     """Every byte, from its container in every case, and from the cache when cached.
 
     ``cached_ids`` must be in the cache (never purged, or staged back).
     """
     containers = set()
-    mover = DiskMover(SpoolRoot(paths["root"]), paths["cache"], paths["archive"])
     for file_id, data in expected.items():
-        record = filedb.locate(paths["archive"], file_id)
+        record = filedb.locate(archive, file_id)
         if record is None:
             report.lost.append(f"{file_id}: not archived")
             continue
         containers.add(record["container"])
-        with tarfile.open(os.path.join(paths["archive"], record["container"])) as tar:
+        with tarfile.open(os.path.join(archive, record["container"])) as tar:
             if tar.extractfile(record["member"]).read() != data:
                 report.corrupted.append(f"{file_id}: archived copy differs")
         try:
@@ -175,15 +209,16 @@ def _verify(paths: dict, expected: dict, cached_ids: set[str], report: DemoRepor
     report.containers = len(containers)
 
 
-def _collect_counts(root_path: str, report: DemoReport) -> None:
-    """Messages handled by type, and packing time, from the components' state files."""
+def collect_counts(root_paths: list[str], report: DemoReport) -> None:
+    """Messages handled by type, and packing time, from the components' state files on every node."""
     counts: collections.Counter[str] = collections.Counter()
-    state_dir = os.path.join(root_path, STATE_DIR)
-    for name in sorted(os.listdir(state_dir)):
-        if not name.endswith(".json"):
-            continue
-        with open(os.path.join(state_dir, name), encoding="utf-8") as handle:
-            state = json.load(handle)
-        counts.update(state.get("counts", {}))
-        report.packing_seconds += state.get("packing_seconds", 0.0)
+    for root_path in root_paths:
+        state_dir = os.path.join(root_path, STATE_DIR)
+        for name in sorted(os.listdir(state_dir)) if os.path.isdir(state_dir) else ():
+            if not name.endswith(".json"):
+                continue
+            with open(os.path.join(state_dir, name), encoding="utf-8") as handle:
+                state = json.load(handle)
+            counts.update(state.get("counts", {}))
+            report.packing_seconds += state.get("packing_seconds", 0.0)
     report.messages = dict(counts)

@@ -8,6 +8,8 @@ Layout under the demo directory (default ``./spool``)::
     spool/root/           the spool root (spools, .state, parked)
     spool/cache/          the disk cache
     spool/archive/        the archive standing in for tape (containers, .files records)
+    spool/nodes/NODE/     the demo across nodes: each node's spoolq.toml, run.log and root
+    spool/brokers/        the demo across nodes: its RabbitMQ cluster's data and logs
 
 The components run as real child processes of ``spoolq run``, one process each.
 """
@@ -27,7 +29,7 @@ MARKER = ".spoolq-demo"
 TICK_SECONDS = 0.5  # the `tick` of pe and md
 
 
-DEMO_ENTRIES = ("root", "cache", "archive", "spoolq.toml", "run.log", MARKER)
+DEMO_ENTRIES = ("root", "cache", "archive", "nodes", "brokers", "spoolq.toml", "run.log", MARKER)
 
 
 def prepare(directory: str) -> dict[str, str]:
@@ -52,12 +54,14 @@ def prepare(directory: str) -> dict[str, str]:
     for path in paths.values():
         os.makedirs(path)
     open(os.path.join(directory, MARKER), "w").close()
+    for name in ("nodes", "brokers"):  # made by the demo across nodes only
+        paths[name] = os.path.abspath(os.path.join(directory, name))
     paths["config"] = os.path.abspath(os.path.join(directory, "spoolq.toml"))
     paths["log"] = os.path.abspath(os.path.join(directory, "run.log"))
     return paths
 
 
-def _component(name: str, spool: str, handler: str, options: dict, tick: float | None = None) -> str:
+def component_table(name: str, spool: str, handler: str, options: dict, tick: float | None = None) -> str:
     lines = [f"[components.{name}]", f'handler = "{handler}"', f'spool = "{spool}"']
     if tick is not None:
         lines.append(f"tick = {tick}")
@@ -74,22 +78,26 @@ def write_config(paths: dict[str, str], workers: int, engine: dict, durable: boo
     """
     parts = [f'root = "root"\ndurable = {json.dumps(durable)}\n']
     dispatcher = {"part_files": 500, "silence": 5.0}
-    parts.append(_component("pe", "pe", "policy_engine", engine, tick=TICK_SECONDS))
-    parts.append(_component("pe_reply", "pe_reply", "policy_engine", engine))
-    parts.append(_component("md", "md", "migration_dispatcher", dispatcher, tick=TICK_SECONDS))
-    parts.append(_component("md_reply", "md_reply", "migration_dispatcher", dispatcher))
+    parts.append(component_table("pe", "pe", "policy_engine", engine, tick=TICK_SECONDS))
+    parts.append(component_table("pe_reply", "pe_reply", "policy_engine", engine))
+    parts.append(component_table("md", "md", "migration_dispatcher", dispatcher, tick=TICK_SECONDS))
+    parts.append(component_table("md_reply", "md_reply", "migration_dispatcher", dispatcher))
     for n in range(1, workers + 1):
         options = {"worker_id": f"w{n}", "archive": paths["archive"], "cache": paths["cache"]}
-        parts.append(_component(f"mw{n}", "mw", "migration_worker", options))
-        parts.append(_component(f"mw{n}_status", f"mw_w{n}", "migration_worker", options))
+        parts.append(component_table(f"mw{n}", "mw", "migration_worker", options))
+        parts.append(component_table(f"mw{n}_status", f"mw_w{n}", "migration_worker", options))
     with open(paths["config"], "w", encoding="utf-8") as handle:
         handle.write("\n".join(parts))
 
 
-def start_run(paths: dict[str, str]) -> subprocess.Popen:
-    """``spoolq -c spool/spoolq.toml run`` as a child, in its own process group."""
+def start_run(paths: dict[str, str], popen=subprocess.Popen) -> subprocess.Popen:
+    """``spoolq -c spool/spoolq.toml run`` as a child, in its own process group.
+
+    ``popen`` starts it where it must run: a test host's ``popen`` runs it
+    inside that host's network namespace (the demo across nodes).
+    """
     with open(paths["log"], "ab") as log:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(
+        return popen(
             [*SPOOLQ_COMMAND, "-c", paths["config"], "run", "--log-level", "WARNING"],
             stdin=subprocess.DEVNULL,
             stdout=log,

@@ -7,7 +7,13 @@ when the two spools are served by different processes.
 
 Options: ``worker_id``, ``archive`` (directory standing in for tape),
 ``cache`` (cache mount for tickets without ``cache.en``), ``copy_command``
-(argv template in the role of ``encp``, default a Python copy), ``scratch``.
+(argv template in the role of ``encp``, default a Python copy), ``scratch``,
+``pe_spool`` (where ``CACHE_STAGED`` and ``CACHE_PURGED`` go: ``pe``, or
+``pe@NODE`` when the Policy Engine runs on another node).
+
+On a node with a name (``node`` in the configuration) the worker announces
+its status spool as ``mw_<worker_id>@NODE`` and sends its "started" notice
+the way replies go, so a dispatcher on another node reaches it and hears it.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from spoolq.enstore.state import StateFile
 from spoolq.errors import Reject
 from spoolq.handlers.base import Context, Handler
 from spoolq.message import Message
+from spoolq.routing import Address, Router
 from spoolq.spool.atomic_file import write_atomically
 
 
@@ -39,6 +46,8 @@ class MigrationWorker(Handler):
             context.root.path, ".scratch", self.worker_id
         )
         os.makedirs(self.scratch, exist_ok=True)
+        self.pe_spool = str(Address.parse(str(self.options.get("pe_spool", "pe"))))  # refused at start if bad
+        self.router = Router(context.node)
         self.progress = StateFile(context.root.path, f"mw_{self.worker_id}", durable=False)
         self.packing_seconds = 0.0  # time inside pack/store/fetch/unpack, for the benchmark
         self.counts: dict[str, int] = {}  # commands done, by type
@@ -49,7 +58,9 @@ class MigrationWorker(Handler):
 
     @property
     def status_spool(self) -> str:
-        return f"mw_{self.worker_id}"
+        """The address of its status spool, as the dispatcher (maybe on another node) must write it."""
+        spool = f"mw_{self.worker_id}"
+        return f"{spool}@{self.router.node}" if self.router.node else spool
 
     def teardown(self) -> None:
         self.progress.close()
@@ -74,8 +85,8 @@ class MigrationWorker(Handler):
         """Tell the dispatcher at once (not at the end) who works on ``part`` and where to ask."""
         self._set_progress(part, "working", total)
         started = {"worker": self.worker_id, "part": part, "state": "started", "spool": self.status_spool}
-        notice = worker.reply(message, OK, started, progress=True)
-        context.root.spool(message.reply_to or "md_reply").put(notice)
+        notice = Router.reply_address(message, worker.reply(message, OK, started, progress=True))
+        context.root.spool(self.router.route(notice, "md_reply")).put(notice)
 
     def _set_progress(self, part: str | None, state: str, total: int) -> None:
         self.progress.save(
@@ -157,7 +168,7 @@ class MigrationWorker(Handler):
             path = self._cached(ticket)
             write_atomically(path, data, durable=False)
             staged = dict(ticket, cache={**ticket["cache"], "en": _entry_of(path, ticket, self.cache)})
-            context.emit("pe", events.cache_staged(staged))
+            context.emit(self.pe_spool, events.cache_staged(staged))
             files.append({"id": ticket["file"]["id"], "path": path})
         status = OK if not failures else ["CRC_MISMATCH", f"{failures} of {len(found)} files not served"]
         return status, files
@@ -176,7 +187,7 @@ class MigrationWorker(Handler):
                 os.unlink(self._cached(ticket))
             except FileNotFoundError:
                 pass
-            context.emit("pe", events.cache_purged(ticket))
+            context.emit(self.pe_spool, events.cache_purged(ticket))
             files.append({"id": file_id})
         status = OK if not refused else ["NOT_ARCHIVED", f"{refused} files not archived, kept"]
         return status, files
