@@ -53,6 +53,9 @@ def site(tmp_path_factory):
             yield Site(directory, hosts, cluster)
         finally:
             cluster.close()
+        # Stopped, not merely abandoned to the namespaces' deletion: no node, no epmd left.
+        left = {h.name: [p for p in h.pids() if _is_running(p)] for h in hosts[:3]}
+        assert not any(left.values()), f"still running after the cluster was closed: {left}"
 
 
 class Site:

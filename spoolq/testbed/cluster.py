@@ -60,7 +60,7 @@ class ClusterNode(Broker):
         path.chmod(0o400)
 
     def kill(self) -> None:
-        """``kill -9`` the node's whole process group (the VM and its helpers); its pid file stays, stale."""
+        """``kill -9`` the node's whole process group (the VM and its children); its pid file stays, stale."""
         node, self._node = self._node, None
         if node is None:
             return
