@@ -87,7 +87,7 @@ class ShipperConfig:
     kind: str
     destination: str
     spool: str  # ship: the outgoing spool; receive: where unaddressed messages go
-    window: int = 100  # sends in flight awaiting their receipt
+    window: int | str = 100  # sends in flight awaiting their receipt, or "auto" (send_window.py)
     receipt_timeout: float = 30.0
     send_timeout: float = 30.0
     max_size: int = 10 * 1024 * 1024
@@ -181,7 +181,7 @@ def _shipper(name: str, t: Table, destinations: dict) -> ShipperConfig:
         kind=t.string("kind", "ship"),  # a shipper kind's name: checked when it is looked up
         destination=t.string("destination"),
         spool=t.string("spool"),
-        window=t.integer("window", 100, minimum=1),
+        window=_window(t),
         receipt_timeout=t.number("receipt_timeout", 30.0, minimum=0.1),
         send_timeout=t.number("send_timeout", 30.0, minimum=0.1),
         max_size=t.integer("max_size", 10 * 1024 * 1024, minimum=1),
@@ -197,6 +197,16 @@ def _shipper(name: str, t: Table, destinations: dict) -> ShipperConfig:
     if shipper.destination not in destinations:
         raise t.error("destination", f"names {shipper.destination!r}, which is not a [destinations.*] table")
     return shipper
+
+
+def _window(t: Table) -> int | str:
+    """A number of sends, or ``"auto"``: sized from the link (:mod:`spoolq.shippers.send_window`)."""
+    value = t.data.get("window", 100)
+    if value == "auto":
+        return value
+    if isinstance(value, str):
+        raise t.error("window", f'must be a whole number >= 1 or "auto", not {value!r}')
+    return t.integer("window", 100, minimum=1)
 
 
 def _security(t: Table) -> SecurityConfig:
