@@ -9,8 +9,8 @@ of receipts (a window's worth of them):
 
 * it **grows** by half when the window was full during the round (the spool
   had more to send than the window let out: receipts lag behind) and the
-  receipts came back within ``1.5 x`` the shortest round trip seen on this
-  connection plus ``QUEUE_ALLOWANCE`` (the broker keeps up: no queue builds);
+  receipts came back within ``QUEUE_FACTOR`` (2) x the shortest round trip seen on
+  this connection plus ``QUEUE_ALLOWANCE`` (the broker keeps up: no queue builds);
 * it **shrinks** by a fifth when the receipts took longer than that (the
   broker, or the sender's own work, is the bottleneck: more in flight would
   only wait in a queue);
@@ -28,6 +28,7 @@ AUTO = "auto"
 AUTO_START = 100  # sends: the fixed default's window, where "auto" starts and its floor
 AUTO_MAX = 5000  # sends in flight at most
 AUTO_MAX_BYTES = 64 << 20  # bytes of message bodies in flight at most
+QUEUE_FACTOR = 2.0  # receipts later than this x the shortest delay (plus the allowance): a queue
 QUEUE_ALLOWANCE = 0.005  # seconds of receipt delay above the round trip that is not yet a queue
 GROWTH, SHRINK = 1.5, 0.8
 
@@ -80,7 +81,7 @@ class AutoWindow(FixedWindow):
 
     def _end_round(self) -> None:
         mean = self._round_delays / self._round_count
-        if mean > 1.5 * self.shortest + QUEUE_ALLOWANCE:
+        if mean > QUEUE_FACTOR * self.shortest + QUEUE_ALLOWANCE:
             self.size = max(AUTO_START, int(self.size * SHRINK))
         elif self._was_full:
             self.size = min(self.bound(), int(self.size * GROWTH))
