@@ -57,7 +57,7 @@ sys.path.insert(0, str(BENCHMARKS.parent))
 from spoolq.message import Message  # noqa: E402
 from spoolq.testbed.broker import Broker  # noqa: E402
 from spoolq.testbed.daemons import Daemon  # noqa: E402
-from spoolq.testbed.delay_proxy import ProxyProcess  # noqa: E402
+from spoolq.testbed.proxy_process import ProxyProcess  # noqa: E402
 from spoolq.testbed.shipping import root_of, unique, write_node_config  # noqa: E402
 
 

@@ -50,7 +50,7 @@ from spoolq.testbed.contenders import (  # noqa: E402
     spoolq_receive,
     spoolq_ship,
 )
-from spoolq.testbed.delay_proxy import ProxyProcess  # noqa: E402
+from spoolq.testbed.proxy_process import ProxyProcess  # noqa: E402
 
 TARGETS = {10: {"single": 50.0, "bare": 0.8}, 50: {"single": 100.0}}
 

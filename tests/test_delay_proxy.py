@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spoolq.testbed.delay_proxy import DelayProxy, ProxyProcess
+from spoolq.testbed.delay_proxy import DelayProxy
+from spoolq.testbed.proxy_process import ProxyProcess
 
 
 class _Echo(socketserver.BaseRequestHandler):
