@@ -3,7 +3,8 @@
 Each element is claimed (locked), sent ``persistent:true`` with a ``receipt``
 header, and removed only when that receipt arrives.  Up to ``window`` sends
 are in flight at once, so the cost is one round trip per window, not per
-message.  A send whose receipt does not come within ``receipt_timeout`` is
+message; ``window = "auto"`` sizes it from the link
+(:mod:`spoolq.shippers.send_window`).  A send whose receipt does not come within ``receipt_timeout`` is
 unlocked and so sent again; when the connection is lost every send in flight
 is unlocked.  A resent message may reach the far side twice: the receiver
 drops duplicates by the ``spoolq-id`` header.  Each acknowledged send is
