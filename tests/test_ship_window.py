@@ -87,6 +87,12 @@ def shipping_with_window(tmp_path, broker, value: str):
     return config
 
 
+def test_a_shipper_without_a_window_sizes_it_from_the_link(tmp_path, broker):
+    config = write_node_config(tmp_path, unique("a"), broker)
+    config.write_text(config.read_text().replace("window = 200\n", ""))
+    assert load_shipping(str(config)).shippers["out"].window == "auto"
+
+
 def test_the_window_setting_is_a_number_or_auto(tmp_path, broker):
     config = shipping_with_window(tmp_path / "auto", broker, '"auto"')
     assert load_shipping(str(config)).shippers["out"].window == "auto"

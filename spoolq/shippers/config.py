@@ -87,7 +87,7 @@ class ShipperConfig:
     kind: str
     destination: str
     spool: str  # ship: the outgoing spool; receive: where unaddressed messages go
-    window: int | str = 100  # sends in flight awaiting their receipt, or "auto" (send_window.py)
+    window: int | str = "auto"  # sends in flight awaiting their receipt: a number, or "auto" (send_window.py)
     receipt_timeout: float = 30.0
     send_timeout: float = 30.0
     max_size: int = 10 * 1024 * 1024
@@ -200,8 +200,8 @@ def _shipper(name: str, t: Table, destinations: dict) -> ShipperConfig:
 
 
 def _window(t: Table) -> int | str:
-    """A number of sends, or ``"auto"``: sized from the link (:mod:`spoolq.shippers.send_window`)."""
-    value = t.data.get("window", 100)
+    """A number of sends, or ``"auto"`` (the default): sized from the link (send_window.py)."""
+    value = t.data.get("window", "auto")
     if value == "auto":
         return value
     if isinstance(value, str):
