@@ -1,7 +1,7 @@
 """Shipping and receiving rates through a real RabbitMQ, against baselines measured in the same run.
 
 Starts its own isolated broker (spoolq/testbed/broker.py), then measures, for persistent
-messages of ``--size`` bytes:
+messages of ``--size`` bytes (the contenders: spoolq/testbed/contenders.py):
 
 * send, one at a time: send, wait for the receipt, next (APEL SSM's way), in its
   strictest form: woken the moment the receipt arrives, and no spool work between
@@ -34,129 +34,18 @@ import argparse
 import os
 import sys
 import tempfile
-import time
-import uuid
 from pathlib import Path
-
-import stomp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from spoolq.message import Message  # noqa: E402
 from spoolq.testbed.broker import Broker  # noqa: E402
-from spoolq.testbed.shipping import Receipts, publish, root_of, running, write_node_config  # noqa: E402
-
-
-class Counter(Receipts):
-    """Receipts, and messages consumed (each acked): the bare loops' one listener."""
-
-    def __init__(self, conn=None):
-        super().__init__()
-        self.conn = conn
-
-    def on_message(self, frame):
-        self.conn.ack(frame.headers["ack"])
-        with self.changed:
-            self.count += 1
-            self.changed.notify_all()
-
-
-def connect(broker: Broker, listener_factory):
-    conn = stomp.Connection12([("127.0.0.1", broker.stomp_port)], auto_decode=False, vhost="/")
-    listener = listener_factory(conn)
-    conn.set_listener("bench", listener)
-    conn.connect("guest", "guest", wait=True)
-    return conn, listener
-
-
-def one_at_a_time(broker: Broker, count: int, body: bytes) -> float:
-    conn, listener = connect(broker, lambda c: Counter())
-    queue = f"/queue/bench-{uuid.uuid4().hex[:6]}"
-    start = time.perf_counter()
-    for n in range(count):
-        conn.send(queue, body, headers={"persistent": "true", "receipt": str(n)})
-        listener.wait_for(n + 1)
-    elapsed = time.perf_counter() - start
-    conn.disconnect()
-    broker.delete_queue(queue.removeprefix("/queue/"))
-    return count / elapsed
-
-
-def bare_pipelined(broker: Broker, count: int, body: bytes, window: int) -> float:
-    conn, listener = connect(broker, lambda c: Counter())
-    queue = f"/queue/bench-{uuid.uuid4().hex[:6]}"
-    start = time.perf_counter()
-    for n in range(count):
-        if n - listener.count >= window:
-            listener.wait_for(n - window + 1)
-        conn.send(queue, body, headers={"persistent": "true", "receipt": str(n)})
-    listener.wait_for(count)
-    elapsed = time.perf_counter() - start
-    conn.disconnect()
-    broker.delete_queue(queue.removeprefix("/queue/"))
-    return count / elapsed
-
-
-def fill_queue(broker: Broker, queue: str, messages: list[bytes], window: int) -> None:
-    publish(broker, queue, ((data, {"spoolq-id": str(n)}) for n, data in enumerate(messages)), window)
-
-
-def bare_consume(broker: Broker, count: int, body: bytes, window: int) -> float:
-    queue = f"/queue/bench-{uuid.uuid4().hex[:6]}"
-    fill_queue(broker, queue, [body] * count, window)
-    conn, listener = connect(broker, Counter)
-    start = time.perf_counter()
-    conn.subscribe(queue, id="1", ack="client-individual", headers={"prefetch-count": str(window)})
-    listener.wait_for(count)
-    elapsed = time.perf_counter() - start
-    conn.disconnect()
-    return count / elapsed
-
-
-def clock_once_connected(shipper) -> float:
-    """The time at which ``shipper`` is connected: its clock starts there, as the bare loops'
-    start once theirs is (loading the configuration and connecting are not the rate measured)."""
-    deadline = time.monotonic() + 30
-    while shipper.status.state != "connected":
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"shipper not connected: {shipper.status.last_error}")
-        time.sleep(0.0005)
-    return time.perf_counter()
-
-
-def spoolq_ship(broker: Broker, work: Path, count: int, size: int, window: int) -> float:
-    config = write_node_config(work / f"ship-{uuid.uuid4().hex[:6]}", "bench-a", broker)
-    config.write_text(config.read_text().replace("window = 200", f"window = {window}"))
-    outgoing = root_of(config).spool("outgoing")
-    sink = f"sink-{uuid.uuid4().hex[:6]}"  # a fresh queue, as the bare loops have
-    outgoing.put_many(Message.new("b", "x" * size, to=f"md@{sink}") for _ in range(count))
-    with running(config, "out") as (shipper,):
-        start = clock_once_connected(shipper)
-        while shipper.status.done < count:  # counted in memory: no listing steals CPU
-            time.sleep(0.005)
-        elapsed = time.perf_counter() - start
-    assert outgoing.count() == 0
-    broker.delete_queue(f"spoolq-test.{sink}")
-    return count / elapsed
-
-
-def spoolq_receive(broker: Broker, work: Path, count: int, size: int, window: int) -> float:
-    from spoolq.shippers.frame_mapping import to_frame
-
-    node = f"bench-{uuid.uuid4().hex[:6]}"
-    config = write_node_config(work / f"recv-{node}", node, broker)
-    config.write_text(config.read_text().replace("prefetch = 200", f"prefetch = {window}"))
-    body, headers = to_frame(Message.new("b", "x" * size, to=f"md@{node}"))  # as a spoolq sender sends it
-    frames = ((body, {**headers, "spoolq-id": str(n)}) for n in range(count))
-    publish(broker, f"/queue/spoolq-test.{node}", frames, window)
-    md = root_of(config).spool("md")
-    with running(config, "in") as (receiver,):
-        start = clock_once_connected(receiver)
-        while receiver.status.done < count:
-            time.sleep(0.005)
-        elapsed = time.perf_counter() - start
-    assert md.count() == count
-    return count / elapsed
+from spoolq.testbed.contenders import (  # noqa: E402
+    bare_consume,
+    bare_pipelined,
+    one_at_a_time,
+    spoolq_receive,
+    spoolq_ship,
+)
 
 
 def default_spool_dirs() -> list[str]:

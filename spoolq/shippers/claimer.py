@@ -98,6 +98,13 @@ class Claimer:
                 self._room.notify()
         return taken
 
+    def resize(self, depth: int) -> None:
+        """Keep up to ``depth`` claims ready from now on (a sender's window that sizes itself)."""
+        with self._room:
+            self.depth = max(1, depth)
+            self._refill_at = self.depth // 2
+            self._room.notify()
+
     def poke(self) -> None:
         """A lock was released: look at the spool again now, not at the next rescan."""
         self._emitter.wake()

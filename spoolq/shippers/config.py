@@ -93,7 +93,7 @@ class ShipperConfig:
     kind: str
     destination: str
     spool: str  # ship: the outgoing spool; receive: where unaddressed messages go
-    window: int = 100  # sends in flight awaiting their receipt
+    window: int | str = "auto"  # sends in flight awaiting their receipt: a number, or "auto" (send_window.py)
     receipt_timeout: float = 30.0
     send_timeout: float = 30.0
     max_size: int = 10 * 1024 * 1024
@@ -197,7 +197,7 @@ def _shipper(name: str, t: Table, destinations: dict) -> ShipperConfig:
         kind=t.string("kind", "ship"),  # a shipper kind's name: checked when it is looked up
         destination=t.string("destination"),
         spool=t.string("spool"),
-        window=t.integer("window", 100, minimum=1),
+        window=_window(t),
         receipt_timeout=t.number("receipt_timeout", 30.0, minimum=0.1),
         send_timeout=t.number("send_timeout", 30.0, minimum=0.1),
         max_size=t.integer("max_size", 10 * 1024 * 1024, minimum=1),
@@ -232,6 +232,16 @@ def _pool(t: Table) -> str | None:
         return check_node_name(pool)
     except RoutingError as exc:
         raise t.error("pool", str(exc)) from None
+
+
+def _window(t: Table) -> int | str:
+    """A number of sends, or ``"auto"`` (the default): sized from the link (send_window.py)."""
+    value = t.data.get("window", "auto")
+    if value == "auto":
+        return value
+    if isinstance(value, str):
+        raise t.error("window", f'must be a whole number >= 1 or "auto", not {value!r}')
+    return t.integer("window", 100, minimum=1)
 
 
 def _security(t: Table) -> SecurityConfig:

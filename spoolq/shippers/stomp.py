@@ -3,7 +3,8 @@
 Each element is claimed (locked), sent ``persistent:true`` with a ``receipt``
 header, and removed only when that receipt arrives.  Up to ``window`` sends
 are in flight at once, so the cost is one round trip per window, not per
-message.  A send whose receipt does not come within ``receipt_timeout`` is
+message; ``window = "auto"`` sizes it from the link
+(:mod:`spoolq.shippers.send_window`).  A send whose receipt does not come within ``receipt_timeout`` is
 unlocked and so sent again; when the connection is lost every send in flight
 is unlocked.  A resent message may reach the far side twice: the receiver
 drops duplicates by the ``spoolq-id`` header.  A message goes out as
@@ -74,6 +75,7 @@ from spoolq.shippers.outgoing_directory import OutgoingDirectory
 from spoolq.shippers.queue_types import queue_headers
 from spoolq.shippers.refusals import Refusal, RefusalCount
 from spoolq.shippers.security.seal import Sealer
+from spoolq.shippers.send_window import send_window
 from spoolq.shippers.sent_log import SentLog
 from spoolq.shippers.silence import WAITING_AFTER, ReceiptSilence
 from spoolq.shippers.status import STATE_DIR
@@ -111,6 +113,7 @@ class StompShipper(Shipper):
         self.in_flight: OrderedDict[str, tuple[Claim, float, str, str]] = OrderedDict()
         self.refused = RefusalCount()
         self.silence = ReceiptSilence(min(WAITING_AFTER, self.config.receipt_timeout))
+        self.window = send_window(self.config.window)  # sends awaiting their receipt (maybe "auto")
         self._claimer: Claimer | None = None
         self._serial = 0
         self.stale_lock_age = 2 * (self.config.send_timeout + self.config.receipt_timeout)
@@ -152,7 +155,7 @@ class StompShipper(Shipper):
         self._next_purge = 0.0  # look for leftover locks now, before the claimer's first pass
         self._purge_stale_locks()  # (taken back later, they would wait for its next pass)
         self._claimer = Claimer(
-            self.spool, self.config.window, f"shipper-{self.config.name}-claimer", on_ready=link.doorbell.ring
+            self.spool, self.window.size, f"shipper-{self.config.name}-claimer", on_ready=link.doorbell.ring
         )
 
     def pump(self, link: Link) -> bool:
@@ -166,7 +169,7 @@ class StompShipper(Shipper):
             if self.in_flight:
                 # Window full or spool empty: wait for an eighth of the window's receipts
                 # (or all, when fewer are out), so the next fill sends a batch.
-                wanted = min(len(self.in_flight), max(1, self.config.window // 8))
+                wanted = min(len(self.in_flight), max(1, self.window.size // 8))
                 self._settle(link.take_receipts(timeout, at_least=wanted))
             elif timeout > 0 and link.doorbell.wait(timeout):  # claims, an ERROR frame, a loss, stop()
                 taken = self._fill(link)  # most likely claims: sent now, before the status is refreshed
@@ -196,6 +199,7 @@ class StompShipper(Shipper):
             _release(claim)
         self.in_flight.clear()
         self.silence.reset()
+        self.window.trouble()  # the next connection may take another route
 
     def drain(self, link: Link) -> None:
         deadline = time.monotonic() + self.config.receipt_timeout
@@ -232,7 +236,7 @@ class StompShipper(Shipper):
         Returns how many claims were taken, sent or parked: when none, the
         claimer owes a ring of the doorbell at its next claim.
         """
-        room = self.config.window - len(self.in_flight)
+        room = self.window.size - len(self.in_flight)
         if room <= 0 or self.stopping.is_set() or self._claimer is None:
             return 0
         batch = []
@@ -254,6 +258,7 @@ class StompShipper(Shipper):
         for claim, frame in batch:
             self.in_flight[frame[2]["receipt"]] = (claim, now, frame[0], frame[2][SPOOLQ_ID])
         self.silence.sent(now)
+        self.window.sent(len(batch), sum(len(frame[1]) for _claim, frame in batch), full=len(taken) == room)
         return len(taken)
 
     def _frame(self, claim: Claim) -> tuple[str, bytes, dict[str, str]] | None:
@@ -348,10 +353,12 @@ class StompShipper(Shipper):
 
     def _settle(self, receipts: list[str]) -> None:
         in_flight, reaper, done, sent = self.in_flight, self._reaper, 0, []
+        now, window = time.monotonic(), self.window
         for receipt in receipts:
             entry = in_flight.pop(receipt, None)
             if entry is None:
                 continue  # a receipt for a send we already gave up on
+            window.receipted(now - entry[1])
             claim = entry[0]
             sent.append((entry[3], entry[2], claim.name))
             if self.refused:
@@ -364,6 +371,8 @@ class StompShipper(Shipper):
         self.status.done += done
         if done:
             self.silence.answered(time.monotonic(), bool(in_flight))
+        if self._claimer is not None and self._claimer.depth != window.size:
+            self._claimer.resize(window.size)  # "auto" moved: read as far ahead as it sends
         if sent and self._sent_log is not None:
             self._sent_log.add_many(sent)  # for `spoolq find`: where each message went, and when
 
@@ -377,6 +386,7 @@ class StompShipper(Shipper):
             in_flight = self.in_flight
             for receipt in [r for r, entry in in_flight.items() if refusal.names(r, entry[2])]:
                 claim, _sent_at, destination, _id = self.in_flight.pop(receipt)
+                self.window.trouble()
                 if self.refused.add(claim.name):
                     self._park(
                         claim,
@@ -401,6 +411,7 @@ class StompShipper(Shipper):
                 break
             log.warning("shipper %s: no receipt for %s; sending again", self.config.name, claim.where)
             del self.in_flight[receipt]
+            self.window.trouble()
             self._unlock(claim)
 
     def _unlock(self, claim: Claim) -> None:

@@ -6,6 +6,9 @@
 * :mod:`spoolq.testbed.activemq`: a private ActiveMQ broker with STOMP, the same interface;
 * :mod:`spoolq.testbed.pki`: a throw-away CA and the certificates it signs;
 * :mod:`spoolq.testbed.shipping`: node configurations, shippers in threads, a plain publisher;
+* :mod:`spoolq.testbed.contenders`: the senders and receivers the shipping benchmarks race;
+* :mod:`spoolq.testbed.delay_proxy`, :mod:`spoolq.testbed.proxy_process`: a WAN link on 127.0.0.1:
+  delayed each way, cut, or silent, in a thread or a process of its own;
 * :mod:`spoolq.testbed.daemons`, :mod:`spoolq.testbed.debris`: daemons as processes, and what
   a crash leaves on disk.
 
