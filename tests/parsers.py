@@ -96,6 +96,10 @@ PARSERS: dict[str, tuple[Callable[[bytes], object], tuple[type[BaseException], .
 #: The receiver's frame admission may raise any SpoolqError: the receiver parks the frame with it.
 ADMISSION_ERRORS = (SpoolqError,)
 
+#: A frame's body is read as its headers say: from a spoolq of an earlier release (whole), from
+#: spoolq as text, or from another sender.  Each is tried on every input.
+FRAME_HEADERS = ({"spoolq-id": "older"}, {"spoolq-envelope": "text"}, {"destination": "/queue/foreign"})
+
 
 def parse_only_with(parse: Callable[[bytes], object], allowed: tuple[type[BaseException], ...], data: bytes):
     """Parse ``data``; an error of another type than ``allowed`` fails the test, naming the input."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from parsers import ADMISSION_ERRORS, PARSERS, parse_only_with, receiver
+from parsers import ADMISSION_ERRORS, FRAME_HEADERS, PARSERS, parse_only_with, receiver
 
 CORPUS = Path(__file__).parent / "corpus"
 INPUTS = sorted(path for path in CORPUS.iterdir() if path.name != "README.md")
@@ -30,4 +30,5 @@ def test_every_parser_raises_only_its_documented_error(path, admitting):
     data = path.read_bytes()
     for parse, allowed in PARSERS.values():
         parse_only_with(parse, allowed, data)
-    parse_only_with(admitting._admit, ADMISSION_ERRORS, data)
+    for headers in FRAME_HEADERS:
+        parse_only_with(lambda body, headers=headers: admitting._admit(headers, body), ADMISSION_ERRORS, data)

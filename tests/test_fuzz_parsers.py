@@ -13,7 +13,7 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from parsers import ADMISSION_ERRORS, PARSERS, parse_only_with, receiver
+from parsers import ADMISSION_ERRORS, FRAME_HEADERS, PARSERS, parse_only_with, receiver
 
 from spoolq import envelope
 from spoolq.message import Message
@@ -133,7 +133,7 @@ def admitting(tmp_path_factory):
 @FUZZ
 @given(ANY_BYTES)
 def test_the_receivers_frame_admission_raises_only_spoolq_errors(admitting, data):
-    for headers in ({"spoolq-id": "older"}, {"spoolq-envelope": "text"}, {"destination": "/queue/foreign"}):
+    for headers in FRAME_HEADERS:
         parse_only_with(lambda body, headers=headers: admitting._admit(headers, body), ADMISSION_ERRORS, data)
 
 
