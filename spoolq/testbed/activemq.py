@@ -36,7 +36,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from spoolq.testbed.broker import _stop_group, _wait_for, free_port, port_open
+from spoolq.testbed.broker import _stop_group, free_port
+from spoolq.testbed.hosts import LOOPBACK
 from spoolq.testbed.pki import Credential, TestCA
 
 ACTIVEMQ_HOME = Path("/usr/share/activemq")
@@ -176,8 +177,8 @@ class ActiveMQ:
             start_new_session=True,  # its own process group: stopped as one, by pid
         )
         log.close()
-        _wait_for(
-            lambda: self._node.poll() is None and port_open(self.stomp_port) and port_open(self.stomps_port),
+        LOOPBACK.wait_for_ports(
+            [self.stomp_port, self.stomps_port],
             START_TIMEOUT,
             f"ActiveMQ (see {self.directory / 'node.out'} and {self.data / 'activemq.log'})",
             failed=lambda: self._node.poll() is not None,
