@@ -23,6 +23,14 @@ from dirq.queue import Queue
 
 from tests.waiting import wait_until
 
+#: The good messages each direction carries: APEL records, one of 1 MiB, and UTF-8 text.
+ORDINARY = [
+    f"APEL-summary-job-message: v0.3\nSite: SITE-{n}\nMonth: 3\nYear: 2026\nNumberOfJobs: {n}\n%%\n".encode()
+    for n in range(100)
+]
+BIG = b"".join(b"APEL record %051d\n" % n for n in range(16384))  # 1 MiB: 16384 lines of 64 bytes
+UTF8 = [f"Site: Zürich-{n}, Ελλάδα, 東京 ✓\n%%\n".encode() for n in range(5)]
+
 REPO = Path(__file__).resolve().parent.parent
 SSM_SOURCE = REPO.parent / "shared" / "peers" / "apel-ssm"
 SSM_REQUIREMENTS = [

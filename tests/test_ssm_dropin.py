@@ -28,8 +28,11 @@ from spoolq.testbed.pki import TestCA
 from spoolq.testbed.shipping import unique
 from tests.conftest import cli_env, run_cli
 from tests.ssm_peer import (
+    BIG,
+    ORDINARY,
     QSCHEMA,
     REJECT_SCHEMA,
+    UTF8,
     count_lost_and_doubled,
     read_store,
     ssm_config,
@@ -40,12 +43,6 @@ from tests.ssm_peer import (
 )
 from tests.waiting import wait_until
 
-ORDINARY = [
-    f"APEL-summary-job-message: v0.3\nSite: SITE-{n}\nMonth: 3\nYear: 2026\nNumberOfJobs: {n}\n%%\n".encode()
-    for n in range(100)
-]
-BIG = b"".join(b"APEL record %051d\n" % n for n in range(16384))  # 1 MiB
-UTF8 = [f"Site: Zürich-{n}, Ελλάδα, 東京 ✓\n%%\n".encode() for n in range(5)]
 SLOW = b"".join(b"APEL slowly written record %036d\n" % n for n in range(64))  # 4 KiB, in 8 writes
 
 

@@ -22,8 +22,11 @@ from spoolq.spool.parking import iter_parked
 from spoolq.testbed.pki import TestCA
 from spoolq.testbed.shipping import root_of, running, unique, write_node_config
 from tests.ssm_peer import (
+    BIG,
+    ORDINARY,
     QSCHEMA,
     REJECT_SCHEMA,
+    UTF8,
     count_lost_and_doubled,
     read_store,
     ssm_config,
@@ -33,13 +36,6 @@ from tests.ssm_peer import (
     stored,
 )
 from tests.waiting import wait_until
-
-ORDINARY = [
-    f"APEL-summary-job-message: v0.3\nSite: SITE-{n}\nMonth: 3\nYear: 2026\nNumberOfJobs: {n}\n%%\n".encode()
-    for n in range(100)
-]
-BIG = b"".join(b"APEL record %051d\n" % n for n in range(16384))  # 1 MiB: 16384 lines of 64 bytes
-UTF8 = [f"Site: Zürich-{n}, Ελλάδα, 東京 ✓\n%%\n".encode() for n in range(5)]
 
 
 @pytest.fixture(scope="module")

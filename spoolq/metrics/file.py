@@ -37,6 +37,7 @@ from prometheus_client import write_to_textfile
 
 from spoolq.metrics.component import ComponentMetrics
 from spoolq.spool import Spool
+from spoolq.spool.processes import alive
 
 log = logging.getLogger("spoolq.metrics_file")
 
@@ -63,7 +64,7 @@ def remove_orphan_temporaries(path: str) -> int:
     removed = 0
     for leftover in glob.glob(glob.escape(path) + ".*.*"):
         pid = leftover[len(path) + 1 :].split(".", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)):
+        if not pid.isdigit() or alive(int(pid)):
             continue
         try:
             os.unlink(leftover)
@@ -71,16 +72,6 @@ def remove_orphan_temporaries(path: str) -> int:
         except OSError:
             continue  # removed by another, or not ours to remove
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class MetricsFile:

@@ -17,6 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from spoolq.spool.atomic_file import write_atomically
+from spoolq.spool.processes import alive
 
 STATE_DIR = ".shippers"
 #: A receiver connected to its broker but subscribed to nothing: it receives no message.
@@ -110,20 +111,7 @@ def shipper_rows(root_path: str) -> list[dict]:
             continue  # being replaced, or not ours
         if not isinstance(row, dict):
             continue
-        if row.get("state") != "stopped" and not _alive(row.get("pid")):
+        if row.get("state") != "stopped" and not alive(row.get("pid")):
             row["state"] = "stale"
         rows.append({"shipper": row.get("name"), **row})
     return rows
-
-
-def _alive(pid) -> bool:
-    """Whether process ``pid`` exists (the shipper that wrote a file runs on this node)."""
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process: alive
-    return True

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 
 from spoolq.spool.owners import _read_dead, owners_path
+from spoolq.spool.processes import alive
 
 
 @dataclass(frozen=True)
@@ -50,15 +51,5 @@ def holders(root_path: str, spool_name: str) -> list[Holder]:
         finally:
             os.close(fd)
         pid = int(pid_text)
-        found.append(Holder(pid, _alive(pid), noted.in_hand, noted.claimed))
+        found.append(Holder(pid, alive(pid), noted.in_hand, noted.claimed))
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's live process
-    return True

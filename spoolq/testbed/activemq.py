@@ -21,10 +21,8 @@ installs it and a Java runtime with apt-get when missing.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import threading
 import uuid
@@ -36,7 +34,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from spoolq.testbed.broker import _stop_group, free_port
+from spoolq.testbed.broker import free_port
+from spoolq.testbed.broker_process import BrokerProcess, stop_group
 from spoolq.testbed.hosts import LOOPBACK
 from spoolq.testbed.pki import Credential, TestCA
 
@@ -104,7 +103,7 @@ def ensure_installed() -> None:
     )
 
 
-class ActiveMQ:
+class ActiveMQ(BrokerProcess):
     """One ActiveMQ broker in ``directory``; :meth:`start` / :meth:`stop` may repeat."""
 
     product = "activemq"
@@ -188,7 +187,7 @@ class ActiveMQ:
         """Stop the broker cleanly (SIGTERM runs its shutdown hook), SIGKILL after 30 s."""
         node, self._node = self._node, None
         if node is not None:
-            _stop_group(node, 30)
+            stop_group(node, 30)
 
     def restart(self) -> None:
         """Stop and start again: the store, and so every persistent message, is kept."""
@@ -198,19 +197,6 @@ class ActiveMQ:
     def close(self) -> None:
         """Nothing of ours keeps running."""
         self.stop()
-
-    @contextlib.contextmanager
-    def frozen(self):
-        """The broker stopped (SIGSTOP) for the block: connections stay open, nothing answers."""
-        os.killpg(self._node.pid, signal.SIGSTOP)
-        try:
-            yield self
-        finally:
-            os.killpg(self._node.pid, signal.SIGCONT)
-
-    @property
-    def running(self) -> bool:
-        return self._node is not None and self._node.poll() is None
 
     # -- control --------------------------------------------------------------------
 

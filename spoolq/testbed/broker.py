@@ -15,15 +15,13 @@ the scripts; :func:`ensure_installed` installs it with apt-get when missing.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
+from spoolq.testbed.broker_process import BrokerProcess, stop_group
 from spoolq.testbed.hosts import LOOPBACK, Host
 from spoolq.testbed.pki import TestCA
 
@@ -51,7 +49,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Broker:
+class Broker(BrokerProcess):
     """One RabbitMQ node in ``directory``; :meth:`start` / :meth:`stop` may repeat.
 
     ``runs_on`` is the host it runs on (this machine's loopback by default);
@@ -207,7 +205,7 @@ class Broker:
         node, self._node = self._node, None
         if node is None:
             return
-        _stop_group(node, 30)
+        stop_group(node, 30)
 
     def restart(self) -> None:
         """Stop and start the node again (its durable queues and persistent messages are kept)."""
@@ -225,19 +223,6 @@ class Broker:
             except subprocess.TimeoutExpired:
                 epmd.kill()
                 epmd.wait()
-
-    @contextlib.contextmanager
-    def frozen(self):
-        """The node stopped in its tracks (SIGSTOP) for the block: connections stay open, nothing answers."""
-        os.killpg(self._node.pid, signal.SIGSTOP)
-        try:
-            yield self
-        finally:
-            os.killpg(self._node.pid, signal.SIGCONT)
-
-    @property
-    def running(self) -> bool:
-        return self._node is not None and self._node.poll() is None
 
     # -- control --------------------------------------------------------------------
 
@@ -268,29 +253,3 @@ class Broker:
 
     def delete_queue(self, queue: str) -> None:
         self.ctl("delete_queue", queue)
-
-
-def _stop_group(process: subprocess.Popen, grace: float) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    try:
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        pass
-    # The shell wrapper may exit before the VM and its helpers: sweep the group.
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(process.pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.2)
-    else:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    if process.poll() is None:
-        process.wait()

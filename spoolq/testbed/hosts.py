@@ -34,6 +34,8 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from spoolq.spool.processes import alive
+
 PREFIX = "spoolq-"
 NETNS_ETC = Path("/etc/netns")
 OURS = re.compile(rf"^{re.escape(PREFIX)}(\d+)-")
@@ -250,7 +252,7 @@ def sweep_stale() -> list[str]:
     listed = _ip("netns", "list", check=False)
     names = {line.split()[0] for line in listed.stdout.splitlines() if line.strip()}
     names |= {p.name for p in NETNS_ETC.glob(PREFIX + "*")} if NETNS_ETC.is_dir() else set()
-    stale = sorted(n for n in names if (m := OURS.match(n)) and not _alive(int(m.group(1))))
+    stale = sorted(n for n in names if (m := OURS.match(n)) and not alive(int(m.group(1))))
     remove_namespaces(stale)
     return stale
 
@@ -311,16 +313,6 @@ def _wait_until(ready, timeout: float, what: str, failed) -> None:
             raise HostsError(f"{what} exited while starting")
         time.sleep(0.2)
     raise HostsError(f"{what} did not start within {timeout:.0f} s")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:

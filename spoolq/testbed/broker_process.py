@@ -1,0 +1,61 @@
+"""A broker running as a process group of ours: frozen, stopped and checked the same way for each product.
+
+RabbitMQ (:mod:`spoolq.testbed.broker`) and ActiveMQ (:mod:`spoolq.testbed.activemq`)
+start differently, but once started each is a shell wrapper and a VM in a
+process group of its own, held in ``_node``.  What the tests do to a running
+broker (freeze it, ask whether it runs, stop it for good) is done here once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+
+
+class BrokerProcess:
+    """The part of a test broker that is a process group: ``_node`` is its leader, or ``None``."""
+
+    _node: subprocess.Popen | None = None
+
+    @contextlib.contextmanager
+    def frozen(self):
+        """The broker stopped (SIGSTOP) for the block: connections stay open, nothing answers."""
+        os.killpg(self._node.pid, signal.SIGSTOP)
+        try:
+            yield self
+        finally:
+            os.killpg(self._node.pid, signal.SIGCONT)
+
+    @property
+    def running(self) -> bool:
+        return self._node is not None and self._node.poll() is None
+
+
+def stop_group(process: subprocess.Popen, grace: float) -> None:
+    """SIGTERM to ``process``'s group, SIGKILL to whatever of it is left after ``grace`` seconds."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        pass
+    # The shell wrapper may exit before the VM and its helpers: sweep the group.
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if process.poll() is None:
+        process.wait()
