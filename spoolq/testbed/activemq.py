@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from spoolq.testbed.broker import free_port
-from spoolq.testbed.broker_process import BrokerProcess, stop_group
+from spoolq.testbed.broker_process import BrokerProcess
 from spoolq.testbed.hosts import LOOPBACK
 from spoolq.testbed.pki import Credential, TestCA
 
@@ -182,21 +182,6 @@ class ActiveMQ(BrokerProcess):
             f"ActiveMQ (see {self.directory / 'node.out'} and {self.data / 'activemq.log'})",
             failed=lambda: self._node.poll() is not None,
         )
-
-    def stop(self) -> None:
-        """Stop the broker cleanly (SIGTERM runs its shutdown hook), SIGKILL after 30 s."""
-        node, self._node = self._node, None
-        if node is not None:
-            stop_group(node, 30)
-
-    def restart(self) -> None:
-        """Stop and start again: the store, and so every persistent message, is kept."""
-        self.stop()
-        self.start()
-
-    def close(self) -> None:
-        """Nothing of ours keeps running."""
-        self.stop()
 
     # -- control --------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-from spoolq.testbed.broker_process import BrokerProcess, stop_group
+from spoolq.testbed.broker_process import BrokerProcess
 from spoolq.testbed.hosts import LOOPBACK, Host
 from spoolq.testbed.pki import TestCA
 
@@ -199,18 +199,6 @@ class Broker(BrokerProcess):
             f"RabbitMQ node {self.nodename} (see {self.directory / 'node.out'} and {self.directory / 'log'})",
             failed=lambda: self._node is None or self._node.poll() is not None,
         )
-
-    def stop(self) -> None:
-        """Stop the node (SIGTERM to its process group, then SIGKILL after 30 s)."""
-        node, self._node = self._node, None
-        if node is None:
-            return
-        stop_group(node, 30)
-
-    def restart(self) -> None:
-        """Stop and start the node again (its durable queues and persistent messages are kept)."""
-        self.stop()
-        self.start()
 
     def close(self) -> None:
         """Stop the node and our epmd; nothing of ours keeps running."""

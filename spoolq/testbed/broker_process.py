@@ -16,9 +16,27 @@ import time
 
 
 class BrokerProcess:
-    """The part of a test broker that is a process group: ``_node`` is its leader, or ``None``."""
+    """The part of a test broker that is a process group: ``_node`` is its leader, or ``None``.
+
+    A subclass starts its product (``start``); stopping, restarting, freezing are the same for all.
+    """
 
     _node: subprocess.Popen | None = None
+
+    def stop(self) -> None:
+        """Stop the broker (SIGTERM to its process group runs its shutdown), SIGKILL after 30 s."""
+        node, self._node = self._node, None
+        if node is not None:
+            stop_group(node, 30)
+
+    def restart(self) -> None:
+        """Stop and start again: its store, and so every durable queue and persistent message, is kept."""
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        """Nothing of ours keeps running."""
+        self.stop()
 
     @contextlib.contextmanager
     def frozen(self):
