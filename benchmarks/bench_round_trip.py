@@ -18,6 +18,10 @@ floor is 2 x the round trip.
 * latency: one request at a time, ``--requests`` of them; p50 and p99;
 * throughput: ``--burst`` requests put at once, replies a second until the last.
 
+The link alone: a ping of the same size and its echo through one delay
+proxy, paced as the requests are: its nominal round trip plus what the proxy
+itself costs.
+
 The baseline, through the same two links and broker: two bare stomp.py
 clients, A sending each request persistent to B's queue, B acking it and
 sending the reply persistent to A's queue (no spool, no disk, no process
@@ -60,6 +64,8 @@ from spoolq.testbed.daemons import Daemon  # noqa: E402
 from spoolq.testbed.proxy_process import ProxyProcess  # noqa: E402
 from spoolq.testbed.shipping import root_of, unique, write_node_config  # noqa: E402
 
+BUSY_WAIT = 0.002  # seconds each link spends awake before a chunk is due (delay_proxy)
+
 
 class Replies:
     """The arrival times node A's component noted, read as the file grows."""
@@ -99,13 +105,59 @@ def node(work: Path, name: str, broker: Broker, port: int, component: str = "") 
 
 
 @contextlib.contextmanager
-def link(broker: Broker, rtt: float):
-    """A delay proxy adding ``rtt`` ms a round trip; at 0, the broker's own port (no proxy)."""
+def link(target_port: int, rtt: float):
+    """A delay proxy adding ``rtt`` ms a round trip; at 0, the target's own port (no proxy).
+
+    Kept on time (``busy_wait``): an idle proxy woke each chunk 0.2-0.4 ms late,
+    four times a request, which is the proxy's cost, not the link's nor spoolq's.
+    """
     if rtt == 0:
-        yield broker.stomp_port
+        yield target_port
         return
-    with ProxyProcess(broker.stomp_port, rtt / 2000) as proxy:
+    with ProxyProcess(target_port, rtt / 2000, busy_wait=BUSY_WAIT) as proxy:
         yield proxy.port
+
+
+class _EchoServer(threading.Thread):
+    """Echoes what each connection sends; for the link's own figure."""
+
+    def __init__(self):
+        super().__init__(name="echo", daemon=True)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+
+    def run(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _address = self.listener.accept()
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                with conn, contextlib.suppress(OSError):
+                    while data := conn.recv(65536):
+                        conn.sendall(data)
+
+
+def measure_link(rtt: float, args) -> float:
+    """p50 ms of a ping and its echo through one link, paced like the requests (idle in between)."""
+    echo = _EchoServer()
+    echo.start()
+    try:
+        with link(echo.port, rtt) as port, socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            ping, times = b"x" * args.size, []
+            for _ in range(args.requests):
+                start = time.monotonic()
+                sock.sendall(ping)
+                got = 0
+                while got < len(ping):
+                    data = sock.recv(65536)
+                    if not data:
+                        raise RuntimeError("the echo server closed the connection")
+                    got += len(data)
+                times.append(time.monotonic() - start)
+                time.sleep(rtt / 1000 + 0.002)  # idle, as between requests
+    finally:
+        echo.listener.close()
+    return statistics.median(times) * 1000
 
 
 class _Inbox(stomp.ConnectionListener):
@@ -130,7 +182,7 @@ class _Inbox(stomp.ConnectionListener):
 def measure_bare(broker: Broker, rtt: float, args) -> dict[str, float]:
     """Request and reply between two bare stomp.py clients, through the same kind of links."""
     queue_a, queue_b = f"/queue/{unique('bare-a')}", f"/queue/{unique('bare-b')}"
-    with link(broker, rtt) as port_a, link(broker, rtt) as port_b:
+    with link(broker.stomp_port, rtt) as port_a, link(broker.stomp_port, rtt) as port_b:
         clients = []
         for port, queue, answer_to in ((port_a, queue_a, None), (port_b, queue_b, queue_a)):
             conn = stomp.Connection12([("127.0.0.1", port)], auto_decode=False, vhost="/")
@@ -172,7 +224,7 @@ def measure(broker: Broker, work: Path, rtt: float, args) -> dict[str, float]:
     replies_log = work / f"replies-{a}.log"
     paths = [str(BENCHMARKS), *filter(None, [os.environ.get("PYTHONPATH")])]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
-    with link(broker, rtt) as port_a, link(broker, rtt) as port_b:
+    with link(broker.stomp_port, rtt) as port_a, link(broker.stomp_port, rtt) as port_b:
         config_a = node(
             work, a, broker, port_a,
             f'[components.client]\nhandler = "round_trip_handler:arrived"\n'
@@ -202,7 +254,7 @@ def measure_in_threads(broker: Broker, work: Path, rtt: float, args) -> dict[str
 
     a, b = unique("a"), unique("b")
     replies_log = work / f"replies-{a}.log"
-    with link(broker, rtt) as port_a, link(broker, rtt) as port_b:
+    with link(broker.stomp_port, rtt) as port_a, link(broker.stomp_port, rtt) as port_b:
         config_a, config_b = node(work, a, broker, port_a), node(work, b, broker, port_b)
         components = [
             Component(ComponentConfig(name="echo", spool="echo", handler="echo"), root_of(config_b), node=b),
@@ -276,6 +328,7 @@ def main() -> None:
         broker.start()
         try:
             for rtt in (float(r) for r in args.rtts.split(",")):
+                results.append((rtt, "link", {"p50": measure_link(rtt, args)}))
                 results.append((rtt, "bare", measure_bare(broker, rtt, args)))
                 results.append((rtt, "processes", measure(broker, Path(args.spool_dir), rtt, args)))
                 results.append((rtt, "threads", measure_in_threads(broker, Path(args.spool_dir), rtt, args)))
@@ -285,6 +338,9 @@ def main() -> None:
           f" then {args.burst} at once; spools in {spools}")  # fmt: skip
     for rtt, how, r in results:
         target = 2 * rtt + 5
+        if how == "link":
+            print(f"  RTT {rtt:4g} ms, one link alone        : p50 {r['p50']:7.2f} ms a ping and its echo")
+            continue
         if how == "bare":
             print(f"  RTT {rtt:4g} ms, bare stomp.py clients: p50 {r['p50']:7.1f} ms, p99 {r['p99']:7.1f} ms")
             continue

@@ -18,6 +18,15 @@ The link can fail in the two ways a WAN link does:
   link comes back, as TCP retransmits it (a peer that closed its socket
   meanwhile has its last bytes delivered, then the close).
 
+A chunk leaves when due, give or take the wake-up of the proxy's thread:
+after milliseconds of an idle link, the CPU it sleeps on has halted, and that
+wake-up (with the loop's millisecond timer) made each crossing 0.2-0.4 ms
+later than its delay here, past what a kernel delay line would add.  For
+latency measurements ``busy_wait`` seconds before each due time the proxy
+stops sleeping and watches the clock instead: a chunk then leaves within
+microseconds of its time, at the cost of a CPU meanwhile (so not for
+throughput runs, where chunks are due all the time).
+
 The proxy runs an asyncio loop in a thread of its own (:class:`DelayProxy`),
 or in a process of its own (:class:`spoolq.testbed.proxy_process.ProxyProcess`),
 so that a benchmark measuring threads of the calling process does not share its
@@ -43,6 +52,7 @@ class _Pipe:
 
     def __init__(self, link: DelayProxy, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         self.link = link
+        self.busy_wait = link.busy_wait
         self.reader, self.writer = reader, writer
         self.chunks: collections.deque[tuple[float, bytes | None]] = collections.deque()  # None: the close
         self.held = 0
@@ -78,10 +88,13 @@ class _Pipe:
                     self.arrived.clear()
                     await self.arrived.wait()
                 await self.link._open.wait()  # silent: held, not lost
-                wait = chunks[0][0] - loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
+                due = chunks[0][0]
+                wait = due - loop.time()
+                if wait > self.busy_wait:
+                    await asyncio.sleep(wait - self.busy_wait)
                     continue  # silenced (or cut) while asleep: look again
+                while loop.time() < due:  # the last stretch of busy_wait, awake: on time
+                    pass
                 now, out, closing = loop.time(), [], False
                 while chunks and chunks[0][0] <= now:
                     data = chunks.popleft()[1]
@@ -108,14 +121,23 @@ class DelayProxy:
     """Listen on ``127.0.0.1:port`` and relay each connection to ``target_port``, ``delay`` s late each way.
 
     ``delay`` is one way: a round trip through the proxy is ``2 * delay`` longer
-    than without it.  Start with :meth:`start` (or ``with``); stop with :meth:`close`.
+    than without it.  ``busy_wait``: seconds before each chunk's due time spent
+    awake (see the module's text; 0.002 makes the delay exact to microseconds).
+    Start with :meth:`start` (or ``with``); stop with :meth:`close`.
     """
 
     def __init__(
-        self, target_port: int, delay: float = 0.0, *, port: int | None = None, target_host="127.0.0.1"
+        self,
+        target_port: int,
+        delay: float = 0.0,
+        *,
+        port: int | None = None,
+        target_host="127.0.0.1",
+        busy_wait: float = 0.0,
     ):
         self.target = (target_host, target_port)
         self.delay = delay
+        self.busy_wait = busy_wait
         self.port = port or free_port()
         self.accepted = 0  # connections accepted, since the start
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -17,14 +17,16 @@ from spoolq.testbed.delay_proxy import DelayProxy
 class ProxyProcess:
     """A :class:`DelayProxy` in a process of its own, driven through a pipe; the same controls."""
 
-    def __init__(self, target_port: int, delay: float = 0.0, *, port: int | None = None):
+    def __init__(
+        self, target_port: int, delay: float = 0.0, *, port: int | None = None, busy_wait: float = 0.0
+    ):
         self.port = port or free_port()
         self.delay = delay
         context = multiprocessing.get_context("spawn")  # no copy of the caller's threads
         self._pipe, child = context.Pipe()
         self._process = context.Process(
             target=_serve,
-            args=(child, target_port, delay, self.port),
+            args=(child, target_port, delay, self.port, busy_wait),
             name=f"delay-proxy-{self.port}",
             daemon=True,
         )
@@ -74,9 +76,9 @@ class ProxyProcess:
         self.close()
 
 
-def _serve(pipe, target_port: int, delay: float, port: int) -> None:
+def _serve(pipe, target_port: int, delay: float, port: int, busy_wait: float) -> None:
     """The child of :class:`ProxyProcess`: one proxy, one command at a time, until ``close``."""
-    proxy = DelayProxy(target_port, delay, port=port).start()
+    proxy = DelayProxy(target_port, delay, port=port, busy_wait=busy_wait).start()
     try:
         while True:
             command = pipe.recv()
