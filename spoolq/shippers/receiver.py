@@ -3,7 +3,7 @@
 Subscribed with the destination's ack mode (``client-individual`` by default)
 and a bounded prefetch (``prefetch-count`` for RabbitMQ and
 ``activemq.prefetchSize`` for ActiveMQ/Artemis).  stomp.py's reader thread
-only queues frames; this loop takes them in batches and, per batch:
+queues frames; this loop takes them in batches and, per batch:
 
 1. drops (and acks) redelivered duplicates, by the ``spoolq-id`` header;
 2. opens signed/encrypted bodies (when ``verify`` is on), rebuilds each
@@ -42,13 +42,18 @@ connection; either way the backoff paces the attempts.
 An idle receiver sleeps on the shipper's doorbell, which the reader thread
 rings when a frame arrives for a loop that waits (once per wait, not per
 frame), and the link when the connection is lost; its only timeout is the
-next sweep or a status change not yet written.
+next sweep or a status change not yet written.  A frame that comes alone to
+a sleeping loop (a request waiting for its answer) is written by the reader
+thread itself, in the same way, saving a thread's wake-up on its way to the
+component; frames that come together still go to the loop, one batch and one
+sync for them all.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -71,6 +76,8 @@ log = logging.getLogger("spoolq.shippers")
 
 MAX_EMPA_ID = 255  # SSM's ids are dirq element names, 23 characters
 SWEEP_INTERVAL = 60.0  # seconds between sweeps of the spools written to (spoolq.spool.output_sweep)
+#: Seconds since the previous frame after which a frame counts as alone: written by the reader thread.
+ALONE_AFTER = 0.002
 #: Test hook: exit at once (no ack) right after a batch is written, as ``kill -9`` would.
 EXIT_AFTER_WRITE = "SPOOLQ_TEST_EXIT_AFTER_WRITE"
 
@@ -110,6 +117,8 @@ class StompReceiver(Shipper):
         self.ssm_store = ssm_store
         self.frames: deque = deque()  # (link, frame) queued by stomp.py's reader thread
         self._waiting = False  # pump sleeps on the doorbell for a frame
+        self._writing = threading.Lock()  # held by whoever writes frames: pump, or the reader (a lone frame)
+        self._last_frame_at = 0.0  # when the reader thread last had a frame
         self.recent = RecentIds(
             os.path.join(self.root.path, STATE_DIR, f"{self.config.name}.ids"), self.config.dedup_window
         )
@@ -126,8 +135,10 @@ class StompReceiver(Shipper):
     def make_link(self) -> Link:
         link = super().make_link()
 
-        def on_message(frame) -> None:  # in stomp.py's reader thread: only queue, tagged with its link
-            self.frames.append((link, frame))
+        def on_message(frame) -> None:  # in stomp.py's reader thread
+            if self._receive_alone(link, frame):
+                return
+            self.frames.append((link, frame))  # for pump, tagged with its link
             if self._waiting:  # RACE: appended first; pump sets _waiting, then looks again
                 self.doorbell.ring()
 
@@ -145,8 +156,14 @@ class StompReceiver(Shipper):
         self._sweep.maybe()
         batch = self._take_batch(link)
         if batch:
-            self._receive(link, batch)
+            with self._writing:
+                self._receive(link, batch)
         return bool(batch)
+
+    def drain(self, link: Link) -> None:
+        """Stopping: a frame the reader thread is writing is written and acked before the link closes."""
+        with self._writing:
+            pass
 
     def on_disconnect(self) -> None:
         # Frames of the lost connection cannot be acked any more; the broker redelivers them.
@@ -203,6 +220,42 @@ class StompReceiver(Shipper):
 
     # -- receiving ------------------------------------------------------------------
 
+    def _receive_alone(self, link: Link, frame) -> bool:
+        """In the reader thread: write a frame that came alone at once; ``False`` to queue it for pump.
+
+        A request waiting for its answer comes alone; handing it to the
+        sleeping pump cost a thread's wake-up on the way to the component
+        (0.6 ms of a request and its reply across two nodes at 10 ms, p50).
+        Only when pump sleeps with nothing queued (so the order holds) and the
+        previous frame is ``ALONE_AFTER`` old: frames that come together go to
+        pump, which writes them as one batch with one sync.
+        """
+        now = time.monotonic()
+        alone = now - self._last_frame_at > ALONE_AFTER
+        self._last_frame_at = now
+        if not (alone and self._waiting and not self.frames and link is self._link and link.alive):
+            return False
+        if not self._writing.acquire(blocking=False):
+            return False
+        if self.stopping.is_set():  # RACE: drain() takes the lock once stopping is set, then closes
+            self._writing.release()
+            return False
+        try:
+            clean = self.publish_due_in() is None
+            self._receive(link, [frame])
+        except SpoolqError as exc:  # the ack failed: the link is lost, the loop reconnects and says so
+            self.status.last_error = str(exc)
+            return True
+        except Exception:  # noqa: BLE001  (never into stomp.py's reader: the broker redelivers)
+            log.exception("receiver %s: cannot write a frame; reconnecting", self.config.name)
+            link.mark_lost()
+            return True
+        finally:
+            self._writing.release()
+        if clean:  # pump sleeps past the status change: wake it to publish in time
+            self.doorbell.ring()
+        return True
+
     def _take_batch(self, link: Link) -> list:
         """Up to ``prefetch`` frames queued for ``link``; sleeps on the doorbell while there are none."""
         frames = self.frames
@@ -223,6 +276,8 @@ class StompReceiver(Shipper):
         return max(0.0, limit)
 
     def _receive(self, link: Link, frames: list) -> None:
+        if not link.alive:  # lost meanwhile (an ack that failed in the other thread): no ack can follow,
+            return  # so the broker redelivers these frames; written now, they would come twice
         if self.ssm_store is not None:
             self._receive_into_ssm_store(link, frames)
             return

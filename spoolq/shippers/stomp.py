@@ -49,7 +49,9 @@ An idle shipper sleeps: the claimer on the spool's inotify watches, the
 sending loop on the shipper's doorbell, rung when claims are ready, when the
 receipts it waits for have come, at an ERROR frame, a lost connection or a
 stop.  Its only timeout is the next thing due: the oldest send's
-``receipt_timeout``, the next purge, a status change not yet written.
+``receipt_timeout``, the next purge, a status change not yet written.  A
+message put into the spool of a sleeping shipper is sent by the claimer's
+thread, which has just read it, rather than by the loop it would wake.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ import functools
 import hashlib
 import logging
 import os
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -123,6 +126,9 @@ class StompShipper(Shipper):
         self._ownership: Ownership | None = None
         self._counted_at: tuple[int, int, int, int] | None = None  # _activity() at the last backlog count
         self._sent_log: SentLog | None = None
+        # Held by whoever sends and settles: pump, or the claimer sending for a pump that sleeps.
+        self._sending = threading.Lock()
+        self._pump_sleeps = False  # pump waits on the doorbell with nothing in flight
 
     def run(self, on_started: Callable[[], object] | None = None) -> None:
         # Sent elements are removed off this thread (spoolq.spool.reaper: on an ext4
@@ -155,25 +161,63 @@ class StompShipper(Shipper):
         self._next_purge = 0.0  # look for leftover locks now, before the claimer's first pass
         self._purge_stale_locks()  # (taken back later, they would wait for its next pass)
         self._claimer = Claimer(
-            self.spool, self.window.size, f"shipper-{self.config.name}-claimer", on_ready=link.doorbell.ring
+            self.spool,
+            self.window.size,
+            f"shipper-{self.config.name}-claimer",
+            on_ready=functools.partial(self._claims_ready, link),
         )
 
     def pump(self, link: Link) -> bool:
-        self._settle(link.take_receipts())
-        self._refuse(link.take_refusals())
-        self._expire()
-        self._purge_stale_locks()
-        taken = self._fill(link)
-        if not taken:
+        with self._sending:
+            self._settle(link.take_receipts())
+            self._refuse(link.take_refusals())
+            self._expire()
+            self._purge_stale_locks()
+            taken = self._fill(link)
+            if taken:
+                return True
             timeout = self._sleep_limit()
             if self.in_flight:
                 # Window full or spool empty: wait for an eighth of the window's receipts
                 # (or all, when fewer are out), so the next fill sends a batch.
                 wanted = min(len(self.in_flight), max(1, self.window.size // 8))
                 self._settle(link.take_receipts(timeout, at_least=wanted))
-            elif timeout > 0 and link.doorbell.wait(timeout):  # claims, an ERROR frame, a loss, stop()
-                taken = self._fill(link)  # most likely claims: sent now, before the status is refreshed
-        return bool(taken)
+                return False
+        if timeout <= 0:
+            return False
+        # RACE: set before the wait; _claims_ready sends only while it is set, and under the lock.
+        self._pump_sleeps = True
+        try:
+            rung = link.doorbell.wait(timeout)  # claims, an ERROR frame, a loss, stop()
+        finally:
+            self._pump_sleeps = False
+        if not rung:
+            return False
+        with self._sending:
+            return bool(self._fill(link))  # most likely claims: sent now, before the status is refreshed
+
+    def _claims_ready(self, link: Link) -> None:
+        """In the claimer's thread: claims are ready for a sender that found none.
+
+        While pump sleeps with nothing in flight, they are sent from here at
+        once: waking pump to send them cost a thread's wake-up on the way of
+        every lone message (a request, its reply).  Then pump is woken all the
+        same, to wait for their receipts; the SEND is on the wire by then.
+        """
+        try:
+            if self._pump_sleeps and self._sending.acquire(blocking=False):
+                try:
+                    current = link is self._link and link.alive and not self.stopping.is_set()
+                    if current and not self.in_flight:
+                        self._fill(link)
+                finally:
+                    self._sending.release()
+        except SpoolqError as exc:  # the send failed (its claims released): pump, rung below, reconnects
+            self.status.last_error = str(exc)
+        except Exception:  # noqa: BLE001  (never into the claimer's loop: it must go on claiming)
+            log.exception("shipper %s: sending from the claimer failed", self.config.name)
+            link.mark_lost()
+        link.doorbell.ring()
 
     def _sleep_limit(self) -> float:
         """Seconds until something is due: the oldest send's receipt timeout, the purge, a status write."""
@@ -188,6 +232,10 @@ class StompShipper(Shipper):
         return max(0.0, limit)
 
     def on_disconnect(self) -> None:
+        with self._sending:  # the claimer sends no more: closing it below joins its thread
+            self._disconnect()
+
+    def _disconnect(self) -> None:
         if self._link is not None:
             # A broker that refuses a message may close the connection right after its ERROR frame.
             self._refuse(self._link.take_refusals())
@@ -203,8 +251,9 @@ class StompShipper(Shipper):
 
     def drain(self, link: Link) -> None:
         deadline = time.monotonic() + self.config.receipt_timeout
-        while self.in_flight and link.alive and time.monotonic() < deadline:
-            self._settle(link.take_receipts(0.1))
+        with self._sending:
+            while self.in_flight and link.alive and time.monotonic() < deadline:
+                self._settle(link.take_receipts(0.1))
 
     def refresh_status(self) -> None:
         self.status.in_flight = len(self.in_flight)
