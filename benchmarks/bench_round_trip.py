@@ -64,7 +64,7 @@ from spoolq.testbed.daemons import Daemon  # noqa: E402
 from spoolq.testbed.proxy_process import ProxyProcess  # noqa: E402
 from spoolq.testbed.shipping import root_of, unique, write_node_config  # noqa: E402
 
-BUSY_WAIT = 0.002  # seconds each link spends awake before a chunk is due (delay_proxy)
+BUSY_WAIT = 0.0003  # seconds each link spends awake before a chunk is due (delay_proxy)
 
 
 class Replies:

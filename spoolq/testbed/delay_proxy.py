@@ -22,9 +22,10 @@ A chunk leaves when due, give or take the wake-up of the proxy's thread:
 after milliseconds of an idle link, the CPU it sleeps on has halted, and that
 wake-up (with the loop's millisecond timer) made each crossing 0.2-0.4 ms
 later than its delay here, past what a kernel delay line would add.  For
-latency measurements ``busy_wait`` seconds before each due time the proxy
-stops sleeping and watches the clock instead: a chunk then leaves within
-microseconds of its time, at the cost of a CPU meanwhile (so not for
+latency measurements, the proxy sleeps to ``busy_wait`` seconds before each
+due time with a timer precise to the microsecond (holding its loop for at
+most a millisecond), then watches the clock: a chunk leaves within
+microseconds of its time, at the cost of a CPU for ``busy_wait`` (so not for
 throughput runs, where chunks are due all the time).
 
 The proxy runs an asyncio loop in a thread of its own (:class:`DelayProxy`),
@@ -40,11 +41,13 @@ import collections
 import socket
 import struct
 import threading
+import time
 
 from spoolq.testbed.broker import free_port
 
 HOLD_LIMIT = 4 << 20  # bytes held per direction before the proxy stops reading (TCP's back-pressure)
 CHUNK = 256 << 10  # bytes read at once
+LOOP_TIMER = 0.001  # the grain of the loop's timer (epoll's millisecond), with busy_wait
 
 
 class _Pipe:
@@ -90,11 +93,19 @@ class _Pipe:
                 await self.link._open.wait()  # silent: held, not lost
                 due = chunks[0][0]
                 wait = due - loop.time()
-                if wait > self.busy_wait:
-                    await asyncio.sleep(wait - self.busy_wait)
-                    continue  # silenced (or cut) while asleep: look again
-                while loop.time() < due:  # the last stretch of busy_wait, awake: on time
-                    pass
+                if not self.busy_wait:
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                        continue  # silenced (or cut) while asleep: look again
+                elif wait > self.busy_wait + LOOP_TIMER:
+                    # The loop's timer has a millisecond's grain: sleep to within one of the end.
+                    await asyncio.sleep(wait - self.busy_wait - LOOP_TIMER)
+                    continue
+                else:
+                    if wait > self.busy_wait:
+                        time.sleep(wait - self.busy_wait)  # to the microsecond; the loop waits with it
+                    while loop.time() < due:  # the last stretch, awake: on time
+                        pass
                 now, out, closing = loop.time(), [], False
                 while chunks and chunks[0][0] <= now:
                     data = chunks.popleft()[1]
@@ -122,7 +133,7 @@ class DelayProxy:
 
     ``delay`` is one way: a round trip through the proxy is ``2 * delay`` longer
     than without it.  ``busy_wait``: seconds before each chunk's due time spent
-    awake (see the module's text; 0.002 makes the delay exact to microseconds).
+    awake (see the module's text; 0.0003 keeps the delay to microseconds here).
     Start with :meth:`start` (or ``with``); stop with :meth:`close`.
     """
 
