@@ -60,6 +60,10 @@ def root_with_a_message(tmp_path: Path) -> tuple[str, str]:
         ("show", "pe", "{id}"),
         ("tail", "pe"),
         ("replay", "pe", "--dry-run"),
+        ("stats",),
+        ("stats", "pe", "--json"),
+        ("find", "{id}"),
+        ("retry", "pe", "--dry-run"),
     ],
     ids=lambda command: command[0],
 )
@@ -67,6 +71,11 @@ def test_a_plain_command_imports_no_daemon_library(root_with_a_message, command)
     root, element = root_with_a_message
     args = [part.format(id=element) for part in command]
     assert daemon_libraries_in(modules_imported_by("--root", root, *args)) == []
+
+
+def test_stats_prom_still_loads_the_metrics_library(root_with_a_message):
+    root, _ = root_with_a_message
+    assert "prometheus_client" in modules_imported_by("--root", root, "stats", "--prom")
 
 
 def test_the_command_table_names_every_command_and_the_module_defining_it():
