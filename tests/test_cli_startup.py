@@ -3,8 +3,9 @@
 Operators run ``spoolq put`` and ``spoolq stats`` in shell loops and cron jobs,
 where start-up is the whole cost.  prometheus_client, the STOMP client and the
 X.509 parser are for ``run``, ``watch``, ``ship``, ``receive`` and the metrics
-readers; each command here is run as a user runs it, under ``python -X
-importtime``, which names every module the process imported.
+readers; subprocess for the commands that start processes.  Each command here
+is run as a user runs it, under ``python -X importtime``, which names every
+module the process imported.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import spoolq.cli
 from spoolq.cli.group import COMMAND_MODULES, main
 from tests.conftest import cli_env, run_cli
 
-#: Libraries a plain command must not import: the daemons' and metrics readers' alone.
-DAEMON_LIBRARIES = ("prometheus_client", "stomp", "cryptography")
+#: Libraries a plain command must not import: the daemons' and metrics readers' alone, and
+#: subprocess, for the commands that start processes (run, check, demo).
+NOT_FOR_PLAIN_COMMANDS = ("prometheus_client", "stomp", "cryptography", "subprocess")
 
 
 def modules_imported_by(*args: str) -> set[str]:
@@ -38,8 +40,8 @@ def modules_imported_by(*args: str) -> set[str]:
     return {line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time:")}
 
 
-def daemon_libraries_in(modules: set[str]) -> list[str]:
-    return sorted(name for name in modules if name.split(".")[0] in DAEMON_LIBRARIES)
+def not_for_plain_commands_in(modules: set[str]) -> list[str]:
+    return sorted(name for name in modules if name.split(".")[0] in NOT_FOR_PLAIN_COMMANDS)
 
 
 @pytest.fixture
@@ -67,10 +69,10 @@ def root_with_a_message(tmp_path: Path) -> tuple[str, str]:
     ],
     ids=lambda command: command[0],
 )
-def test_a_plain_command_imports_no_daemon_library(root_with_a_message, command):
+def test_a_plain_command_imports_no_daemon_library_and_no_subprocess(root_with_a_message, command):
     root, element = root_with_a_message
     args = [part.format(id=element) for part in command]
-    assert daemon_libraries_in(modules_imported_by("--root", root, *args)) == []
+    assert not_for_plain_commands_in(modules_imported_by("--root", root, *args)) == []
 
 
 def test_stats_prom_still_loads_the_metrics_library(root_with_a_message):
