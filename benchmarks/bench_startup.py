@@ -75,7 +75,7 @@ def timed(argv: list[str], env: dict[str, str], cwd: str) -> tuple[float, float]
     """Wall-clock and CPU seconds of one run of ``argv`` (which must succeed).
 
     The wait is a blocking one, bounded by an alarm: ``Popen.wait(timeout)``
-    polls with sleeps of up to 50 ms, which would round every figure up to them.
+    polls with sleeps of up to 50 ms, which would add up to 50 ms to every figure.
     """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
