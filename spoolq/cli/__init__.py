@@ -1,24 +1,9 @@
 """The ``spoolq`` command: one click group (:mod:`spoolq.cli.group`); each command family in its own module.
 
-Importing this package registers every command on the group.
+The group imports a command's module when the command is first asked for
+(:data:`spoolq.cli.group.COMMAND_MODULES`), so a command pays only for what it uses.
 """
 
-from spoolq.cli import (  # noqa: F401  (commands register themselves)
-    check,
-    config_convert,
-    demo,
-    find,
-    parked,
-    retry,
-    run,
-    ship,
-    spools,
-    stats,
-    tail,
-    top,
-    udp,
-    watch,
-)
 from spoolq.cli.group import main
 
 __all__ = ["main"]

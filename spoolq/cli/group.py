@@ -4,10 +4,16 @@ Shared options: ``--root`` (or ``SPOOLQ_ROOT``, or ``root`` in the
 configuration file) and ``--config`` (or ``SPOOLQ_CONFIG``).  Any
 :class:`SpoolqError` becomes one line on stderr and a named exit code.
 Command modules add their commands to :func:`main`.
+
+A command module is imported only when its command runs (:data:`COMMAND_MODULES`):
+``spoolq put`` in a shell loop must not pay for the STOMP client, the X.509
+parser and prometheus_client that ``run``, ``ship`` and ``watch`` need.
+``spoolq --help`` still lists every command, importing them all.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -24,8 +30,45 @@ _EXIT_CODES = (
 )
 
 
+#: Each command's name and the module under ``spoolq.cli`` that defines it: the one
+#: place a new command is added (tests/test_cli_startup.py checks it against the modules).
+COMMAND_MODULES = {
+    "check": "check",
+    "config": "config_convert",
+    "demo": "demo",
+    "discard": "parked",
+    "find": "find",
+    "init": "spools",
+    "ls": "spools",
+    "purge": "spools",
+    "put": "spools",
+    "receive": "ship",
+    "replay": "parked",
+    "retry": "retry",
+    "rm": "spools",
+    "run": "run",
+    "ship": "ship",
+    "show": "spools",
+    "stats": "stats",
+    "tail": "tail",
+    "top": "top",
+    "udp-proxy": "udp",
+    "watch": "watch",
+}
+
+
 class SpoolqGroup(click.Group):
-    """A click group that reports spoolq errors as one clear line, no traceback."""
+    """A click group that reports spoolq errors as one clear line, no traceback,
+    and imports a command's module only when the command is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMAND_MODULES) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            importlib.import_module(f"spoolq.cli.{module}")  # its decorators add it to this group
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context):
         try:

@@ -11,10 +11,10 @@ from dataclasses import asdict
 
 import click
 
+from spoolq import metrics
 from spoolq.cli.group import main
 from spoolq.cli.output import emit_records, open_parked, open_spool, warn_of_strangers
 from spoolq.cli.settings import Settings
-from spoolq.metrics.export import prometheus_stats
 from spoolq.shippers.status import SHIPPER_COLUMNS, shipper_rows
 from spoolq.spool import SpoolRoot
 
@@ -45,7 +45,7 @@ def stats(settings: Settings, spools: tuple[str, ...], as_json: bool, prom: bool
     """
     root = settings.root()
     if prom:
-        click.echo(prometheus_stats(root, settings.config.metrics_dir, spools), nl=False)
+        click.echo(metrics.prometheus_stats(root, settings.config.metrics_dir, spools), nl=False)
         return
     emit_records(collect(root, spools or root.spool_names()), COLUMNS, as_json)
     if not spools:  # and the shippers running on this root (spoolq.shippers.status)

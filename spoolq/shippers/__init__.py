@@ -6,13 +6,36 @@ sends an outgoing spool, :class:`~spoolq.shippers.receiver.StompReceiver`
 (``kind = "receive"``) writes what arrives into local spools.
 :func:`build_shipper` makes the one a ``[shippers.NAME]`` table describes, of
 the kind its ``kind`` names (:mod:`spoolq.shippers.registry`).
+
+``Shipper`` and ``ShippingConfig`` are loaded when first asked for (a module
+``__getattr__``, PEP 562), not when the package is: ``spoolq stats`` and
+``spoolq find`` read this package's light modules (``status``, ``sent_log``,
+``recent_ids``) and must not pay for the STOMP client, the X.509 parser and
+prometheus_client.
 """
 
 from __future__ import annotations
 
-from spoolq.shippers.base import Shipper
-from spoolq.shippers.config import ShippingConfig
-from spoolq.spool import SpoolRoot
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from spoolq.shippers.base import Shipper
+    from spoolq.shippers.config import ShippingConfig
+    from spoolq.spool import SpoolRoot
+
+__all__ = ["Shipper", "ShippingConfig", "build_shipper"]
+
+
+def __getattr__(name: str) -> object:
+    if name == "Shipper":
+        from spoolq.shippers.base import Shipper
+
+        return Shipper
+    if name == "ShippingConfig":
+        from spoolq.shippers.config import ShippingConfig
+
+        return ShippingConfig
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_shipper(

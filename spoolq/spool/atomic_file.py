@@ -14,7 +14,6 @@ bits for others).  A file given a ``mode`` (a secret: 0600) is made with
 from __future__ import annotations
 
 import os
-import secrets
 import tempfile
 
 
@@ -52,7 +51,7 @@ def write_atomically(
 def _temporary_as_umask_gives(directory: str) -> tuple[int, str]:
     """A new ``.XXXX.tmp`` in ``directory``, opened for writing, its mode 0666 less the umask."""
     for _attempt in range(8):
-        temporary = os.path.join(directory, f".{secrets.token_hex(6)}.tmp")
+        temporary = os.path.join(directory, f".{os.urandom(6).hex()}.tmp")
         try:
             return os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666), temporary
         except FileExistsError:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import shutil
 import time
 
@@ -91,7 +90,7 @@ class BatchPublisher:
         """
         tag = temporaries.writer_tag()
         for _attempt in range(8):
-            staging = f"{self.path}/{BATCH_PREFIX}{tag}-{secrets.token_hex(4)}"
+            staging = f"{self.path}/{BATCH_PREFIX}{tag}-{os.urandom(4).hex()}"
             try:
                 os.mkdir(staging, 0o777)
                 return staging

@@ -14,7 +14,6 @@ to ``DIR/NAME`` (never over an existing name).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import re
@@ -108,7 +107,10 @@ class ElementNamer:
 
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+# The process's own symbols, libc's among them: looking libc up by name
+# (ctypes.util.find_library) would import subprocess and cost every command's
+# start-up about 10 ms.
+_libc = ctypes.CDLL(None, use_errno=True)
 _renameat2 = getattr(_libc, "renameat2", None)
 if _renameat2 is not None:
     # Declared types let ctypes convert the arguments without guessing (measurably faster).
