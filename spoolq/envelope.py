@@ -217,7 +217,8 @@ def _header_before(data: bytes, at: int) -> dict[str, str] | None:
     if not data.startswith(_HEADER_START):
         return None
     prefix = data[:at]
-    if nests_deeper_than(prefix, MAX_NESTING):  # the envelope's own brace counted, as decode counts it
+    # The envelope's own brace counted, as decode counts it; a header of a few brackets needs no scan.
+    if prefix.count(b"{") + prefix.count(b"[") > MAX_NESTING and nests_deeper_than(prefix, MAX_NESTING):
         return None
     try:
         text = prefix.decode("utf-8")

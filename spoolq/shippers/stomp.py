@@ -291,7 +291,10 @@ class StompShipper(Shipper):
             return None
         self._serial += 1
         receipt = f"{self.status.pid}-{self._serial}"
-        headers = {**mapped, "persistent": "true", "receipt": receipt, SPOOLQ_ID: spoolq_id}
+        headers = mapped  # made for this send: added to, not copied
+        headers["persistent"] = "true"
+        headers["receipt"] = receipt
+        headers[SPOOLQ_ID] = spoolq_id
         headers[EMPA_ID] = claim.name
         if self._queue_headers:
             headers.update(self._queue_headers)  # on every SEND: RabbitMQ refuses one without them
