@@ -16,7 +16,8 @@ What varies between runs is made comparable: the time of the ``shipped``
 trail entry reads ``TIME`` (it is checked to be now), the receipt reads
 ``RECEIPT``, the ``empa-id`` (the element's name, checked) ``ELEMENT``; a
 body over 4 KiB and a header value over 512 characters are compared by their
-SHA-256.
+SHA-256.  ``python tests/test_frame_golden.py`` writes the outcomes again
+from the code as it is, for a deliberate change of the wire only.
 """
 
 from __future__ import annotations
@@ -101,13 +102,16 @@ def sent(sender: StompShipper, root: SpoolRoot, data: bytes) -> dict:
     return {"destination": destination, "headers": pairs, "body": comparable}
 
 
+def both_shippers(root: SpoolRoot) -> dict[str, StompShipper]:
+    """One shipper that routes by ``to``, one with a fixed address on a quorum queue."""
+    routed = shipper(root, "/queue/spoolq.{node}", "classic")
+    return {"routed": routed, "fixed": shipper(root, "/queue/apel", "quorum")}
+
+
 @pytest.fixture(scope="module")
 def senders(tmp_path_factory):
     root = SpoolRoot(str(tmp_path_factory.mktemp("golden")))
-    return root, {
-        "routed": shipper(root, "/queue/spoolq.{node}", "classic"),
-        "fixed": shipper(root, "/queue/apel", "quorum"),
-    }
+    return root, both_shippers(root)
 
 
 def test_the_table_covers_frames_and_parkings():
@@ -124,3 +128,22 @@ def test_an_element_sends_the_frame_recorded(senders, number):
     data = element_of(record)
     for label, sender in by_label.items():
         assert sent(sender, root, data) == record[label], label
+
+
+def record() -> None:
+    """Write the table's outcomes again from the code as it is: only for a deliberate change of the wire."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as path:
+        root = SpoolRoot(path)
+        by_label = both_shippers(root)
+        lines = []
+        for record in TABLE:
+            data = element_of(record)
+            record.update({label: sent(sender, root, data) for label, sender in by_label.items()})
+            lines.append(json.dumps(record, ensure_ascii=True, separators=(",", ":")) + "\n")
+    (HERE / "golden" / "send_frames.jsonl").write_text("".join(lines))
+
+
+if __name__ == "__main__":
+    record()
