@@ -32,7 +32,9 @@ import json
 import re
 import zlib
 from collections.abc import Mapping
+from json.decoder import scanstring
 from json.encoder import encode_basestring
+from typing import NamedTuple
 
 from spoolq.errors import MalformedMessage
 from spoolq.limits import (
@@ -58,6 +60,13 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _DECODER = json.JSONDecoder()
 _scan_once = _DECODER.scan_once  # the decoder's scanner (C): (object, end) for JSON at an index
 _quote = encode_basestring  # the JSON string encoder the encoder above uses (ensure_ascii=False)
+# The tails encode() writes after a text body and after a base64 body, and what comes before a body.
+_TEXT_TAIL = b'","text":true}'
+_BASE64_TAIL = b'","encoding":"base64"}'
+_BODY_AFTER_HEADER = b',"body":"'
+_HEADER_START = b'{"header":{'
+_BODY_ALONE_START = b'{"body":"'
+_CONTROL = bytes(range(0x20))  # never raw in a JSON string
 
 
 def encode(message: Message, compress: bool = False) -> bytes:
@@ -144,6 +153,122 @@ def decode(data: bytes, where: str | None = None) -> Message:
             raise MalformedMessage(f"envelope has unknown keys {extra}", where)
         return Message(_as_text_if_utf8(data))
     return _from_object(obj, where)
+
+
+class Parts(NamedTuple):
+    """A message as a relay needs it: its header, its body's bytes, whether the body is text."""
+
+    header: dict[str, str]
+    body: bytes
+    text: bool
+
+
+def decode_parts(data: bytes, where: str | None = None) -> Parts:
+    """``decode(data)`` as its header, its body's bytes and whether the body is text.
+
+    For a sender that puts the body's bytes on the wire: the envelopes
+    :func:`encode` writes for a text or a binary body are read without
+    building the body as a string (a base64 body is checked and decoded as
+    bytes, a text body without escapes is its own bytes), and raw bytes are
+    the body as they are.  Anything else, and any envelope these shortcuts
+    doubt, goes through :func:`decode`: the same message, the same errors.
+    """
+    if not _LOOKS_LIKE_ENVELOPE.match(data):
+        return Parts({}, data, _is_utf8(data))
+    parts = _common_parts(data)
+    if parts is None:
+        message = decode(data, where)
+        return Parts(dict(message.header), message.body_bytes, isinstance(message.body, str))
+    return parts
+
+
+def _common_parts(data: bytes) -> Parts | None:
+    """The parts of an envelope shaped as :func:`encode` writes it, or ``None`` to let :func:`decode` read it.
+
+    ``{"header":{...},"body":"...","text":true}`` or ``..."encoding":"base64"}``,
+    with or without the header.  No JSON string holds ``,"`` (its quotes are
+    escaped), so the first ``,"body":"`` ends the header unless a header
+    field is named ``body`` (then :func:`decode` reads it); the header before
+    it must be one JSON object ending exactly there, and the body's string
+    must end exactly at the tail.
+    """
+    if data.endswith(_TEXT_TAIL):
+        text, end = True, len(data) - len(_TEXT_TAIL)
+    elif data.endswith(_BASE64_TAIL):
+        text, end = False, len(data) - len(_BASE64_TAIL)
+    else:
+        return None
+    at = data.find(_BODY_AFTER_HEADER, 0, end)
+    if at >= 0:
+        header = _header_before(data, at)
+        start = at + len(_BODY_AFTER_HEADER)
+    elif data.startswith(_BODY_ALONE_START):
+        header, start = {}, len(_BODY_ALONE_START)
+    else:
+        return None
+    if header is None or start > end:
+        return None
+    body = _text_literal(data[start : end + 1]) if text else _base64_literal(data[start:end])
+    return None if body is None else Parts(header, body, text)
+
+
+def _header_before(data: bytes, at: int) -> dict[str, str] | None:
+    """The header object that ``data[:at]`` holds after ``{"header":`` and nothing else, if valid."""
+    if not data.startswith(_HEADER_START):
+        return None
+    prefix = data[:at]
+    # The envelope's own brace counted, as decode counts it; a header of a few brackets needs no scan.
+    if prefix.count(b"{") + prefix.count(b"[") > MAX_NESTING and nests_deeper_than(prefix, MAX_NESTING):
+        return None
+    try:
+        text = prefix.decode("utf-8")
+        header, end = _scan_once(text, len(_HEADER_START) - 1)
+        if end != len(text) or type(header) is not dict:
+            return None
+        _check_header(header, None)
+    except (StopIteration, ValueError, UnicodeDecodeError, MalformedMessage):
+        return None
+    return header
+
+
+def _text_literal(string: bytes) -> bytes | None:
+    """The UTF-8 bytes of the JSON string ``string`` holds (from after its opening quote to its closing one).
+
+    ``None`` when it is no such string: not UTF-8, an unescaped quote or a
+    control character inside, a bad escape, an escaped lone surrogate.
+    """
+    literal = string[:-1]
+    if b"\\" not in literal and b'"' not in literal:  # no escapes: the string is its bytes, if valid
+        if len(literal.translate(None, _CONTROL)) != len(literal):
+            return None
+        return literal if literal.isascii() or _is_utf8(literal) else None
+    try:
+        text = string.decode("utf-8")
+        body, end = scanstring(text, 0, True)
+        return body.encode("utf-8") if end == len(text) else None  # a lone surrogate: UnicodeError
+    except (ValueError, UnicodeError):
+        return None
+
+
+def _base64_literal(literal: bytes) -> bytes | None:
+    """The bytes ``literal`` (the inside of a JSON string) holds as strict base64; ``None`` if it holds none.
+
+    Strict base64 allows no quote, backslash or control character: such a
+    literal is a JSON string that is its own bytes, so this is exactly what
+    :func:`decode` gives.  Any error is left to :func:`decode` to word.
+    """
+    try:
+        return binascii.a2b_base64(literal, strict_mode=True)
+    except binascii.Error:
+        return None
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def header_of(data: bytes) -> dict[str, str] | None:

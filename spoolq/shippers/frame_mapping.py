@@ -89,16 +89,37 @@ def frame_name(name: str) -> str:
 
 def to_frame(message: Message) -> tuple[bytes, dict[str, str]]:
     """The frame body and the spoolq headers that carry ``message``."""
-    header = message.header
+    headers = _carrying(message.header, isinstance(message.body, str))
+    if headers is None:
+        return envelope.encode(message), {ENVELOPE: WHOLE}
+    return message.body_bytes, headers
+
+
+def parts_to_frame(header: Mapping[str, str], body: bytes, text: bool) -> tuple[bytes, dict[str, str]]:
+    """:func:`to_frame` of a message given as its parts (:func:`spoolq.envelope.decode_parts`).
+
+    The body's bytes go on the frame as they are: a sender never builds
+    the body as a string only to encode it again.  ``text``: the body is
+    UTF-8 text (the frame says so).
+    """
+    headers = _carrying(header, text)
+    if headers is None:
+        message = Message(body.decode("utf-8") if text else body, header)
+        return envelope.encode(message), {ENVELOPE: WHOLE}
+    return body, headers
+
+
+def _carrying(header: Mapping[str, str], text: bool) -> dict[str, str] | None:
+    """The frame headers that carry ``header`` and say how the body is; ``None`` when it must go whole."""
     plan = _plan_for(tuple(header))
     values = "".join(header.values())
     if plan is None or "\x00" in values or not _small_enough(plan.size, values):
-        return envelope.encode(message), {ENVELOPE: WHOLE}
+        return None
     headers = dict(zip(plan.frame_names, header.values(), strict=True))
-    headers[ENVELOPE] = TEXT if isinstance(message.body, str) else BINARY
+    headers[ENVELOPE] = TEXT if text else BINARY
     if header:
         headers[HEADER_NAMES] = plan.listed
-    return message.body_bytes, headers
+    return headers
 
 
 class _Plan(NamedTuple):

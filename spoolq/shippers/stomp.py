@@ -63,16 +63,16 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from spoolq import envelope, trail
 from spoolq.errors import MessageTooLarge, SpoolqError
-from spoolq.message import MESSAGE_ID, Message
+from spoolq.message import MESSAGE_ID
 from spoolq.routing import TO, Address
 from spoolq.shippers.base import Shipper
 from spoolq.shippers.claimer import Claimer
 from spoolq.shippers.destinations import destination_for
-from spoolq.shippers.frame_mapping import EMPA_ID, SPOOLQ_ID, to_frame
+from spoolq.shippers.frame_mapping import EMPA_ID, SPOOLQ_ID, parts_to_frame
 from spoolq.shippers.link import Link
 from spoolq.shippers.outgoing_directory import OutgoingDirectory
 from spoolq.shippers.queue_types import queue_headers
@@ -319,14 +319,12 @@ class StompShipper(Shipper):
         """
         try:
             data = claim.read()
-            message = envelope.decode(data)  # MalformedMessage: parked with that reason
-            destination, spoolq_id = self._address(message, data)
-            if message.header:  # an envelope: one hop more on its trail (a raw body goes as it is)
-                where = f"shipper={self.config.name}"
-                entry = trail.stamp(message.header, trail.SHIPPED, self.node, where).get(trail.TRAIL)
-                if entry is not None:
-                    message = message.with_header(**{trail.TRAIL: entry})
-            body, mapped = to_frame(message)  # the header on the frame, the body as the frame body
+            # MalformedMessage: parked with that reason.  The body stays bytes, never built as text.
+            header, body, text = envelope.decode_parts(data)
+            destination, spoolq_id = self._address(header, data)
+            if header:  # an envelope: one hop more on its trail (a raw body goes as it is)
+                header = trail.stamp(header, trail.SHIPPED, self.node, f"shipper={self.config.name}")
+            body, mapped = parts_to_frame(header, body, text)  # the header on the frame, the body as its body
             if self.sealer is not None:
                 body = self.sealer.seal(body)
             if len(body) > self.config.max_size:
@@ -342,16 +340,18 @@ class StompShipper(Shipper):
             return None
         self._serial += 1
         receipt = f"{self.status.pid}-{self._serial}"
-        headers = {**mapped, "persistent": "true", "receipt": receipt, SPOOLQ_ID: spoolq_id}
+        headers = mapped  # made for this send: added to, not copied
+        headers["persistent"] = "true"
+        headers["receipt"] = receipt
+        headers[SPOOLQ_ID] = spoolq_id
         headers[EMPA_ID] = claim.name
         if self._queue_headers:
             headers.update(self._queue_headers)  # on every SEND: RabbitMQ refuses one without them
         return destination, body, headers
 
-    def _address(self, message: Message, data: bytes) -> tuple[str, str]:
+    def _address(self, header: Mapping[str, str], data: bytes) -> tuple[str, str]:
         """The broker destination and the id the receiver deduplicates by (else the element's digest)."""
         address = self.destination.address
-        header = message.header
         if "{node}" in address:
             to = header.get(TO)
             target = _address_of(to) if to else None

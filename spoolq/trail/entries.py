@@ -21,6 +21,7 @@ and dropped first when room is needed.
 
 from __future__ import annotations
 
+import functools
 import re
 import socket
 import time
@@ -50,8 +51,7 @@ class Entry:
 
     def text(self) -> str:
         seconds, micros = divmod(round(self.when * 1_000_000), 1_000_000)
-        stamp = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{micros:06d}Z"
-        return " ".join((_field(self.event), _field(self.node), _field(self.where), stamp))
+        return f"{_fields(self.event, self.node, self.where)} {_second(seconds)}.{micros:06d}Z"
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,12 @@ def parse(value: str) -> list[Entry | Marker | str]:
 def stamped(header: Mapping[str, str], event: str, node: str, where: str, when: float | None = None) -> str:
     """The ``trail`` value of ``header`` with one entry added: the header to set on the message."""
     entry = Entry(event, node, where, time.time() if when is None else when)
-    return extended(header.get(TRAIL, ""), [entry])
+    value = header.get(TRAIL, "")
+    if value:  # within the bound, as extended() would find: the entry joined on (each hop, each message)
+        joined = f"{value}{SEPARATOR}{entry.text()}"
+        if value.count(SEPARATOR) + 2 <= MAX_ENTRIES and len(joined) <= MAX_CHARS:
+            return joined
+    return extended(value, [entry])
 
 
 def stamp(
@@ -168,3 +173,15 @@ def _entry(text: str) -> Entry | Marker | str:
 
 def _field(text: str) -> str:
     return _UNSAFE.sub("_", text) or "-"
+
+
+@functools.lru_cache(maxsize=64)  # a process stamps one event, node and place over and over
+def _fields(event: str, node: str, where: str) -> str:
+    """An entry's first three fields, made safe: three substitutions an entry were a measurable cost."""
+    return " ".join((_field(event), _field(node), _field(where)))
+
+
+@functools.lru_cache(maxsize=4)  # the entries of one second share it
+def _second(seconds: int) -> str:
+    """UTC ``seconds`` to the second: ``gmtime`` and ``strftime`` for each entry were a measurable cost."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
