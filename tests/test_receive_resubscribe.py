@@ -8,7 +8,7 @@ import pytest
 
 from spoolq.message import Message
 from spoolq.shippers.status import NOT_CONSUMING, shipper_rows
-from spoolq.testbed.shipping import root_of, running, unique, write_node_config
+from spoolq.testbed.shipping import root_of, running, sender_and_receiver
 from tests.waiting import wait_until
 
 
@@ -29,16 +29,9 @@ def queue_forbidden(broker, queue: str):
         broker.ctl("set_permissions", "-p", "/", broker.user, ".*", ".*", ".*")
 
 
-def nodes(tmp_path, broker):
-    node_b = unique("b")
-    sender = write_node_config(tmp_path / "a", unique("a"), broker)
-    receiver = write_node_config(tmp_path / "b", node_b, broker)
-    return sender, receiver, node_b
-
-
 @pytest.mark.timeout(180)
 def test_a_receiver_whose_queue_is_deleted_subscribes_again_and_receives(broker, tmp_path):
-    sender, receiver, node_b = nodes(tmp_path, broker)
+    sender, receiver, node_b = sender_and_receiver(tmp_path, broker)
     outgoing, md = root_of(sender).spool("outgoing"), root_of(receiver).spool("md")
     with running(sender, "out"), running(receiver, "in") as (inbound,):
         outgoing.put_many(Message.new("x", str(n), to=f"md@{node_b}") for n in range(20))
@@ -55,7 +48,7 @@ def test_a_receiver_whose_queue_is_deleted_subscribes_again_and_receives(broker,
 
 @pytest.mark.timeout(180)
 def test_a_receiver_that_cannot_subscribe_says_not_consuming_until_it_can(broker, tmp_path):
-    sender, receiver, node_b = nodes(tmp_path, broker)
+    sender, receiver, node_b = sender_and_receiver(tmp_path, broker)
     queue = f"spoolq-test.{node_b}"
     outgoing, md = root_of(sender).spool("outgoing"), root_of(receiver).spool("md")
     with running(sender, "out"), running(receiver, "in") as (inbound,):

@@ -18,7 +18,7 @@ import pytest
 from spoolq.message import Message
 from spoolq.shippers.link import Link
 from spoolq.shippers.receiver import StompReceiver
-from spoolq.testbed.shipping import root_of, running, unique, write_node_config
+from spoolq.testbed.shipping import root_of, running, sender_and_receiver
 from tests.waiting import wait_until
 
 
@@ -53,16 +53,9 @@ def threads(monkeypatch):
     return threads
 
 
-def nodes(broker, tmp_path):
-    node_b = unique("b")
-    sender = write_node_config(tmp_path / "a", unique("a"), broker)
-    receiver = write_node_config(tmp_path / "b", node_b, broker)
-    return sender, receiver, node_b
-
-
 @pytest.mark.timeout(120)
 def test_a_lone_message_is_sent_by_the_claimer_and_written_by_the_reader(broker, tmp_path, threads):
-    sender, receiver, node_b = nodes(broker, tmp_path)
+    sender, receiver, node_b = sender_and_receiver(tmp_path, broker)
     outgoing, md = root_of(sender).spool("outgoing"), root_of(receiver).spool("md")
     with running(sender, "out"), running(receiver, "in"):
         for n in range(1, 4):  # the first may come before the loops sleep; the others come alone
@@ -78,7 +71,7 @@ def test_a_lone_message_is_sent_by_the_claimer_and_written_by_the_reader(broker,
 
 @pytest.mark.timeout(180)
 def test_messages_that_come_together_go_through_the_loops_in_batches(broker, tmp_path, threads):
-    sender, receiver, node_b = nodes(broker, tmp_path)
+    sender, receiver, node_b = sender_and_receiver(tmp_path, broker)
     outgoing, md = root_of(sender).spool("outgoing"), root_of(receiver).spool("md")
     count = 600
     with running(receiver, "in"):

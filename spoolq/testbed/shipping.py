@@ -76,6 +76,14 @@ def root_of(config_path: Path) -> SpoolRoot:
     return SpoolRoot(config_path.parent / "root")
 
 
+def sender_and_receiver(directory: Path, broker) -> tuple[Path, Path, str]:
+    """Two nodes' configurations under ``directory``: a sender's, a receiver's, the receiver's node."""
+    node_b = unique("b")
+    sender = write_node_config(directory / "a", unique("a"), broker)
+    receiver = write_node_config(directory / "b", node_b, broker)
+    return sender, receiver, node_b
+
+
 @contextlib.contextmanager
 def running(config_path: Path, *names: str, **options):
     """Run the named shippers of a node in threads; stop and join them on exit.
