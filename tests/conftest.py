@@ -109,17 +109,22 @@ def cli():
     return run_cli
 
 
-@pytest.fixture(scope="session")
-def rabbitmq(tmp_path_factory):
-    """A real RabbitMQ node with STOMP on 127.0.0.1, started once per session (spoolq/testbed/broker.py)."""
-    from spoolq.testbed.broker import Broker
-
-    node = Broker(tmp_path_factory.mktemp("rabbitmq"))
+def _started(product, directory):
+    """A test broker of ``product`` in ``directory``, started; closed after the session."""
+    node = product(directory)
     try:
         node.start()
         yield node
     finally:
         node.close()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq(tmp_path_factory):
+    """A real RabbitMQ node with STOMP on 127.0.0.1, started once per session (spoolq/testbed/broker.py)."""
+    from spoolq.testbed.broker import Broker
+
+    yield from _started(Broker, tmp_path_factory.mktemp("rabbitmq"))
 
 
 @pytest.fixture(scope="session")
@@ -127,12 +132,7 @@ def activemq(tmp_path_factory):
     """A real ActiveMQ broker, STOMP on 127.0.0.1, started once per session (spoolq/testbed/activemq.py)."""
     from spoolq.testbed.activemq import ActiveMQ
 
-    node = ActiveMQ(tmp_path_factory.mktemp("activemq"))
-    try:
-        node.start()
-        yield node
-    finally:
-        node.close()
+    yield from _started(ActiveMQ, tmp_path_factory.mktemp("activemq"))
 
 
 @pytest.fixture(scope="session")

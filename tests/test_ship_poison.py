@@ -13,18 +13,16 @@ import contextlib
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
-import stomp
 
 from spoolq import envelope
 from spoolq.message import Message
 from spoolq.shippers.refusals import MAX_REFUSALS
 from spoolq.shippers.stomp import SPOOLQ_ID
 from spoolq.spool.parking import iter_parked
-from spoolq.testbed.shipping import publish, root_of, running, unique, write_node_config
+from spoolq.testbed.shipping import consuming, publish, root_of, running, unique, write_node_config
 from tests.conftest import cli_env
 from tests.waiting import wait_until
 
@@ -120,35 +118,6 @@ def test_a_node_that_is_no_plain_name_is_parked_before_sending(broker, tmp_path,
     assert shipper.status.parked == 1
 
 
-class Collector(stomp.ConnectionListener):
-    """Counts the messages one subscription receives."""
-
-    def __init__(self):
-        self.bodies: list[bytes] = []
-        self.subscribed = threading.Event()
-
-    def on_receipt(self, frame) -> None:
-        self.subscribed.set()
-
-    def on_message(self, frame) -> None:
-        self.bodies.append(frame.body)
-
-
-@contextlib.contextmanager
-def subscribed(broker, destination: str):
-    """A bare STOMP subscription to ``destination`` (auto ack), made before anything is sent."""
-    conn = stomp.Connection12([("127.0.0.1", broker.stomp_port)], auto_decode=False, vhost="/")
-    collector = Collector()
-    conn.set_listener("collect", collector)
-    conn.connect(broker.user, broker.passcode, wait=True)
-    conn.subscribe(destination, id="collect", ack="auto", headers={"receipt": "subscribed"})
-    try:
-        assert collector.subscribed.wait(10), "no receipt for the subscription"
-        yield collector
-    finally:
-        conn.disconnect()
-
-
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(
     ("address", "good_node", "refused_node", "words"),
@@ -173,7 +142,7 @@ def test_a_message_the_broker_refuses_is_parked_with_its_words_and_the_rest_is_s
     outgoing.put(refused)
     outgoing.put_many(good)
     good_destination = address.format(node=good_node)
-    with subscribed(broker, good_destination) as collector, running(sender, "out") as (shipper,):
+    with consuming(broker, good_destination) as collector, running(sender, "out") as (shipper,):
         wait_until(lambda: outgoing.count() == 0, 60, "the good sent and the refused parked")
         wait_until(lambda: len(collector.bodies) >= 5, 30, "the good received")
     [parked] = iter_parked(root_of(sender), "outgoing")

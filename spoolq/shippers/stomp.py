@@ -324,7 +324,7 @@ class StompShipper(Shipper):
             destination, spoolq_id = self._address(header, data)
             if header:  # an envelope: one hop more on its trail (a raw body goes as it is)
                 header = trail.stamp(header, trail.SHIPPED, self.node, f"shipper={self.config.name}")
-            body, mapped = parts_to_frame(header, body, text)  # the header on the frame, the body as its body
+            body, headers = parts_to_frame(header, body, text)  # header on the frame, body as body
             if self.sealer is not None:
                 body = self.sealer.seal(body)
             if len(body) > self.config.max_size:
@@ -340,8 +340,7 @@ class StompShipper(Shipper):
             return None
         self._serial += 1
         receipt = f"{self.status.pid}-{self._serial}"
-        headers = mapped  # made for this send: added to, not copied
-        headers["persistent"] = "true"
+        headers["persistent"] = "true"  # made for this send: added to, not copied
         headers["receipt"] = receipt
         headers[SPOOLQ_ID] = spoolq_id
         headers[EMPA_ID] = claim.name

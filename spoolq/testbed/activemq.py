@@ -21,7 +21,6 @@ installs it and a Java runtime with apt-get when missing.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import threading
@@ -35,7 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from spoolq.testbed.broker import free_port
-from spoolq.testbed.broker_process import BrokerProcess
+from spoolq.testbed.broker_process import BrokerProcess, apt_install
 from spoolq.testbed.hosts import LOOPBACK
 from spoolq.testbed.pki import Credential, TestCA
 
@@ -92,15 +91,8 @@ log4j.appender.file.layout.ConversionPattern=%d %-5p %c{{1}} - %m%n
 
 def ensure_installed() -> None:
     """Install Debian's activemq and a headless Java runtime when either is missing."""
-    if ACTIVEMQ_JAR.exists() and shutil.which("java"):
-        return
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "activemq", "default-jre-headless"],
-        check=True,
-        env=env,
-    )
+    if not (ACTIVEMQ_JAR.exists() and shutil.which("java")):
+        apt_install("activemq", "default-jre-headless")
 
 
 class ActiveMQ(BrokerProcess):

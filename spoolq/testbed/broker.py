@@ -21,7 +21,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-from spoolq.testbed.broker_process import BrokerProcess
+from spoolq.testbed.broker_process import BrokerProcess, apt_install
 from spoolq.testbed.hosts import LOOPBACK, Host
 from spoolq.testbed.pki import TestCA
 
@@ -31,15 +31,8 @@ START_TIMEOUT = 60.0
 
 def ensure_installed() -> None:
     """Install Debian's rabbitmq-server when its scripts are missing."""
-    if (RABBIT_BIN / "rabbitmq-server").exists():
-        return
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "rabbitmq-server", "openssl"],
-        check=True,
-        env=env,
-    )
+    if not (RABBIT_BIN / "rabbitmq-server").exists():
+        apt_install("rabbitmq-server", "openssl")
 
 
 def free_port() -> int:

@@ -15,6 +15,15 @@ import subprocess
 import time
 
 
+def apt_install(*packages: str) -> None:
+    """Install Debian ``packages`` (a test broker's product, missing on a fresh machine)."""
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages], check=True, env=env
+    )
+
+
 class BrokerProcess:
     """The part of a test broker that is a process group: ``_node`` is its leader, or ``None``.
 

@@ -234,4 +234,4 @@ def rabbitmq_installed() -> str | None:
     """Why a cluster cannot start here (for a skip or a one-line hint), or ``None``."""
     if (RABBIT_BIN / "rabbitmq-server").exists():
         return None
-    return "rabbitmq-server is not installed: apt-get install -y --no-install-recommends rabbitmq-server"
+    return "rabbitmq-server is not installed; install it with: apt-get install rabbitmq-server"

@@ -151,6 +151,14 @@ class Collector(stomp.ConnectionListener):
     def __init__(self):
         self.frames: list[tuple[dict[str, str], bytes]] = []
         self.changed = threading.Condition()
+        self.subscribed = threading.Event()  # the broker's receipt for the SUBSCRIBE
+
+    @property
+    def bodies(self) -> list[bytes]:
+        return [body for _headers, body in self.frames]
+
+    def on_receipt(self, frame) -> None:
+        self.subscribed.set()
 
     def on_message(self, frame) -> None:
         with self.changed:
@@ -166,13 +174,18 @@ class Collector(stomp.ConnectionListener):
 
 @contextlib.contextmanager
 def consuming(broker, destination: str):
-    """A plain stomp.py consumer of ``destination`` (as any STOMP program would be): yields its Collector."""
+    """A plain stomp.py consumer of ``destination`` (as any STOMP program would be): yields its Collector.
+
+    It yields once the broker has receipted the SUBSCRIBE: what is sent afterwards reaches it.
+    """
     conn = stomp.Connection12([("127.0.0.1", broker.stomp_port)], auto_decode=False, vhost="/")
     collector = Collector()
     conn.set_listener("collect", collector)
     conn.connect(broker.user, broker.passcode, wait=True)
     try:
-        conn.subscribe(destination, id="collect", ack="auto")
+        conn.subscribe(destination, id="collect", ack="auto", headers={"receipt": "subscribed"})
+        if not collector.subscribed.wait(10):
+            raise RuntimeError(f"no receipt for the subscription to {destination} within 10 s")
         yield collector
     finally:
         conn.disconnect()

@@ -80,12 +80,7 @@ def parse(value: str) -> list[Entry | Marker | str]:
 def stamped(header: Mapping[str, str], event: str, node: str, where: str, when: float | None = None) -> str:
     """The ``trail`` value of ``header`` with one entry added: the header to set on the message."""
     entry = Entry(event, node, where, time.time() if when is None else when)
-    value = header.get(TRAIL, "")
-    if value:  # within the bound, as extended() would find: the entry joined on (each hop, each message)
-        joined = f"{value}{SEPARATOR}{entry.text()}"
-        if value.count(SEPARATOR) + 2 <= MAX_ENTRIES and len(joined) <= MAX_CHARS:
-            return joined
-    return extended(value, [entry])
+    return extended(header.get(TRAIL, ""), [entry])
 
 
 def stamp(

@@ -34,7 +34,6 @@ from spoolq.testbed.cluster import BrokerCluster, rabbitmq_installed
 from spoolq.testbed.hosts import Hosts, HostsError, open_hosts
 
 BROKERS = ("broker1", "broker2", "broker3")
-INSTALL_HINT = "rabbitmq-server is not installed; install it with: apt-get install rabbitmq-server"
 ARCHIVE_TIMEOUT = 300.0  # every file crosses three nodes and the broker twice on a busy machine
 ANSWER_TIMEOUT = 120.0
 NODES_TIMEOUT = 180.0  # three spoolq run, each starting its components and shippers as processes
@@ -60,7 +59,7 @@ def run_demo_across_nodes(
     """Run the whole scenario across three nodes; ``loopback=None``: namespaces when this process can."""
     missing = rabbitmq_installed()
     if missing is not None:
-        raise SpoolqError(INSTALL_HINT)
+        raise SpoolqError(missing)
     report = NodesReport()
     with contextlib.ExitStack() as cleanup:
         hosts = _open_hosts(loopback)
